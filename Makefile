@@ -1,0 +1,26 @@
+# cfiam is built with PGXS against PostgreSQL 15.
+MODULE_big = cfiam
+OBJS = \
+	src/cfiam_fdw.o \
+	src/catalog.o \
+	src/option.o \
+	src/pushdown.o \
+	src/http.o \
+	src/convert.o
+
+EXTENSION = cfiam
+DATA = cfiam--0.1.sql
+PGFILEDESC = "cfiam - Cloudflare IAM foreign data wrapper"
+
+SHLIB_LINK = $(shell pkg-config --libs libcurl libcjson)
+PG_CPPFLAGS = $(shell pkg-config --cflags libcurl libcjson) -I$(srcdir)/src
+
+# Suites, one per feature; they need the mock API (test/mock_cloudflare.py)
+# running, which test/run-tests.sh arranges.
+REGRESS = validator import scan_user_groups scan_user_group_members \
+	scan_account_members scan_catalog_tables pagination joins prepared errors
+REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)

@@ -1,0 +1,213 @@
+/*-------------------------------------------------------------------------
+ *
+ * cfiam.h
+ *		Private declarations of cfiam, the Cloudflare IAM foreign data wrapper.
+ *
+ * The pieces, one file each (like postgres_fdw):
+ *	 cfiam_fdw.c	FdwRoutine callbacks: planning, scanning, EXPLAIN, IMPORT
+ *	 catalog.c		the static description of every Cloudflare resource
+ *	 option.c		option validation and lookup
+ *	 pushdown.c		which quals, orderings and limits become API parameters
+ *	 http.c			libcurl: one reusable handle per user mapping
+ *	 convert.c		response envelope decoding and JSON -> Datum conversion
+ *
+ *-------------------------------------------------------------------------
+ */
+#ifndef CFIAM_H
+#define CFIAM_H
+
+#include "postgres.h"
+
+#include "foreign/foreign.h"
+#include "funcapi.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "utils/relcache.h"
+
+#include <cjson/cJSON.h>
+
+#define CFIAM_VERSION "0.1"
+
+/* Cloudflare ids (account, group, member, role, ...) are 32 lowercase hex. */
+#define CF_ID_LEN 32
+
+/* ---------------------------------------------------------------------
+ * catalog.c
+ * ---------------------------------------------------------------------
+ */
+
+/* What JSON a column is read from, and so which JSON types it accepts. */
+typedef enum CfJsonKind
+{
+	CF_JSON_STRING,				/* a JSON string */
+	CF_JSON_BOOL,				/* a JSON true/false */
+	CF_JSON_ANY,				/* any JSON value, kept as JSON text (jsonb) */
+	CF_JSON_ID_LIST,			/* array of objects -> array of their "id" */
+	CF_JSON_PARENT				/* not in the object: the parent id of the call */
+} CfJsonKind;
+
+/* Which values the API can take for an equality filter on a column. */
+typedef enum CfValueCheck
+{
+	CF_CHECK_NONE,
+	CF_CHECK_ID,				/* 32 lowercase hex */
+	CF_CHECK_MEMBER_STATUS		/* accepted | pending | rejected */
+} CfValueCheck;
+
+typedef struct CfColumn
+{
+	const char *name;			/* SQL column name */
+	const char *sql_type;		/* canonical type, as IMPORT declares it */
+	const char *json_path;		/* dotted path in the API object */
+	const char *json_fallback;	/* second path tried when the first is absent */
+	CfJsonKind	json_kind;
+	CfValueCheck check;			/* values an equality qual may take */
+	const char *eq_param;		/* query parameter for "col = v" (exact) */
+	const char *fuzzy_param;	/* query parameter for "col LIKE '%v%'" */
+	const char *order_value;	/* value of ?order= that sorts by it, or "" when
+								 * ?direction= alone does; NULL: not sortable */
+	bool		nullable;		/* may be null: API null placement unknown */
+} CfColumn;
+
+typedef struct CfResource
+{
+	const char *name;			/* value of the "resource" table option */
+	const char *list_path;		/* printf: account id [, parent id] */
+	const char *item_path;		/* printf: account id, [parent id,] item id */
+	const struct CfResource *parent;	/* resource listed to find parents */
+	const char *parent_column;	/* column holding the parent id */
+	bool		paged;			/* takes page / per_page, answers result_info */
+	int			per_page_min;
+	int			per_page_max;
+	double		rows_estimate;	/* planner's guess for a full listing */
+	const CfColumn *columns;
+	int			ncolumns;
+} CfResource;
+
+extern const CfResource *cf_resource_by_name(const char *name);
+extern const CfColumn *cf_column_by_name(const CfResource *res, const char *name);
+extern int	cf_resource_count(void);
+extern const CfResource *cf_resource_by_index(int i);
+extern const char *cf_resource_names(void);
+extern bool cf_is_id(const char *s);
+extern bool cf_is_member_status(const char *s);
+
+/* ---------------------------------------------------------------------
+ * option.c
+ * ---------------------------------------------------------------------
+ */
+
+/* Everything a scan needs from the server, user mapping and table options. */
+typedef struct CfTableOptions
+{
+	const CfResource *resource;
+	char	   *account_id;
+	bool		order_pushdown;
+} CfTableOptions;
+
+typedef struct CfServerOptions
+{
+	char	   *api_url;
+	long		timeout_ms;
+	long		connect_timeout_ms;
+	int			max_retries;
+} CfServerOptions;
+
+extern void cf_get_server_options(ForeignServer *server, CfServerOptions *opts);
+extern void cf_get_table_options(Oid foreigntableid, CfTableOptions *opts);
+extern bool cf_is_loopback_url(const char *url);
+
+/* ---------------------------------------------------------------------
+ * pushdown.c
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * What one scan asks the API for, decided at plan time.  It is stored in
+ * ForeignScan.fdw_private as a List (see cf_plan_to_list) so that cached and
+ * generic plans keep it; values come from fdw_exprs, evaluated at run time.
+ */
+typedef struct CfFilter
+{
+	char	   *param;			/* query parameter name */
+	int			expr;			/* index into fdw_exprs */
+	bool		fuzzy;			/* LIKE pattern: send only a '%v%' core */
+} CfFilter;
+
+typedef struct CfScanPlan
+{
+	const CfResource *resource;
+	int			id_expr;		/* -1, or fdw_exprs index of the id value(s) */
+	bool		id_is_array;	/* id = ANY(array) */
+	int			parent_expr;	/* -1 (all parents), or index of parent id(s) */
+	bool		parent_is_array;
+	List	   *filters;		/* CfFilter * */
+	const char *order_value;	/* ?order= value, NULL for none */
+	const char *direction;		/* ?direction= value, NULL for none */
+	int			limit_expr;		/* -1, or index of LIMIT count (a hint) */
+	int			offset_expr;	/* -1, or index of OFFSET */
+	bool		all_exact;		/* every qual was pushed exactly */
+} CfScanPlan;
+
+/* Per-relation planner state, kept in RelOptInfo.fdw_private. */
+typedef struct CfRelInfo
+{
+	CfTableOptions opts;
+	const CfColumn **attr_columns;	/* by attno - 1; NULL for dropped */
+	int			natts;
+} CfRelInfo;
+
+extern CfScanPlan *cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel,
+								 List *clauses, List **fdw_exprs,
+								 List **local_quals);
+extern List *cf_useful_pathkeys(PlannerInfo *root, RelOptInfo *baserel,
+								const char **order_value, const char **direction);
+extern bool cf_parameterizable_column(RelOptInfo *baserel, Var *var);
+extern void cf_plan_limit(PlannerInfo *root, RelOptInfo *baserel,
+						  CfScanPlan *plan, List *pathkeys, List **fdw_exprs);
+extern List *cf_plan_to_list(CfScanPlan *plan);
+extern CfScanPlan *cf_plan_from_list(List *list);
+extern char *cf_plan_describe(CfScanPlan *plan, const char *account_id,
+							  List *fdw_exprs, List *dpcontext, int per_page);
+extern int	cf_plan_per_page(const CfScanPlan *plan, int64 limit_hint);
+extern char *cf_like_core(const char *pattern);
+
+/* ---------------------------------------------------------------------
+ * http.c
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct CfConnection CfConnection;
+
+typedef struct CfHttpResponse
+{
+	long		status;			/* HTTP status */
+	char	   *body;			/* palloc'd, NUL-terminated */
+	size_t		body_len;
+} CfHttpResponse;
+
+extern CfConnection *cf_get_connection(ForeignServer *server, UserMapping *user);
+extern void cf_http_request(CfConnection *conn, const char *method,
+							const char *path_and_query, const char *body,
+							CfHttpResponse *response);
+extern char *cf_escape(const char *value);
+extern void cf_http_init(void);
+
+/* ---------------------------------------------------------------------
+ * convert.c
+ * ---------------------------------------------------------------------
+ */
+
+extern void cf_json_init(void);
+extern cJSON *cf_decode_envelope(const CfHttpResponse *response,
+								 const char *method, const char *path_and_query,
+								 bool *not_found);
+extern void cf_object_to_values(const CfResource *res, cJSON *object,
+								const char *parent_id, TupleDesc tupdesc,
+								const CfColumn **attr_columns,
+								AttInMetadata *attinmeta,
+								Datum *values, bool *nulls,
+								const char *table_name);
+extern const char *cf_json_get_string(cJSON *object, const char *path);
+
+#endif							/* CFIAM_H */

@@ -1,0 +1,986 @@
+/*-------------------------------------------------------------------------
+ *
+ * cfiam_fdw.c
+ *		The FdwRoutine callbacks of cfiam: planning, scanning, EXPLAIN and
+ *		IMPORT FOREIGN SCHEMA.
+ *
+ * A scan is a sequence of "units", each one API call or one paged listing:
+ * a GET per id, one listing, one listing per parent id, or (for group
+ * members with no group given) a listing of groups followed by a listing of
+ * each group's members.  One page is held at a time, in a memory context
+ * reset when the next page arrives.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "cfiam.h"
+
+#include <math.h>
+
+#include "access/table.h"
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "fmgr.h"
+#include "foreign/fdwapi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/cost.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "optimizer/planmain.h"
+#include "optimizer/restrictinfo.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+
+PG_MODULE_MAGIC;
+
+/*
+ * Planner cost of one API call, in the planner's units (a sequential page
+ * read is 1).  A round trip of tens of milliseconds dwarfs local work, so
+ * plans are chosen by the number of calls they make.
+ */
+#define CF_REQUEST_COST 1000.0
+#define CF_ROW_COST (cpu_tuple_cost * 10)
+/* rows guessed for an id = ANY(param) or parent = ANY(param) list */
+#define CF_ARRAY_GUESS 10
+
+void		_PG_init(void);
+
+PG_FUNCTION_INFO_V1(cfiam_handler);
+
+/* A paged listing (or a single GET) being read. */
+typedef struct CfPager
+{
+	char		path[256];		/* path without query */
+	const char *query;			/* "?a=b&" prefix, or "?" (filters) */
+	bool		paged;
+	int			per_page;
+	bool		active;
+	bool		done;			/* no further page to fetch */
+	int			next_page;
+	int64		seen;			/* rows received so far */
+	cJSON	   *cursor;			/* next row of the current page */
+	bool		single;			/* cursor is a GET's result object */
+	MemoryContext cxt;			/* holds the current page */
+} CfPager;
+
+typedef struct CfScanState
+{
+	CfScanPlan *plan;
+	const CfResource *res;
+	char	   *account_id;
+	char	   *table_name;
+	CfConnection *conn;
+	List	   *expr_states;	/* of fdw_exprs */
+	const CfColumn **attr_columns;
+	AttInMetadata *attinmeta;
+
+	/* per run (reset on rescan) */
+	bool		started;
+	bool		no_rows;		/* a value the API cannot match: no call */
+	char	  **ids;			/* ids to GET, or parent ids to list */
+	int			nids;
+	int			id_pos;
+	bool		listed;			/* the single listing was started */
+	char		parent_id[CF_ID_LEN + 1];
+	CfPager		parents;		/* fan-out: the listing of parents */
+	CfPager		rows;			/* the current unit */
+	char	   *query;			/* filters, order, direction */
+	int			per_page;
+
+	/* for EXPLAIN ANALYZE, over all runs */
+	int64		requests;
+	int64		pages;
+} CfScanState;
+
+/* ---------------------------------------------------------------------
+ * Relation description shared by planner and executor
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Map each column of the foreign table to the catalog column of the same
+ * name.  A hand-written table may declare any subset in any order; a name
+ * the resource does not have is an error.
+ */
+static const CfColumn **
+map_columns(Relation rel, const CfResource *res, int *natts)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	const CfColumn **cols = palloc0(sizeof(CfColumn *) * Max(tupdesc->natts, 1));
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+			continue;
+		cols[i] = cf_column_by_name(res, NameStr(att->attname));
+		if (cols[i] == NULL)
+		{
+			StringInfoData names;
+
+			initStringInfo(&names);
+			for (int j = 0; j < res->ncolumns; j++)
+				appendStringInfo(&names, "%s%s", j ? ", " : "", res->columns[j].name);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("column \"%s\" of foreign table \"%s\" is not a field of Cloudflare resource \"%s\"",
+							NameStr(att->attname), RelationGetRelationName(rel), res->name),
+					 errhint("Columns of %s are: %s.", res->name, names.data)));
+		}
+	}
+	*natts = tupdesc->natts;
+	return cols;
+}
+
+/* ---------------------------------------------------------------------
+ * Planning
+ * ---------------------------------------------------------------------
+ */
+
+static void
+cfGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	CfRelInfo  *info = palloc0(sizeof(CfRelInfo));
+	Relation	rel;
+	Selectivity sel;
+
+	cf_get_table_options(foreigntableid, &info->opts);
+	rel = table_open(foreigntableid, NoLock);
+	info->attr_columns = map_columns(rel, info->opts.resource, &info->natts);
+	table_close(rel, NoLock);
+	baserel->fdw_private = info;
+
+	/* No statistics and no request at plan time: the catalog's guess. */
+	baserel->tuples = info->opts.resource->rows_estimate;
+	sel = clauselist_selectivity(root, baserel->baserestrictinfo, 0, JOIN_INNER, NULL);
+	baserel->rows = clamp_row_est(baserel->tuples * sel);
+}
+
+/* Number of API calls a scan with this plan is expected to make. */
+static double
+estimate_requests(CfScanPlan *plan, double rows, bool parameterized)
+{
+	const CfResource *res = plan->resource;
+	double		per_page = res->paged ? res->per_page_max : rows + 1;
+	double		units = 1;
+
+	if (plan->id_expr >= 0)
+		return plan->id_is_array ? CF_ARRAY_GUESS : 1;
+	if (res->parent)
+	{
+		if (plan->parent_expr >= 0)
+			units = plan->parent_is_array ? CF_ARRAY_GUESS : 1;
+		else if (!parameterized)
+		{
+			/* list the parents, then one listing per parent */
+			double		parents = res->parent->rows_estimate;
+
+			return ceil(parents / res->parent->per_page_max) + parents;
+		}
+	}
+	return Max(units, ceil(rows / per_page));
+}
+
+static ForeignPath *
+make_path(PlannerInfo *root, RelOptInfo *baserel, double rows, double requests,
+		  List *pathkeys, Relids required_outer, List *fdw_private)
+{
+	Cost		startup = CF_REQUEST_COST;
+	Cost		total = requests * CF_REQUEST_COST + rows * CF_ROW_COST;
+
+	return create_foreignscan_path(root, baserel, NULL, rows, startup, total,
+								   pathkeys, required_outer, NULL, fdw_private);
+}
+
+typedef struct EcMatchArg
+{
+	Var		   *current;		/* set by the callback when it matches */
+} EcMatchArg;
+
+/* generate_implied_equalities_for_column callback: our parameterizable Vars */
+static bool
+ec_member_matches_column(PlannerInfo *root, RelOptInfo *rel,
+						 EquivalenceClass *ec, EquivalenceMember *em, void *arg)
+{
+	Expr	   *expr = em->em_expr;
+
+	while (expr && IsA(expr, RelabelType))
+		expr = ((RelabelType *) expr)->arg;
+	return expr && IsA(expr, Var) && cf_parameterizable_column(rel, (Var *) expr);
+}
+
+/*
+ * Parameterized paths: for a nested loop, one GET by id or one listing of
+ * a parent's members per outer row, instead of reading everything.  The
+ * join clause may sit in an equivalence class or in joininfo.
+ */
+static void
+add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel)
+{
+	List	   *clauses = NIL;
+	List	   *seen_outer = NIL;
+	ListCell   *lc;
+
+	if (baserel->has_eclass_joins)
+		clauses = generate_implied_equalities_for_column(root, baserel,
+														 ec_member_matches_column,
+														 NULL,
+														 baserel->lateral_referencers);
+	foreach(lc, baserel->joininfo)
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+
+		if (join_clause_is_movable_to(rinfo, baserel))
+			clauses = lappend(clauses, rinfo);
+	}
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *rinfo = lfirst(lc);
+		Relids		required_outer;
+		ParamPathInfo *ppi;
+		List	   *exprs = NIL;
+		List	   *local = NIL;
+		CfScanPlan *plan;
+		ListCell   *lc2;
+		bool		dup = false;
+
+		required_outer = bms_union(rinfo->clause_relids, baserel->lateral_relids);
+		required_outer = bms_del_members(required_outer, baserel->relids);
+		if (bms_is_empty(required_outer))
+			continue;
+		foreach(lc2, seen_outer)
+			if (bms_equal(lfirst(lc2), required_outer))
+				dup = true;
+		if (dup)
+			continue;
+
+		/* Only worth a path when the clause becomes the call's id. */
+		plan = cf_plan_quals(root, baserel,
+							 lappend(list_copy(baserel->baserestrictinfo), rinfo),
+							 &exprs, &local);
+		if (list_member_ptr(local, rinfo))
+			continue;
+		if (plan->id_expr < 0 && plan->parent_expr < 0)
+			continue;
+
+		seen_outer = lappend(seen_outer, required_outer);
+		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
+		add_path(baserel, (Path *) make_path(root, baserel, ppi->ppi_rows,
+											 estimate_requests(plan, ppi->ppi_rows, true),
+											 NIL, required_outer, NIL));
+	}
+}
+
+static void
+cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
+{
+	List	   *exprs = NIL;
+	List	   *local = NIL;
+	CfScanPlan *plan;
+	double		requests;
+	const char *order_value = NULL;
+	const char *direction = NULL;
+	List	   *pathkeys = NIL;
+	List	   *order_private = NIL;
+
+	plan = cf_plan_quals(root, baserel, baserel->baserestrictinfo, &exprs, &local);
+	requests = estimate_requests(plan, baserel->rows, false);
+
+	/* The API sorts a single listing (not GETs, nor a fan-out over groups). */
+	if (plan->id_expr < 0 &&
+		(plan->resource->parent == NULL ||
+		 (plan->parent_expr >= 0 && !plan->parent_is_array)))
+	{
+		pathkeys = cf_useful_pathkeys(root, baserel, &order_value, &direction);
+		if (order_value)
+			order_private = list_make2(makeString(pstrdup(order_value)),
+									   makeString(pstrdup(direction)));
+	}
+
+	if (pathkeys != NIL)
+		add_path(baserel, (Path *) make_path(root, baserel, baserel->rows, requests,
+											 pathkeys, baserel->lateral_relids,
+											 order_private));
+	/* the order is still sent when PostgreSQL must sort anyway */
+	add_path(baserel, (Path *) make_path(root, baserel, baserel->rows, requests,
+										 NIL, baserel->lateral_relids,
+										 pathkeys ? NIL : order_private));
+
+	add_parameterized_paths(root, baserel);
+}
+
+static ForeignScan *
+cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
+				 ForeignPath *best_path, List *tlist, List *scan_clauses,
+				 Plan *outer_plan)
+{
+	List	   *exprs = NIL;
+	List	   *local_rinfos = NIL;
+	List	   *clauses = NIL;
+	CfScanPlan *plan;
+	ListCell   *lc;
+
+	/* pseudoconstant clauses are the executor's (a gating Result) */
+	foreach(lc, scan_clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (!rinfo->pseudoconstant)
+			clauses = lappend(clauses, rinfo);
+	}
+	plan = cf_plan_quals(root, baserel, clauses, &exprs, &local_rinfos);
+
+	if (best_path->fdw_private != NIL && plan->id_expr < 0)
+	{
+		plan->order_value = strVal(linitial(best_path->fdw_private));
+		plan->direction = strVal(lsecond(best_path->fdw_private));
+	}
+	cf_plan_limit(root, baserel, plan, best_path->path.pathkeys, &exprs);
+
+	return make_foreignscan(tlist,
+							extract_actual_clauses(local_rinfos, false),
+							baserel->relid,
+							exprs,
+							cf_plan_to_list(plan),
+							NIL, NIL, outer_plan);
+}
+
+/* ---------------------------------------------------------------------
+ * Execution
+ * ---------------------------------------------------------------------
+ */
+
+static void
+cfBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
+	CfScanState *st = palloc0(sizeof(CfScanState));
+	CfTableOptions opts;
+	int			natts;
+
+	node->fdw_state = st;
+	st->plan = cf_plan_from_list(fsplan->fdw_private);
+	st->res = st->plan->resource;
+	cf_get_table_options(RelationGetRelid(rel), &opts);
+	st->account_id = opts.account_id;
+	st->table_name = pstrdup(RelationGetRelationName(rel));
+	st->attr_columns = map_columns(rel, st->res, &natts);
+	st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
+	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
+
+	st->rows.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page",
+										 ALLOCSET_DEFAULT_SIZES);
+	st->parents.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page",
+											ALLOCSET_DEFAULT_SIZES);
+
+	/* A plain EXPLAIN sends nothing and needs no connection. */
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	{
+		ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+		ForeignServer *server = GetForeignServer(table->serverid);
+		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+		Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+		UserMapping *user = GetUserMapping(userid, server->serverid);
+
+		st->conn = cf_get_connection(server, user);
+	}
+}
+
+/* Evaluate one of fdw_exprs; NULL result sets *isnull. */
+static Datum
+eval_expr(ForeignScanState *node, int index, bool *isnull)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	ExprState  *state = list_nth(st->expr_states, index);
+
+	return ExecEvalExpr(state, node->ss.ps.ps_ExprContext, isnull);
+}
+
+/* Is the value one the API can take for this column? */
+static bool
+value_acceptable(const CfColumn *col, const char *value)
+{
+	switch (col->check)
+	{
+		case CF_CHECK_ID:
+			return cf_is_id(value);
+		case CF_CHECK_MEMBER_STATUS:
+			return cf_is_member_status(value);
+		case CF_CHECK_NONE:
+			break;
+	}
+	return true;
+}
+
+/*
+ * The id value(s) of a qual as a deduplicated list of valid ids: a value
+ * that is not a 32-hex id can match nothing and never reaches a URL.
+ */
+static void
+eval_ids(ForeignScanState *node, int index, bool is_array, char ***ids, int *nids)
+{
+	bool		isnull;
+	Datum		value = eval_expr(node, index, &isnull);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			nelems;
+	int			n = 0;
+
+	*ids = NULL;
+	*nids = 0;
+	if (isnull)
+		return;
+	if (!is_array)
+	{
+		char	   *id = TextDatumGetCString(value);
+
+		if (cf_is_id(id))
+		{
+			*ids = palloc(sizeof(char *));
+			(*ids)[0] = id;
+			*nids = 1;
+		}
+		return;
+	}
+
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+						  &elems, &elem_nulls, &nelems);
+	}
+	*ids = palloc(sizeof(char *) * Max(nelems, 1));
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *id;
+		bool		dup = false;
+
+		if (elem_nulls[i])
+			continue;
+		id = TextDatumGetCString(elems[i]);
+		if (!cf_is_id(id))
+			continue;
+		for (int j = 0; j < n && !dup; j++)
+			dup = strcmp((*ids)[j], id) == 0;
+		if (!dup)
+			(*ids)[n++] = id;
+	}
+	*nids = n;
+}
+
+/* Evaluate the plan's values for this run and build the query string. */
+static void
+start_scan(ForeignScanState *node)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	CfScanPlan *plan = st->plan;
+	MemoryContext oldcxt;
+	StringInfoData query;
+	ListCell   *lc;
+	int64		limit_hint = -1;
+	bool		isnull;
+
+	st->started = true;
+	st->no_rows = false;
+	st->ids = NULL;
+	st->nids = 0;
+	st->id_pos = 0;
+	st->listed = false;
+	st->rows.active = st->parents.active = false;
+	MemoryContextReset(st->rows.cxt);
+	MemoryContextReset(st->parents.cxt);
+
+	/* values live as long as the run: the parents' context is reset per run */
+	oldcxt = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+
+	if (plan->id_expr >= 0)
+	{
+		eval_ids(node, plan->id_expr, plan->id_is_array, &st->ids, &st->nids);
+		if (st->nids == 0)
+			st->no_rows = true;
+	}
+	if (plan->parent_expr >= 0)
+	{
+		char	  **parents;
+		int			nparents;
+
+		eval_ids(node, plan->parent_expr, plan->parent_is_array, &parents, &nparents);
+		if (nparents == 0)
+			st->no_rows = true;
+		else if (plan->id_expr >= 0)
+			strlcpy(st->parent_id, parents[0], sizeof(st->parent_id));
+		else
+		{
+			st->ids = parents;
+			st->nids = nparents;
+		}
+	}
+
+	initStringInfo(&query);
+	foreach(lc, plan->filters)
+	{
+		CfFilter   *f = lfirst(lc);
+		Datum		value = eval_expr(node, f->expr, &isnull);
+		char	   *str;
+
+		if (isnull)
+		{
+			st->no_rows = true;	/* "= NULL" and "LIKE NULL" match nothing */
+			continue;
+		}
+		str = TextDatumGetCString(value);
+		if (f->fuzzy)
+		{
+			str = cf_like_core(str);
+			if (str == NULL)
+				continue;		/* nothing literal to search for: local only */
+		}
+		else
+		{
+			for (int i = 0; i < st->res->ncolumns; i++)
+				if (st->res->columns[i].eq_param &&
+					strcmp(st->res->columns[i].eq_param, f->param) == 0 &&
+					!value_acceptable(&st->res->columns[i], str))
+					st->no_rows = true;
+		}
+		appendStringInfo(&query, "%s=%s&", f->param, cf_escape(str));
+	}
+	if (plan->order_value && *plan->order_value)
+		appendStringInfo(&query, "order=%s&", plan->order_value);
+	if (plan->direction)
+		appendStringInfo(&query, "direction=%s&", plan->direction);
+	st->query = query.data;
+
+	if (plan->limit_expr >= 0)
+	{
+		Datum		count = eval_expr(node, plan->limit_expr, &isnull);
+
+		if (!isnull)
+		{
+			limit_hint = Max(DatumGetInt64(count), 0);
+			if (plan->offset_expr >= 0)
+			{
+				Datum		offset = eval_expr(node, plan->offset_expr, &isnull);
+
+				if (!isnull)
+					limit_hint += Max(DatumGetInt64(offset), 0);
+			}
+		}
+	}
+	st->per_page = cf_plan_per_page(plan, limit_hint);
+
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Start reading a listing (first page fetched lazily). */
+static void
+pager_start(CfPager *pg, const char *path, const char *query, bool paged,
+			int per_page)
+{
+	MemoryContextReset(pg->cxt);
+	strlcpy(pg->path, path, sizeof(pg->path));
+	pg->query = query;
+	pg->paged = paged;
+	pg->per_page = per_page;
+	pg->active = true;
+	pg->done = false;
+	pg->next_page = 1;
+	pg->seen = 0;
+	pg->cursor = NULL;
+	pg->single = false;
+}
+
+static cJSON *
+get_result(cJSON *doc, const char *method, const char *path_and_query)
+{
+	if (!cJSON_IsObject(doc) || !cJSON_HasObjectItem(doc, "result"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Cloudflare API answer has no \"result\""),
+				 errdetail("Request: %s %s.", method, path_and_query)));
+	return cJSON_GetObjectItemCaseSensitive(doc, "result");
+}
+
+/* JSON number member of result_info, or -1 */
+static int64
+result_info_number(cJSON *doc, const char *name)
+{
+	cJSON	   *info = cJSON_GetObjectItemCaseSensitive(doc, "result_info");
+	cJSON	   *item = cJSON_IsObject(info) ? cJSON_GetObjectItemCaseSensitive(info, name) : NULL;
+
+	return cJSON_IsNumber(item) && item->valuedouble >= 0 ? (int64) item->valuedouble : -1;
+}
+
+/*
+ * Fetch the next page of a listing.  Paging stops on an empty or null
+ * result, on a short page, or once total_count rows have been read, so a
+ * listing of N rows costs ceil(N / per_page) calls and not one more.
+ */
+static void
+pager_fetch(CfScanState *st, CfPager *pg)
+{
+	MemoryContext oldcxt;
+	char	   *path_and_query;
+	CfHttpResponse response;
+	cJSON	   *doc;
+	cJSON	   *result;
+	int64		count;
+	int64		total;
+	int64		page_size;
+
+	MemoryContextReset(pg->cxt);
+	oldcxt = MemoryContextSwitchTo(pg->cxt);
+
+	if (pg->paged)
+		path_and_query = psprintf("%s?%spage=%d&per_page=%d", pg->path, pg->query,
+								  pg->next_page, pg->per_page);
+	else if (*pg->query)
+		path_and_query = psprintf("%s?%.*s", pg->path, (int) strlen(pg->query) - 1, pg->query);
+	else
+		path_and_query = pstrdup(pg->path);
+
+	cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
+	st->requests++;
+	st->pages++;
+	doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
+	result = get_result(doc, "GET", path_and_query);
+
+	pg->cursor = NULL;
+	if (cJSON_IsNull(result))
+		count = 0;				/* the members list of an empty group */
+	else if (cJSON_IsArray(result))
+	{
+		count = cJSON_GetArraySize(result);
+		pg->cursor = result->child;
+	}
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
+				 errdetail("Request: GET %s.", path_and_query)));
+
+	pg->seen += count;
+	pg->next_page++;
+	total = result_info_number(doc, "total_count");
+	page_size = result_info_number(doc, "per_page");
+	if (page_size <= 0)
+		page_size = pg->per_page;
+	if (!pg->paged || count == 0 || count < page_size || (total >= 0 && pg->seen >= total))
+		pg->done = true;
+
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The next row object of a listing or GET, or NULL when it is exhausted. */
+static cJSON *
+pager_next(CfScanState *st, CfPager *pg)
+{
+	for (;;)
+	{
+		if (pg->cursor)
+		{
+			cJSON	   *item = pg->cursor;
+
+			pg->cursor = pg->single ? NULL : item->next;
+			return item;
+		}
+		if (pg->done)
+		{
+			pg->active = false;
+			return NULL;
+		}
+		CHECK_FOR_INTERRUPTS();
+		pager_fetch(st, pg);
+	}
+}
+
+/* GET one object by id into the row pager; false on 404 (no such row). */
+static bool
+fetch_by_id(CfScanState *st, const char *id)
+{
+	CfPager    *pg = &st->rows;
+	char		path[256];
+	CfHttpResponse response;
+	cJSON	   *doc;
+	cJSON	   *result;
+	bool		not_found;
+	MemoryContext oldcxt;
+
+	if (st->res->parent)
+		snprintf(path, sizeof(path), st->res->item_path, st->account_id, st->parent_id, id);
+	else
+		snprintf(path, sizeof(path), st->res->item_path, st->account_id, id);
+
+	pager_start(pg, path, "", false, 0);
+	oldcxt = MemoryContextSwitchTo(pg->cxt);
+	cf_http_request(st->conn, "GET", pg->path, NULL, &response);
+	st->requests++;
+	doc = cf_decode_envelope(&response, "GET", pg->path, &not_found);
+	pg->done = true;
+	if (!not_found)
+	{
+		result = get_result(doc, "GET", pg->path);
+		if (!cJSON_IsObject(result))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("Cloudflare API answer has a \"result\" that is not an object"),
+					 errdetail("Request: GET %s.", pg->path)));
+		pg->cursor = result;
+		pg->single = true;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return !not_found;
+}
+
+/* Move to the next unit of the scan; false when there is none. */
+static bool
+next_unit(CfScanState *st)
+{
+	const CfResource *res = st->res;
+	CfScanPlan *plan = st->plan;
+	char		path[256];
+
+	if (plan->id_expr >= 0)
+	{
+		while (st->id_pos < st->nids)
+			if (fetch_by_id(st, st->ids[st->id_pos++]))
+				return true;
+		return false;
+	}
+
+	if (res->parent == NULL)
+	{
+		if (st->listed)
+			return false;
+		st->listed = true;
+		snprintf(path, sizeof(path), res->list_path, st->account_id);
+		pager_start(&st->rows, path, st->query, res->paged, st->per_page);
+		return true;
+	}
+
+	/* one listing per parent id: given ones, or every group's */
+	if (plan->parent_expr >= 0)
+	{
+		if (st->id_pos >= st->nids)
+			return false;
+		strlcpy(st->parent_id, st->ids[st->id_pos++], sizeof(st->parent_id));
+	}
+	else
+	{
+		cJSON	   *parent;
+		const char *id;
+
+		if (!st->listed)
+		{
+			st->listed = true;
+			snprintf(path, sizeof(path), res->parent->list_path, st->account_id);
+			pager_start(&st->parents, path, "", res->parent->paged,
+						res->parent->per_page_max);
+		}
+		parent = pager_next(st, &st->parents);
+		if (parent == NULL)
+			return false;
+		id = cf_json_get_string(parent, "id");
+		if (id == NULL || !cf_is_id(id))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("Cloudflare API returned a %s without a valid id", res->parent->name)));
+		strlcpy(st->parent_id, id, sizeof(st->parent_id));
+	}
+	snprintf(path, sizeof(path), res->list_path, st->account_id, st->parent_id);
+	pager_start(&st->rows, path, st->query, res->paged, st->per_page);
+	return true;
+}
+
+static TupleTableSlot *
+cfIterateForeignScan(ForeignScanState *node)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext oldcxt;
+	cJSON	   *object = NULL;
+
+	ExecClearTuple(slot);
+	if (!st->started)
+		start_scan(node);
+	if (st->no_rows)
+		return slot;
+
+	for (;;)
+	{
+		if (st->rows.active && (object = pager_next(st, &st->rows)) != NULL)
+			break;
+		if (!next_unit(st))
+			return slot;
+	}
+
+	/* the executor resets this context before asking for the next row */
+	oldcxt = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	cf_object_to_values(st->res, object, st->parent_id, slot->tts_tupleDescriptor,
+						st->attr_columns, st->attinmeta,
+						slot->tts_values, slot->tts_isnull, st->table_name);
+	MemoryContextSwitchTo(oldcxt);
+	return ExecStoreVirtualTuple(slot);
+}
+
+static void
+cfReScanForeignScan(ForeignScanState *node)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+
+	/* parameters may have changed: evaluate again on the next fetch */
+	st->started = false;
+}
+
+static void
+cfEndForeignScan(ForeignScanState *node)
+{
+	/* page contexts belong to the query context; the handle is cached */
+}
+
+/* ---------------------------------------------------------------------
+ * EXPLAIN
+ * ---------------------------------------------------------------------
+ */
+
+static void
+cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+
+	if (es->verbose)
+	{
+		int64		limit_hint = -1;
+		CfScanPlan *plan = st->plan;
+
+		/* a constant LIMIT is known now; a parameter shows the maximum */
+		if (plan->limit_expr >= 0 &&
+			IsA(list_nth(fsplan->fdw_exprs, plan->limit_expr), Const))
+		{
+			Const	   *c = list_nth(fsplan->fdw_exprs, plan->limit_expr);
+
+			if (!c->constisnull)
+				limit_hint = DatumGetInt64(c->constvalue);
+			if (plan->offset_expr >= 0)
+			{
+				Node	   *off = list_nth(fsplan->fdw_exprs, plan->offset_expr);
+
+				if (IsA(off, Const) && !((Const *) off)->constisnull)
+					limit_hint += DatumGetInt64(((Const *) off)->constvalue);
+				else
+					limit_hint = -1;
+			}
+		}
+		ExplainPropertyText("Cloudflare API",
+							cf_plan_describe(plan, st->account_id, fsplan->fdw_exprs,
+											 set_deparse_context_plan(es->deparse_cxt,
+																	  node->ss.ps.plan, NIL),
+											 cf_plan_per_page(plan, limit_hint)),
+							es);
+	}
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("API Requests", NULL, st->requests, es);
+		ExplainPropertyInteger("API Pages", NULL, st->pages, es);
+	}
+}
+
+/* ---------------------------------------------------------------------
+ * IMPORT FOREIGN SCHEMA
+ * ---------------------------------------------------------------------
+ */
+
+static List *
+cfImportForeignSchema(ImportForeignSchemaStmt *stmt, Oid serverOid)
+{
+	ForeignServer *server = GetForeignServer(serverOid);
+	List	   *commands = NIL;
+	ListCell   *lc;
+
+	if (strcmp(stmt->remote_schema, "cfiam") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_SCHEMA_NOT_FOUND),
+				 errmsg("cfiam has no remote schema \"%s\"", stmt->remote_schema),
+				 errhint("Use IMPORT FOREIGN SCHEMA cfiam FROM SERVER %s INTO ...;",
+						 quote_identifier(server->servername))));
+
+	/* a misspelt name in LIMIT TO or EXCEPT would silently import nothing */
+	foreach(lc, stmt->table_list)
+	{
+		RangeVar   *rv = lfirst(lc);
+
+		if (cf_resource_by_name(rv->relname) == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_TABLE_NOT_FOUND),
+					 errmsg("cfiam has no table \"%s\"", rv->relname),
+					 errhint("Tables are: %s.", cf_resource_names())));
+	}
+
+	for (int i = 0; i < cf_resource_count(); i++)
+	{
+		const CfResource *res = cf_resource_by_index(i);
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		appendStringInfo(&buf, "CREATE FOREIGN TABLE %s (\n",
+						 quote_qualified_identifier(stmt->local_schema, res->name));
+		for (int j = 0; j < res->ncolumns; j++)
+			appendStringInfo(&buf, "  %s %s%s\n", quote_identifier(res->columns[j].name),
+							 res->columns[j].sql_type,
+							 j < res->ncolumns - 1 ? "," : "");
+		appendStringInfo(&buf, ") SERVER %s OPTIONS (resource %s)",
+						 quote_identifier(server->servername),
+						 quote_literal_cstr(res->name));
+		commands = lappend(commands, buf.data);
+	}
+	return commands;
+}
+
+/* ---------------------------------------------------------------------
+ * Handler and module initialisation
+ * ---------------------------------------------------------------------
+ */
+
+Datum
+cfiam_handler(PG_FUNCTION_ARGS)
+{
+	FdwRoutine *routine = makeNode(FdwRoutine);
+
+	routine->GetForeignRelSize = cfGetForeignRelSize;
+	routine->GetForeignPaths = cfGetForeignPaths;
+	routine->GetForeignPlan = cfGetForeignPlan;
+	routine->BeginForeignScan = cfBeginForeignScan;
+	routine->IterateForeignScan = cfIterateForeignScan;
+	routine->ReScanForeignScan = cfReScanForeignScan;
+	routine->EndForeignScan = cfEndForeignScan;
+	routine->ExplainForeignScan = cfExplainForeignScan;
+	routine->ImportForeignSchema = cfImportForeignSchema;
+
+	PG_RETURN_POINTER(routine);
+}
+
+void
+_PG_init(void)
+{
+	cf_json_init();
+	cf_http_init();
+}

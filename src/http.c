@@ -1,0 +1,378 @@
+/*-------------------------------------------------------------------------
+ *
+ * http.c
+ *		The HTTP client: one libcurl handle per user mapping, reused.
+ *
+ * This layer sends a request and hands back status and body; it knows
+ * nothing of scans or JSON.  Handles are cached for the life of the backend,
+ * keyed by user mapping, so keep-alive connections and TLS sessions survive
+ * across pages and statements.  A change to the server or user mapping drops
+ * the handle (the credentials or the URL may have changed).
+ *
+ * libcurl allocates with malloc, never palloc: an ERROR thrown from inside a
+ * curl callback would longjmp through curl.  The response buffer is malloc'd
+ * too and copied to palloc memory only after curl has returned.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "cfiam.h"
+
+#include <curl/curl.h>
+
+#include "access/xact.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "miscadmin.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/syscache.h"
+
+/* Responses larger than this are refused rather than exhausting memory. */
+#define CF_MAX_RESPONSE_BYTES (64 * 1024 * 1024)
+
+struct CfConnection
+{
+	Oid			umid;			/* hash key: user mapping OID */
+	CURL	   *curl;
+	struct curl_slist *headers; /* includes the credential */
+	char	   *base_url;		/* malloc'd */
+	long		timeout_ms;
+	long		connect_timeout_ms;
+	bool		invalidated;	/* server or mapping changed: rebuild */
+	uint32		server_hashvalue;
+	uint32		mapping_hashvalue;
+};
+
+static HTAB *connection_hash = NULL;
+
+/* Response buffer filled by the write callback (malloc'd). */
+typedef struct CfBuffer
+{
+	char	   *data;
+	size_t		len;
+	size_t		cap;
+	bool		too_large;
+} CfBuffer;
+
+static size_t
+write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	CfBuffer   *buf = (CfBuffer *) userdata;
+	size_t		n = size * nmemb;
+
+	if (buf->len + n + 1 > CF_MAX_RESPONSE_BYTES)
+	{
+		buf->too_large = true;
+		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
+	}
+	if (buf->len + n + 1 > buf->cap)
+	{
+		size_t		cap = buf->cap ? buf->cap : 16384;
+		char	   *data;
+
+		while (cap < buf->len + n + 1)
+			cap *= 2;
+		data = realloc(buf->data, cap);
+		if (data == NULL)
+			return 0;
+		buf->data = data;
+		buf->cap = cap;
+	}
+	memcpy(buf->data + buf->len, ptr, n);
+	buf->len += n;
+	buf->data[buf->len] = '\0';
+	return n;
+}
+
+/*
+ * Called by curl at least once a second during a transfer: a query cancel,
+ * statement_timeout or termination aborts the transfer, and the caller then
+ * lets CHECK_FOR_INTERRUPTS report it the normal way.
+ */
+static int
+progress_callback(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+				  curl_off_t ultotal, curl_off_t ulnow)
+{
+	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
+}
+
+static void
+release_connection(CfConnection *conn)
+{
+	if (conn->curl)
+		curl_easy_cleanup(conn->curl);
+	if (conn->headers)
+		curl_slist_free_all(conn->headers);
+	free(conn->base_url);
+	conn->curl = NULL;
+	conn->headers = NULL;
+	conn->base_url = NULL;
+}
+
+/* Invalidation: a server or user mapping changed; rebuild affected handles. */
+static void
+invalidation_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	HASH_SEQ_STATUS scan;
+	CfConnection *conn;
+
+	hash_seq_init(&scan, connection_hash);
+	while ((conn = (CfConnection *) hash_seq_search(&scan)) != NULL)
+	{
+		if (hashvalue == 0 ||
+			(cacheid == FOREIGNSERVEROID && conn->server_hashvalue == hashvalue) ||
+			(cacheid == USERMAPPINGOID && conn->mapping_hashvalue == hashvalue))
+			conn->invalidated = true;
+	}
+}
+
+void
+cf_http_init(void)
+{
+	HASHCTL		ctl;
+
+	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
+		elog(ERROR, "could not initialize libcurl");
+
+	ctl.keysize = sizeof(Oid);
+	ctl.entrysize = sizeof(CfConnection);
+	connection_hash = hash_create("cfiam connections", 8, &ctl,
+								  HASH_ELEM | HASH_BLOBS);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, invalidation_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidation_callback, (Datum) 0);
+}
+
+/* Append a header line to a curl list; malloc failure is an ERROR here. */
+static struct curl_slist *
+add_header(struct curl_slist *list, const char *name, const char *value)
+{
+	char	   *line = psprintf("%s: %s", name, value);
+	struct curl_slist *result = curl_slist_append(list, line);
+
+	/* wipe our copy of what may be a credential */
+	explicit_bzero(line, strlen(line));
+	pfree(line);
+	if (result == NULL)
+	{
+		curl_slist_free_all(list);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	return result;
+}
+
+static void
+build_connection(CfConnection *conn, ForeignServer *server, UserMapping *user)
+{
+	CfServerOptions opts;
+	struct curl_slist *headers = NULL;
+	const char *token = NULL,
+			   *email = NULL,
+			   *key = NULL;
+	ListCell   *lc;
+	CURL	   *curl;
+
+	cf_get_server_options(server, &opts);
+
+	foreach(lc, user->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "api_token") == 0)
+			token = defGetString(def);
+		else if (strcmp(def->defname, "api_email") == 0)
+			email = defGetString(def);
+		else if (strcmp(def->defname, "api_key") == 0)
+			key = defGetString(def);
+	}
+	if (token == NULL && (email == NULL || key == NULL))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("user mapping for server \"%s\" has no Cloudflare credentials",
+						server->servername),
+				 errhint("Add OPTIONS (api_token '...') to the user mapping.")));
+
+	headers = add_header(headers, "Accept", "application/json");
+	headers = add_header(headers, "User-Agent", "cfiam/" CFIAM_VERSION);
+	if (token)
+	{
+		char	   *bearer = psprintf("Bearer %s", token);
+
+		headers = add_header(headers, "Authorization", bearer);
+		explicit_bzero(bearer, strlen(bearer));
+		pfree(bearer);
+	}
+	else
+	{
+		headers = add_header(headers, "X-Auth-Email", email);
+		headers = add_header(headers, "X-Auth-Key", key);
+	}
+
+	curl = curl_easy_init();
+	if (curl == NULL)
+	{
+		curl_slist_free_all(headers);
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create an HTTP handle")));
+	}
+
+	conn->curl = curl;
+	conn->headers = headers;
+	conn->base_url = strdup(opts.api_url);
+	conn->timeout_ms = opts.timeout_ms;
+	conn->connect_timeout_ms = opts.connect_timeout_ms;
+	conn->invalidated = false;
+	conn->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
+												   ObjectIdGetDatum(server->serverid));
+	conn->mapping_hashvalue = GetSysCacheHashValue1(USERMAPPINGOID,
+													ObjectIdGetDatum(user->umid));
+	if (conn->base_url == NULL)
+	{
+		release_connection(conn);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+}
+
+/* The cached handle for this user mapping, built or rebuilt as needed. */
+CfConnection *
+cf_get_connection(ForeignServer *server, UserMapping *user)
+{
+	CfConnection *conn;
+	bool		found;
+
+	conn = hash_search(connection_hash, &user->umid, HASH_ENTER, &found);
+	if (!found)
+	{
+		conn->curl = NULL;
+		conn->headers = NULL;
+		conn->base_url = NULL;
+		conn->invalidated = true;
+	}
+	if (conn->invalidated || conn->curl == NULL)
+	{
+		release_connection(conn);
+		build_connection(conn, server, user);
+	}
+	return conn;
+}
+
+/* URL-escape one query-string value with curl's own escaping. */
+char *
+cf_escape(const char *value)
+{
+	char	   *escaped = curl_easy_escape(NULL, value, 0);
+	char	   *result;
+
+	if (escaped == NULL)
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	result = pstrdup(escaped);
+	curl_free(escaped);
+	return result;
+}
+
+/*
+ * Send one request and return its status and body.  Transport failures are
+ * reported here; what the status and body mean is the caller's business.
+ */
+void
+cf_http_request(CfConnection *conn, const char *method,
+				const char *path_and_query, const char *body,
+				CfHttpResponse *response)
+{
+	CURL	   *curl = conn->curl;
+	CfBuffer	buf = {0};
+	char		errbuf[CURL_ERROR_SIZE];
+	char	   *url;
+	struct curl_slist *headers = conn->headers;
+	struct curl_slist *body_headers = NULL;
+	CURLcode	rc;
+	long		status = 0;
+
+	CHECK_FOR_INTERRUPTS();
+
+	url = psprintf("%s%s", conn->base_url, path_and_query);
+
+	/* Reset per-request state but keep the connection cache of the handle. */
+	curl_easy_reset(curl);
+	errbuf[0] = '\0';
+	curl_easy_setopt(curl, CURLOPT_URL, url);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	/* Never follow a redirect: it could carry the credential elsewhere. */
+	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, conn->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, conn->connect_timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_callback);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &buf);
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_callback);
+	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+
+	if (body != NULL)
+	{
+		/* a copy of the header list that adds the content type */
+		for (struct curl_slist *h = conn->headers; h; h = h->next)
+			body_headers = curl_slist_append(body_headers, h->data);
+		body_headers = curl_slist_append(body_headers, "Content-Type: application/json");
+		if (body_headers == NULL)
+			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+		headers = body_headers;
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+	}
+	else if (strcmp(method, "GET") == 0)
+		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+
+	rc = curl_easy_perform(curl);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+
+	/* Nothing of curl's may outlive this call except the handle itself. */
+	if (body_headers)
+		curl_slist_free_all(body_headers);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+
+	if (rc != CURLE_OK)
+	{
+		bool		too_large = buf.too_large;
+
+		free(buf.data);
+		if (rc == CURLE_ABORTED_BY_CALLBACK)
+		{
+			CHECK_FOR_INTERRUPTS();
+			/* not reached when an interrupt was pending */
+		}
+		if (too_large)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("Cloudflare API response is larger than %d bytes",
+							CF_MAX_RESPONSE_BYTES),
+					 errdetail("Request: %s %s.", method, path_and_query)));
+		ereport(ERROR,
+				(errcode(rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ?
+						 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_FDW_ERROR),
+				 errmsg("could not reach the Cloudflare API: %s",
+						errbuf[0] ? errbuf : curl_easy_strerror(rc)),
+				 errdetail("Request: %s %s.", method, path_and_query)));
+	}
+
+	response->status = status;
+	response->body_len = buf.len;
+	response->body = palloc(buf.len + 1);
+	if (buf.len > 0)
+		memcpy(response->body, buf.data, buf.len);
+	response->body[buf.len] = '\0';
+	free(buf.data);
+	pfree(url);
+}

@@ -1,0 +1,362 @@
+/*-------------------------------------------------------------------------
+ *
+ * option.c
+ *		Validation and lookup of cfiam's server, user mapping and table options.
+ *
+ * One static table says which option is valid where; the validator checks
+ * every value before it is stored, so a scan never meets a bad option.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "cfiam.h"
+
+#include <arpa/inet.h>
+
+#include "access/reloptions.h"
+#include "catalog/pg_foreign_server.h"
+#include "catalog/pg_foreign_table.h"
+#include "catalog/pg_user_mapping.h"
+#include "commands/defrem.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+
+#define CF_DEFAULT_API_URL "https://api.cloudflare.com/client/v4"
+
+typedef struct CfOption
+{
+	const char *name;
+	Oid			context;		/* catalog the option belongs to */
+} CfOption;
+
+static const CfOption valid_options[] = {
+	{"account_id", ForeignServerRelationId},
+	{"api_url", ForeignServerRelationId},
+	{"timeout_ms", ForeignServerRelationId},
+	{"connect_timeout_ms", ForeignServerRelationId},
+	{"max_retries", ForeignServerRelationId},
+	{"api_token", UserMappingRelationId},
+	{"api_email", UserMappingRelationId},
+	{"api_key", UserMappingRelationId},
+	{"resource", ForeignTableRelationId},
+	{"account_id", ForeignTableRelationId},
+	{"order_pushdown", ForeignTableRelationId},
+	{NULL, InvalidOid}
+};
+
+static bool
+is_valid_option(const char *name, Oid context)
+{
+	for (const CfOption *opt = valid_options; opt->name; opt++)
+		if (opt->context == context && strcmp(opt->name, name) == 0)
+			return true;
+	return false;
+}
+
+static const char *
+valid_option_names(Oid context)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	for (const CfOption *opt = valid_options; opt->name; opt++)
+		if (opt->context == context)
+			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", opt->name);
+	return buf.data;
+}
+
+static long
+parse_long_option(DefElem *def, long min, long max)
+{
+	char	   *value = defGetString(def);
+	char	   *end;
+	long		result;
+
+	errno = 0;
+	result = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || result < min || result > max)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
+				 errhint("It must be an integer between %ld and %ld.", min, max)));
+	return result;
+}
+
+/*
+ * Credentials travel in HTTP headers: a control character (a newline above
+ * all) would let a value inject a header of its own.
+ */
+static void
+check_header_value(DefElem *def)
+{
+	const char *value = defGetString(def);
+
+	if (*value == '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" must not be empty", def->defname)));
+	for (const unsigned char *p = (const unsigned char *) value; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" contains a control character", def->defname),
+					 errdetail("Credentials are sent as HTTP header values, which cannot contain line breaks or other control characters.")));
+}
+
+static void
+check_account_id(DefElem *def)
+{
+	if (!cf_is_id(defGetString(def)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"account_id\": \"%s\"", defGetString(def)),
+				 errhint("A Cloudflare account id is 32 lowercase hexadecimal characters.")));
+}
+
+/*
+ * Is the URL's host on the loopback interface?  Plain http would send the
+ * API token in clear text, so it is only accepted there.
+ */
+bool
+cf_is_loopback_url(const char *url)
+{
+	const char *host;
+	const char *end;
+	char		hostbuf[256];
+	size_t		len;
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	host = strstr(url, "://");
+	if (host == NULL)
+		return false;
+	host += 3;
+	if (*host == '[')
+	{
+		host++;
+		end = strchr(host, ']');
+	}
+	else
+		end = host + strcspn(host, ":/?#");
+	if (end == NULL || end == host)
+		return false;
+	len = end - host;
+	if (len >= sizeof(hostbuf) || memchr(host, '@', len) != NULL)
+		return false;
+	memcpy(hostbuf, host, len);
+	hostbuf[len] = '\0';
+
+	if (pg_strcasecmp(hostbuf, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, hostbuf, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, hostbuf, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+static void
+check_api_url(DefElem *def)
+{
+	const char *url = defGetString(def);
+	bool		https = strncmp(url, "https://", 8) == 0;
+	bool		http = strncmp(url, "http://", 7) == 0;
+	const char *host = url + (https ? 8 : 7);
+
+	if (!https && !http)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"api_url\": \"%s\"", url),
+				 errhint("The URL must start with https:// (or http:// for a loopback host).")));
+	if (*host == '\0' || *host == '/' || *host == ':' || strchr(url, '?') || strchr(url, '#') ||
+		strpbrk(url, " \t\r\n") || strchr(host, '@'))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"api_url\": \"%s\"", url),
+				 errhint("Give a base URL such as %s, with no user name, query or fragment.",
+						 CF_DEFAULT_API_URL)));
+	if (http && !cf_is_loopback_url(url))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"api_url\" must use https for a host that is not loopback"),
+				 errdetail("Plain http is accepted only for 127.0.0.0/8, ::1 and localhost, because the API token would travel unencrypted.")));
+}
+
+PG_FUNCTION_INFO_V1(cfiam_validator);
+
+/*
+ * Validate the options given to a cfiam object: unknown names, bad values,
+ * and the combinations that must hold (a server needs account_id, a user
+ * mapping exactly one way to authenticate, a table a resource).
+ */
+Datum
+cfiam_validator(PG_FUNCTION_ARGS)
+{
+	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
+	Oid			catalog = PG_GETARG_OID(1);
+	ListCell   *lc;
+	bool		has_account = false,
+				has_token = false,
+				has_email = false,
+				has_key = false,
+				has_resource = false;
+
+	foreach(lc, options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (!is_valid_option(def->defname, catalog))
+		{
+			const char *names = valid_option_names(catalog);
+
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_OPTION_NAME),
+					 errmsg("invalid option \"%s\"", def->defname),
+					 *names ? errhint("Valid options in this context are: %s.", names)
+					 : errhint("There are no valid options in this context.")));
+		}
+
+		if (strcmp(def->defname, "account_id") == 0)
+		{
+			check_account_id(def);
+			has_account = true;
+		}
+		else if (strcmp(def->defname, "api_url") == 0)
+			check_api_url(def);
+		else if (strcmp(def->defname, "timeout_ms") == 0)
+			(void) parse_long_option(def, 1, 3600000);
+		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
+			(void) parse_long_option(def, 1, 600000);
+		else if (strcmp(def->defname, "max_retries") == 0)
+			(void) parse_long_option(def, 0, 10);
+		else if (strcmp(def->defname, "api_token") == 0)
+		{
+			check_header_value(def);
+			has_token = true;
+		}
+		else if (strcmp(def->defname, "api_email") == 0)
+		{
+			check_header_value(def);
+			if (strchr(defGetString(def), '@') == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"api_email\" is not an email address")));
+			has_email = true;
+		}
+		else if (strcmp(def->defname, "api_key") == 0)
+		{
+			check_header_value(def);
+			has_key = true;
+		}
+		else if (strcmp(def->defname, "resource") == 0)
+		{
+			if (cf_resource_by_name(defGetString(def)) == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("invalid value for option \"resource\": \"%s\"", defGetString(def)),
+						 errhint("Valid resources are: %s.", cf_resource_names())));
+			has_resource = true;
+		}
+		else if (strcmp(def->defname, "order_pushdown") == 0)
+			(void) defGetBoolean(def);
+	}
+
+	if (catalog == ForeignServerRelationId && !has_account)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"account_id\" is required for a cfiam server")));
+
+	if (catalog == UserMappingRelationId)
+	{
+		if (has_token && (has_email || has_key))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("give either \"api_token\" or \"api_email\" with \"api_key\", not both")));
+		if (!has_token && !(has_email && has_key))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+					 errmsg("a cfiam user mapping needs \"api_token\", or \"api_email\" and \"api_key\"")));
+	}
+
+	if (catalog == ForeignTableRelationId && !has_resource)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("option \"resource\" is required for a cfiam foreign table"),
+				 errhint("Valid resources are: %s.", cf_resource_names())));
+
+	PG_RETURN_VOID();
+}
+
+/* Server options with their defaults filled in. */
+void
+cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
+{
+	ListCell   *lc;
+
+	opts->api_url = CF_DEFAULT_API_URL;
+	opts->timeout_ms = 30000;
+	opts->connect_timeout_ms = 5000;
+	opts->max_retries = 3;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "api_url") == 0)
+			opts->api_url = defGetString(def);
+		else if (strcmp(def->defname, "timeout_ms") == 0)
+			opts->timeout_ms = parse_long_option(def, 1, 3600000);
+		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
+			opts->connect_timeout_ms = parse_long_option(def, 1, 600000);
+		else if (strcmp(def->defname, "max_retries") == 0)
+			opts->max_retries = (int) parse_long_option(def, 0, 10);
+	}
+
+	/* Paths are appended to the base: drop a trailing slash. */
+	{
+		size_t		len = strlen(opts->api_url);
+		char	   *url = pstrdup(opts->api_url);
+
+		while (len > 0 && url[len - 1] == '/')
+			url[--len] = '\0';
+		opts->api_url = url;
+	}
+}
+
+/* The resource, account and switches of one foreign table. */
+void
+cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
+{
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	ForeignServer *server = GetForeignServer(table->serverid);
+	ListCell   *lc;
+
+	memset(opts, 0, sizeof(*opts));
+	opts->order_pushdown = true;
+
+	foreach(lc, server->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "account_id") == 0)
+			opts->account_id = defGetString(def);
+	}
+	foreach(lc, table->options)
+	{
+		DefElem    *def = (DefElem *) lfirst(lc);
+
+		if (strcmp(def->defname, "resource") == 0)
+			opts->resource = cf_resource_by_name(defGetString(def));
+		else if (strcmp(def->defname, "account_id") == 0)
+			opts->account_id = defGetString(def);
+		else if (strcmp(def->defname, "order_pushdown") == 0)
+			opts->order_pushdown = defGetBoolean(def);
+	}
+
+	/* The validator guarantees both; a catalog edited by hand might not. */
+	if (opts->resource == NULL || opts->account_id == NULL || !cf_is_id(opts->account_id))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
+				 errmsg("foreign table \"%s\" lacks a valid \"resource\" or \"account_id\" option",
+						get_rel_name(foreigntableid))));
+}

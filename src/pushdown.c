@@ -1,0 +1,603 @@
+/*-------------------------------------------------------------------------
+ *
+ * pushdown.c
+ *		Deciding what a scan asks of the API: which quals become path ids or
+ *		query parameters, which ORDER BY is the API's, what LIMIT allows.
+ *
+ * A pushed qual is "exact" when the API applies exactly PostgreSQL's test
+ * (id, name, status and parent-id equality): it is then not rechecked.  A
+ * LIKE is sent as the API's substring search and always rechecked.
+ *
+ * Values are not looked at here: they may be Params of a generic plan or
+ * outer Vars of a nested loop.  They go to fdw_exprs and are evaluated when
+ * the scan starts; the plan itself is a copyable List (cf_plan_to_list).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "cfiam.h"
+
+#include "catalog/pg_collation.h"
+#include "catalog/pg_opfamily.h"
+#include "catalog/pg_operator.h"
+#include "lib/stringinfo.h"
+#include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
+#include "optimizer/clauses.h"
+#include "optimizer/optimizer.h"
+#include "optimizer/pathnode.h"
+#include "optimizer/paths.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/pg_locale.h"
+#include "utils/ruleutils.h"
+
+typedef enum QualKind
+{
+	QUAL_EQ,					/* col = expr */
+	QUAL_ANY,					/* col = ANY(expr) */
+	QUAL_LIKE					/* col LIKE / ILIKE expr */
+} QualKind;
+
+typedef struct QualInfo
+{
+	RestrictInfo *rinfo;
+	const CfColumn *column;
+	QualKind	kind;
+	Expr	   *value;
+	bool		used;
+} QualInfo;
+
+static Var *
+strip_to_var(Node *node)
+{
+	while (node && IsA(node, RelabelType))
+		node = (Node *) ((RelabelType *) node)->arg;
+	return (node && IsA(node, Var)) ? (Var *) node : NULL;
+}
+
+/* The catalog column behind a Var of the scanned relation, if any. */
+static const CfColumn *
+column_of(RelOptInfo *baserel, Node *node)
+{
+	CfRelInfo  *info = (CfRelInfo *) baserel->fdw_private;
+	Var		   *var = strip_to_var(node);
+
+	if (var == NULL || var->varno != baserel->relid || var->varlevelsup != 0 ||
+		var->varattno <= 0 || var->varattno > info->natts)
+		return NULL;
+	return info->attr_columns[var->varattno - 1];
+}
+
+/* Can this expression be evaluated before the scan, for the API to use? */
+static bool
+is_outside_value(PlannerInfo *root, RelOptInfo *baserel, Node *expr)
+{
+	return !bms_is_member(baserel->relid, pull_varnos(root, expr)) &&
+		!contain_volatile_functions(expr) &&
+		!contain_subplans(expr) &&
+		!contain_agg_clause(expr) &&
+		!contain_window_function(expr);
+}
+
+/* Text equality that means byte equality (no nondeterministic collation). */
+static bool
+is_plain_text_eq(Oid opno, Oid inputcollid)
+{
+	return opno == TextEqualOperator &&
+		(!OidIsValid(inputcollid) || get_collation_isdeterministic(inputcollid));
+}
+
+/* Recognise "col = v", "v = col", "col = ANY(v)", "col [I]LIKE v". */
+static bool
+classify_clause(PlannerInfo *root, RelOptInfo *baserel, RestrictInfo *rinfo,
+				QualInfo *qi)
+{
+	Expr	   *clause = rinfo->clause;
+
+	memset(qi, 0, sizeof(*qi));
+	qi->rinfo = rinfo;
+
+	if (IsA(clause, OpExpr) && list_length(((OpExpr *) clause)->args) == 2)
+	{
+		OpExpr	   *op = (OpExpr *) clause;
+		Node	   *left = linitial(op->args);
+		Node	   *right = lsecond(op->args);
+
+		if (is_plain_text_eq(op->opno, op->inputcollid))
+		{
+			if ((qi->column = column_of(baserel, left)) != NULL &&
+				is_outside_value(root, baserel, right))
+				qi->value = (Expr *) right;
+			else if ((qi->column = column_of(baserel, right)) != NULL &&
+					 is_outside_value(root, baserel, left))
+				qi->value = (Expr *) left;
+			else
+				return false;
+			qi->kind = QUAL_EQ;
+			return true;
+		}
+		if ((op->opno == OID_TEXT_LIKE_OP || op->opno == OID_TEXT_ICLIKE_OP) &&
+			(qi->column = column_of(baserel, left)) != NULL &&
+			qi->column->fuzzy_param != NULL &&
+			is_outside_value(root, baserel, right))
+		{
+			/* A constant pattern without a literal core cannot help. */
+			if (IsA(right, Const) &&
+				(((Const *) right)->constisnull ||
+				 cf_like_core(TextDatumGetCString(((Const *) right)->constvalue)) == NULL))
+				return false;
+			qi->kind = QUAL_LIKE;
+			qi->value = (Expr *) right;
+			return true;
+		}
+		return false;
+	}
+
+	if (IsA(clause, ScalarArrayOpExpr))
+	{
+		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
+
+		if (saop->useOr && is_plain_text_eq(saop->opno, saop->inputcollid) &&
+			(qi->column = column_of(baserel, linitial(saop->args))) != NULL &&
+			is_outside_value(root, baserel, lsecond(saop->args)))
+		{
+			qi->kind = QUAL_ANY;
+			qi->value = (Expr *) lsecond(saop->args);
+			return true;
+		}
+	}
+	return false;
+}
+
+static int
+add_expr(List **fdw_exprs, Expr *expr)
+{
+	*fdw_exprs = lappend(*fdw_exprs, expr);
+	return list_length(*fdw_exprs) - 1;
+}
+
+static QualInfo *
+find_qual(QualInfo *quals, int n, const char *column, QualKind kind)
+{
+	for (int i = 0; i < n; i++)
+		if (!quals[i].used && quals[i].kind == kind &&
+			strcmp(quals[i].column->name, column) == 0)
+			return &quals[i];
+	return NULL;
+}
+
+/*
+ * Split the scan's clauses into what the API does and what stays local,
+ * and build the request plan.
+ */
+CfScanPlan *
+cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
+			  List **fdw_exprs, List **local_quals)
+{
+	CfRelInfo  *info = (CfRelInfo *) baserel->fdw_private;
+	const CfResource *res = info->opts.resource;
+	CfScanPlan *plan = palloc0(sizeof(CfScanPlan));
+	QualInfo   *quals = palloc0(sizeof(QualInfo) * (list_length(clauses) + 1));
+	int			nquals = 0;
+	QualInfo   *qi;
+	ListCell   *lc;
+	bool		by_id = false;
+
+	plan->resource = res;
+	plan->id_expr = plan->parent_expr = -1;
+	plan->limit_expr = plan->offset_expr = -1;
+	*local_quals = NIL;
+
+	foreach(lc, clauses)
+	{
+		RestrictInfo *rinfo = lfirst_node(RestrictInfo, lc);
+
+		if (classify_clause(root, baserel, rinfo, &quals[nquals]))
+			nquals++;
+		else
+			*local_quals = lappend(*local_quals, rinfo);
+	}
+
+	/* The parent id (user_group_id) selects whose members are listed. */
+	if (res->parent_column)
+	{
+		if ((qi = find_qual(quals, nquals, res->parent_column, QUAL_EQ)) != NULL ||
+			(qi = find_qual(quals, nquals, res->parent_column, QUAL_ANY)) != NULL)
+		{
+			qi->used = true;
+			plan->parent_expr = add_expr(fdw_exprs, qi->value);
+			plan->parent_is_array = (qi->kind == QUAL_ANY);
+		}
+	}
+
+	/*
+	 * id = v is a GET by id.  For a resource below a parent that needs the
+	 * single parent id as well; id = ANY(...) becomes one GET per id.
+	 */
+	if ((qi = find_qual(quals, nquals, "id", QUAL_EQ)) != NULL &&
+		(res->parent == NULL || (plan->parent_expr >= 0 && !plan->parent_is_array)))
+	{
+		qi->used = true;
+		plan->id_expr = add_expr(fdw_exprs, qi->value);
+		by_id = true;
+	}
+	else if (res->parent == NULL &&
+			 (qi = find_qual(quals, nquals, "id", QUAL_ANY)) != NULL)
+	{
+		qi->used = true;
+		plan->id_expr = add_expr(fdw_exprs, qi->value);
+		plan->id_is_array = true;
+		by_id = true;
+	}
+
+	/* Query parameters only matter for a listing. */
+	for (int i = 0; i < nquals && !by_id; i++)
+	{
+		CfFilter   *filter;
+		bool		taken = false;
+
+		qi = &quals[i];
+		if (qi->used)
+			continue;
+		if (qi->kind == QUAL_EQ && qi->column->eq_param)
+		{
+			/* one value per parameter: a second "name = ..." stays local */
+			foreach(lc, plan->filters)
+				if (strcmp(((CfFilter *) lfirst(lc))->param, qi->column->eq_param) == 0)
+					taken = true;
+			if (taken)
+				continue;
+			filter = palloc0(sizeof(CfFilter));
+			filter->param = (char *) qi->column->eq_param;
+			filter->expr = add_expr(fdw_exprs, qi->value);
+			plan->filters = lappend(plan->filters, filter);
+			qi->used = true;
+		}
+		else if (qi->kind == QUAL_LIKE)
+		{
+			foreach(lc, plan->filters)
+				if (strcmp(((CfFilter *) lfirst(lc))->param, qi->column->fuzzy_param) == 0)
+					taken = true;
+			if (taken)
+				continue;
+			filter = palloc0(sizeof(CfFilter));
+			filter->param = (char *) qi->column->fuzzy_param;
+			filter->expr = add_expr(fdw_exprs, qi->value);
+			filter->fuzzy = true;
+			plan->filters = lappend(plan->filters, filter);
+			/* inexact: the API's substring search is rechecked locally */
+			*local_quals = lappend(*local_quals, qi->rinfo);
+			qi->rinfo = NULL;
+		}
+	}
+
+	/* Whatever was not used exactly is checked by PostgreSQL. */
+	for (int i = 0; i < nquals; i++)
+		if (!quals[i].used && quals[i].rinfo != NULL)
+			*local_quals = lappend(*local_quals, quals[i].rinfo);
+
+	plan->all_exact = (*local_quals == NIL);
+	return plan;
+}
+
+/*
+ * Is the API's order PostgreSQL's order for this sort?  The API compares
+ * strings by code point (assumption, documented in the README), which is
+ * PostgreSQL's "C" collation with the default text operator family.
+ */
+static bool
+sort_matches_api(PathKey *pk)
+{
+	EquivalenceClass *ec = pk->pk_eclass;
+
+	if (pk->pk_opfamily != TEXT_BTREE_FAM_OID)
+		return false;
+	if (!OidIsValid(ec->ec_collation))
+		return false;
+	return lc_collate_is_c(ec->ec_collation);
+}
+
+/*
+ * Pathkeys the scan can deliver for the query's ORDER BY, with the order
+ * and direction parameters that produce them.  When the API can sort but
+ * its order cannot be trusted for a nullable column, the parameters are
+ * still returned (PostgreSQL then sorts an already sorted input) with NIL.
+ */
+List *
+cf_useful_pathkeys(PlannerInfo *root, RelOptInfo *baserel,
+				   const char **order_value, const char **direction)
+{
+	CfRelInfo  *info = (CfRelInfo *) baserel->fdw_private;
+	PathKey    *pk;
+	ListCell   *lc;
+
+	*order_value = NULL;
+	*direction = NULL;
+
+	if (!info->opts.order_pushdown || list_length(root->query_pathkeys) != 1)
+		return NIL;
+	pk = linitial_node(PathKey, root->query_pathkeys);
+	if (pk->pk_eclass->ec_has_volatile)
+		return NIL;
+
+	foreach(lc, pk->pk_eclass->ec_members)
+	{
+		EquivalenceMember *em = lfirst(lc);
+		const CfColumn *col;
+
+		if (!bms_equal(em->em_relids, baserel->relids))
+			continue;
+		col = column_of(baserel, (Node *) em->em_expr);
+		if (col == NULL || col->order_value == NULL)
+			continue;
+		if (pk->pk_strategy != BTLessStrategyNumber &&
+			pk->pk_strategy != BTGreaterStrategyNumber)
+			return NIL;
+
+		*order_value = col->order_value;
+		*direction = pk->pk_strategy == BTLessStrategyNumber ? "asc" : "desc";
+		if (col->nullable || !sort_matches_api(pk))
+			return NIL;
+		return root->query_pathkeys;
+	}
+	return NIL;
+}
+
+/* Columns a nested loop may feed one value at a time: parent id and id. */
+bool
+cf_parameterizable_column(RelOptInfo *baserel, Var *var)
+{
+	CfRelInfo  *info = (CfRelInfo *) baserel->fdw_private;
+	const CfColumn *col = column_of(baserel, (Node *) var);
+
+	if (col == NULL)
+		return false;
+	if (info->opts.resource->parent_column)
+		return strcmp(col->name, info->opts.resource->parent_column) == 0;
+	return strcmp(col->name, "id") == 0;
+}
+
+/*
+ * LIMIT is a page-size hint, taken only when this scan alone feeds the
+ * Limit node: one relation, no grouping, aggregation, DISTINCT, window or
+ * set-returning function, every qual pushed exactly, and ORDER BY either
+ * absent or delivered by the scan.  Correctness never depends on it: the
+ * executor stops asking for rows, and paging simply goes on if it does not.
+ */
+void
+cf_plan_limit(PlannerInfo *root, RelOptInfo *baserel, CfScanPlan *plan,
+			  List *pathkeys, List **fdw_exprs)
+{
+	Query	   *parse = root->parse;
+
+	if (parse->limitCount == NULL || !plan->all_exact || plan->id_expr >= 0)
+		return;
+	if (parse->commandType != CMD_SELECT || parse->hasAggs || parse->groupClause ||
+		parse->groupingSets || parse->havingQual || parse->hasWindowFuncs ||
+		parse->distinctClause || parse->setOperations || parse->hasTargetSRFs ||
+		parse->limitOption != LIMIT_OPTION_COUNT || parse->rowMarks)
+		return;
+	if (list_length(parse->jointree->fromlist) != 1 ||
+		!IsA(linitial(parse->jointree->fromlist), RangeTblRef) ||
+		((RangeTblRef *) linitial(parse->jointree->fromlist))->rtindex != (int) baserel->relid)
+		return;
+	if (parse->sortClause &&
+		(pathkeys == NIL || !pathkeys_contained_in(root->sort_pathkeys, pathkeys)))
+		return;
+	/* a fan-out over parents or several parents: the hint would not fit */
+	if (plan->resource->parent && (plan->parent_expr < 0 || plan->parent_is_array))
+		return;
+	if (!IsA(parse->limitCount, Const) && !IsA(parse->limitCount, Param))
+		return;
+	if (parse->limitOffset && !IsA(parse->limitOffset, Const) &&
+		!IsA(parse->limitOffset, Param))
+		return;
+
+	plan->limit_expr = add_expr(fdw_exprs, (Expr *) parse->limitCount);
+	if (parse->limitOffset)
+		plan->offset_expr = add_expr(fdw_exprs, (Expr *) parse->limitOffset);
+}
+
+/* The per_page to ask for: the API's maximum, or no more than LIMIT needs. */
+int
+cf_plan_per_page(const CfScanPlan *plan, int64 limit_hint)
+{
+	const CfResource *res = plan->resource;
+
+	if (!res->paged)
+		return 0;
+	if (limit_hint >= 0 && limit_hint < res->per_page_max)
+		return (int) Max(limit_hint, (int64) res->per_page_min);
+	return res->per_page_max;
+}
+
+/*
+ * The literal core of a LIKE pattern that the API's substring search can
+ * take: '%admins%' -> "admins".  NULL when the pattern has wildcards or
+ * escapes inside, or nothing literal at all.
+ */
+char *
+cf_like_core(const char *pattern)
+{
+	const char *start = pattern;
+	const char *end = pattern + strlen(pattern);
+
+	while (*start == '%')
+		start++;
+	while (end > start && end[-1] == '%')
+		end--;
+	if (end == start)
+		return NULL;
+	for (const char *p = start; p < end; p++)
+		if (*p == '%' || *p == '_' || *p == '\\')
+			return NULL;
+	return pnstrdup(start, end - start);
+}
+
+/* ---- serialisation into fdw_private ---- */
+
+List *
+cf_plan_to_list(CfScanPlan *plan)
+{
+	List	   *filters = NIL;
+	ListCell   *lc;
+
+	foreach(lc, plan->filters)
+	{
+		CfFilter   *f = lfirst(lc);
+
+		filters = lappend(filters, list_make3(makeString(pstrdup(f->param)),
+											  makeInteger(f->expr),
+											  makeInteger(f->fuzzy)));
+	}
+	return list_make5(makeString(pstrdup(plan->resource->name)),
+					  list_make4(makeInteger(plan->id_expr),
+								 makeInteger(plan->id_is_array),
+								 makeInteger(plan->parent_expr),
+								 makeInteger(plan->parent_is_array)),
+					  filters,
+					  list_make2(makeString(pstrdup(plan->order_value ? plan->order_value : "-")),
+								 makeString(pstrdup(plan->direction ? plan->direction : "-"))),
+					  list_make3(makeInteger(plan->limit_expr),
+								 makeInteger(plan->offset_expr),
+								 makeInteger(plan->all_exact)));
+}
+
+CfScanPlan *
+cf_plan_from_list(List *list)
+{
+	CfScanPlan *plan = palloc0(sizeof(CfScanPlan));
+	List	   *ids = lsecond(list);
+	List	   *order = lfourth(list);
+	List	   *limit = list_nth(list, 4);
+	ListCell   *lc;
+
+	plan->resource = cf_resource_by_name(strVal(linitial(list)));
+	if (plan->resource == NULL)
+		elog(ERROR, "cfiam: unknown resource in plan");
+	plan->id_expr = intVal(linitial(ids));
+	plan->id_is_array = intVal(lsecond(ids));
+	plan->parent_expr = intVal(lthird(ids));
+	plan->parent_is_array = intVal(lfourth(ids));
+	foreach(lc, (List *) lthird(list))
+	{
+		List	   *item = lfirst(lc);
+		CfFilter   *f = palloc0(sizeof(CfFilter));
+
+		f->param = strVal(linitial(item));
+		f->expr = intVal(lsecond(item));
+		f->fuzzy = intVal(lthird(item));
+		plan->filters = lappend(plan->filters, f);
+	}
+	plan->order_value = strcmp(strVal(linitial(order)), "-") ? strVal(linitial(order)) : NULL;
+	plan->direction = strcmp(strVal(lsecond(order)), "-") ? strVal(lsecond(order)) : NULL;
+	plan->limit_expr = intVal(linitial(limit));
+	plan->offset_expr = intVal(lsecond(limit));
+	plan->all_exact = intVal(lthird(limit));
+	return plan;
+}
+
+/* ---- EXPLAIN ---- */
+
+/* A value as EXPLAIN shows it: a constant as sent, anything else as SQL. */
+static char *
+describe_value(List *fdw_exprs, int index, List *dpcontext, bool escape)
+{
+	Node	   *expr = list_nth(fdw_exprs, index);
+
+	if (IsA(expr, Const) && !((Const *) expr)->constisnull &&
+		((Const *) expr)->consttype == TEXTOID)
+	{
+		char	   *value = TextDatumGetCString(((Const *) expr)->constvalue);
+
+		return escape ? cf_escape(value) : value;
+	}
+	return psprintf("{%s}", deparse_expression(expr, dpcontext, false, false));
+}
+
+/*
+ * The planned call(s) in the form "GET <path>?<query>", exactly as sent
+ * except that values known only at run time are shown as {expression}.
+ */
+char *
+cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
+				 List *dpcontext, int per_page)
+{
+	const CfResource *res = plan->resource;
+	StringInfoData buf;
+	char	   *parent;
+	ListCell   *lc;
+	bool		first = true;
+
+	initStringInfo(&buf);
+
+	if (res->parent)
+	{
+		if (plan->parent_expr < 0)
+		{
+			appendStringInfo(&buf, "GET ");
+			appendStringInfo(&buf, res->parent->list_path, account_id);
+			appendStringInfo(&buf, "?page=N&per_page=%d, then for each user group ",
+							 res->parent->per_page_max);
+			parent = "{id}";
+		}
+		else if (plan->parent_is_array)
+		{
+			parent = psprintf("{each of %s}",
+							  deparse_expression(list_nth(fdw_exprs, plan->parent_expr),
+												 dpcontext, false, false));
+		}
+		else
+			parent = describe_value(fdw_exprs, plan->parent_expr, dpcontext, false);
+	}
+	else
+		parent = NULL;
+
+	appendStringInfoString(&buf, "GET ");
+	if (plan->id_expr >= 0)
+	{
+		char	   *id = plan->id_is_array ?
+			psprintf("{each of %s}",
+					 deparse_expression(list_nth(fdw_exprs, plan->id_expr),
+										dpcontext, false, false)) :
+			describe_value(fdw_exprs, plan->id_expr, dpcontext, false);
+
+		if (parent)
+			appendStringInfo(&buf, res->item_path, account_id, parent, id);
+		else
+			appendStringInfo(&buf, res->item_path, account_id, id);
+		return buf.data;
+	}
+
+	if (parent)
+		appendStringInfo(&buf, res->list_path, account_id, parent);
+	else
+		appendStringInfo(&buf, res->list_path, account_id);
+
+	foreach(lc, plan->filters)
+	{
+		CfFilter   *f = lfirst(lc);
+		Node	   *expr = list_nth(fdw_exprs, f->expr);
+		char	   *value;
+
+		if (f->fuzzy && IsA(expr, Const))
+			value = cf_escape(cf_like_core(TextDatumGetCString(((Const *) expr)->constvalue)));
+		else
+			value = describe_value(fdw_exprs, f->expr, dpcontext, true);
+		appendStringInfo(&buf, "%c%s=%s", first ? '?' : '&', f->param, value);
+		first = false;
+	}
+	if (plan->order_value && *plan->order_value)
+	{
+		appendStringInfo(&buf, "%corder=%s", first ? '?' : '&', plan->order_value);
+		first = false;
+	}
+	if (plan->direction)
+	{
+		appendStringInfo(&buf, "%cdirection=%s", first ? '?' : '&', plan->direction);
+		first = false;
+	}
+	if (res->paged)
+		appendStringInfo(&buf, "%cpage=N&per_page=%d", first ? '?' : '&', per_page);
+	return buf.data;
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# demo.sh - show cfiam at work against the mock Cloudflare API.
+#
+# Usage (as root, from any directory):   bash test/demo.sh
+#
+# Builds and installs the extension, starts the throwaway PostgreSQL 15
+# cluster and the mock API (test/pgcluster.sh), seeds the mock with sample
+# accounts, groups and roles, runs a few queries through the foreign tables,
+# and prints how many API calls the mock received. Everything it started is
+# stopped on exit.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+# Build against PostgreSQL 15 itself (Debian's /usr/bin/pg_config answers for
+# the newest installed major version).
+if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+fi
+PSQL="$("${PG_CONFIG:-pg_config}" --bindir)/psql"
+
+trap 'bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1 || true' EXIT
+
+echo "== build and install"
+make -s -j"$(nproc 2>/dev/null || echo 2)"
+make -s install >/dev/null
+
+echo "== start the throwaway cluster and the mock API"
+bash "$ROOT/test/pgcluster.sh" start >/dev/null
+# PGHOST, PGPORT, PGUSER and CFIAM_MOCK_PORT of that cluster and mock.
+eval "$(bash "$ROOT/test/pgcluster.sh" env)"
+unset PGDATABASE PGSERVICE PGOPTIONS || true
+
+echo "== seed the mock with sample data"
+python3 test/mockctl.py reset --user-groups 8 --members-per-group 4 \
+    --account-members 25 --roles 4 --permission-groups 6 --resource-groups 3
+
+API_URL="http://127.0.0.1:${CFIAM_MOCK_PORT}/client/v4"
+
+echo
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -v api_url="$API_URL" <<'SQL'
+\echo '== set up: extension, server, user mapping, imported foreign tables'
+CREATE EXTENSION cfiam;
+CREATE SERVER cloudflare FOREIGN DATA WRAPPER cfiam
+  OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cloudflare OPTIONS (api_token 'cfiam-test-token');
+CREATE SCHEMA cf;
+IMPORT FOREIGN SCHEMA cfiam FROM SERVER cloudflare INTO cf;
+\det cf.*
+
+\echo '== user groups and their member counts'
+SELECT g.name, count(m.id) AS members
+  FROM cf.user_groups g
+  LEFT JOIN cf.user_group_members m ON m.user_group_id = g.id
+ GROUP BY g.name
+ ORDER BY g.name;
+
+\echo '== members with a pending invitation'
+SELECT email, first_name, last_name
+  FROM cf.account_members
+ WHERE status = 'pending'
+ ORDER BY email;
+
+\echo '== account members and their roles (first 10)'
+SELECT m.email, r.name AS role
+  FROM cf.account_members m
+ CROSS JOIN LATERAL unnest(m.role_ids) AS rid
+  JOIN cf.roles r ON r.id = rid
+ ORDER BY m.email
+ LIMIT 10;
+
+\echo '== the pending-invitation query: filter and sort go to the API'
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT email, first_name, last_name
+  FROM cf.account_members
+ WHERE status = 'pending'
+ ORDER BY email;
+SQL
+
+echo "== API calls the mock received during the demo"
+python3 test/mockctl.py count
