@@ -147,6 +147,8 @@ typedef struct CfScanPlan
 	int			limit_expr;		/* -1, or index of LIMIT count (a hint) */
 	int			offset_expr;	/* -1, or index of OFFSET */
 	bool		all_exact;		/* every qual was pushed exactly */
+	List	   *expr_labels;	/* String per fdw_expr: how EXPLAIN names an
+								 * outer column ("g.id"), or "" */
 } CfScanPlan;
 
 /* Per-relation planner state, kept in RelOptInfo.fdw_private. */
@@ -171,6 +173,8 @@ extern char *cf_plan_describe(CfScanPlan *plan, const char *account_id,
 							  List *fdw_exprs, List *dpcontext, int per_page);
 extern int	cf_plan_per_page(const CfScanPlan *plan, int64 limit_hint);
 extern char *cf_like_core(const char *pattern);
+extern void cf_plan_label_exprs(PlannerInfo *root, RelOptInfo *baserel,
+								CfScanPlan *plan, List *fdw_exprs);
 
 /* ---------------------------------------------------------------------
  * http.c

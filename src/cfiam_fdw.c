@@ -346,6 +346,7 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		plan->direction = strVal(lsecond(best_path->fdw_private));
 	}
 	cf_plan_limit(root, baserel, plan, best_path->path.pathkeys, &exprs);
+	cf_plan_label_exprs(root, baserel, plan, exprs);
 
 	return make_foreignscan(tlist,
 							extract_actual_clauses(local_rinfos, false),

@@ -22,6 +22,7 @@
 #include "lib/stringinfo.h"
 #include "nodes/makefuncs.h"
 #include "nodes/nodeFuncs.h"
+#include "parser/parsetree.h"
 #include "optimizer/clauses.h"
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
@@ -450,7 +451,7 @@ cf_plan_to_list(CfScanPlan *plan)
 											  makeInteger(f->expr),
 											  makeInteger(f->fuzzy)));
 	}
-	return list_make5(makeString(pstrdup(plan->resource->name)),
+	return lappend(list_make5(makeString(pstrdup(plan->resource->name)),
 					  list_make4(makeInteger(plan->id_expr),
 								 makeInteger(plan->id_is_array),
 								 makeInteger(plan->parent_expr),
@@ -460,7 +461,8 @@ cf_plan_to_list(CfScanPlan *plan)
 								 makeString(pstrdup(plan->direction ? plan->direction : "-"))),
 					  list_make3(makeInteger(plan->limit_expr),
 								 makeInteger(plan->offset_expr),
-								 makeInteger(plan->all_exact)));
+								 makeInteger(plan->all_exact))),
+				   plan->expr_labels);
 }
 
 CfScanPlan *
@@ -494,14 +496,55 @@ cf_plan_from_list(List *list)
 	plan->limit_expr = intVal(linitial(limit));
 	plan->offset_expr = intVal(lsecond(limit));
 	plan->all_exact = intVal(lthird(limit));
+	plan->expr_labels = list_nth(list, 5);
 	return plan;
 }
 
 /* ---- EXPLAIN ---- */
 
+/*
+ * Name the outer columns a nested loop feeds to this scan ("g.id") while
+ * the planner still sees them as Vars; by EXPLAIN time they are Params.
+ */
+void
+cf_plan_label_exprs(PlannerInfo *root, RelOptInfo *baserel, CfScanPlan *plan,
+					List *fdw_exprs)
+{
+	ListCell   *lc;
+
+	plan->expr_labels = NIL;
+	foreach(lc, fdw_exprs)
+	{
+		Var		   *var = strip_to_var(lfirst(lc));
+		char	   *label = "";
+
+		if (var && var->varno != baserel->relid && var->varlevelsup == 0 &&
+			var->varno < root->simple_rel_array_size)
+		{
+			RangeTblEntry *rte = planner_rt_fetch(var->varno, root);
+			char	   *attname = get_rte_attribute_name(rte, var->varattno);
+
+			label = psprintf("%s.%s", quote_identifier(rte->eref->aliasname),
+							 quote_identifier(attname));
+		}
+		plan->expr_labels = lappend(plan->expr_labels, makeString(label));
+	}
+}
+
 /* A value as EXPLAIN shows it: a constant as sent, anything else as SQL. */
 static char *
-describe_value(List *fdw_exprs, int index, List *dpcontext, bool escape)
+describe_expr(CfScanPlan *plan, List *fdw_exprs, int index, List *dpcontext)
+{
+	char	   *label = strVal(list_nth(plan->expr_labels, index));
+
+	if (*label)
+		return label;
+	return deparse_expression(list_nth(fdw_exprs, index), dpcontext, false, false);
+}
+
+static char *
+describe_value(CfScanPlan *plan, List *fdw_exprs, int index, List *dpcontext,
+			   bool escape)
 {
 	Node	   *expr = list_nth(fdw_exprs, index);
 
@@ -512,7 +555,7 @@ describe_value(List *fdw_exprs, int index, List *dpcontext, bool escape)
 
 		return escape ? cf_escape(value) : value;
 	}
-	return psprintf("{%s}", deparse_expression(expr, dpcontext, false, false));
+	return psprintf("{%s}", describe_expr(plan, fdw_exprs, index, dpcontext));
 }
 
 /*
@@ -544,11 +587,10 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 		else if (plan->parent_is_array)
 		{
 			parent = psprintf("{each of %s}",
-							  deparse_expression(list_nth(fdw_exprs, plan->parent_expr),
-												 dpcontext, false, false));
+							  describe_expr(plan, fdw_exprs, plan->parent_expr, dpcontext));
 		}
 		else
-			parent = describe_value(fdw_exprs, plan->parent_expr, dpcontext, false);
+			parent = describe_value(plan, fdw_exprs, plan->parent_expr, dpcontext, false);
 	}
 	else
 		parent = NULL;
@@ -558,9 +600,8 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 	{
 		char	   *id = plan->id_is_array ?
 			psprintf("{each of %s}",
-					 deparse_expression(list_nth(fdw_exprs, plan->id_expr),
-										dpcontext, false, false)) :
-			describe_value(fdw_exprs, plan->id_expr, dpcontext, false);
+					 describe_expr(plan, fdw_exprs, plan->id_expr, dpcontext)) :
+			describe_value(plan, fdw_exprs, plan->id_expr, dpcontext, false);
 
 		if (parent)
 			appendStringInfo(&buf, res->item_path, account_id, parent, id);
@@ -583,7 +624,7 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 		if (f->fuzzy && IsA(expr, Const))
 			value = cf_escape(cf_like_core(TextDatumGetCString(((Const *) expr)->constvalue)));
 		else
-			value = describe_value(fdw_exprs, f->expr, dpcontext, true);
+			value = describe_value(plan, fdw_exprs, f->expr, dpcontext, true);
 		appendStringInfo(&buf, "%c%s=%s", first ? '?' : '&', f->param, value);
 		first = false;
 	}

@@ -1,0 +1,26 @@
+\set ECHO none
+-- Common set-up of the regression suites: a server pointing at the mock
+-- Cloudflare API (test/mock_cloudflare.py), a user mapping with the mock's
+-- token, and the six tables imported into schema cf.  Quiet, so that each
+-- suite's expected output shows only what it tests.
+SET client_min_messages = warning;
+\getenv abs_srcdir PG_ABS_SRCDIR
+\getenv mock_port CFIAM_MOCK_PORT
+\if :{?mock_port}
+\else
+\set mock_port 18787
+\endif
+\set api_url 'http://127.0.0.1:' :mock_port '/client/v4'
+-- mockctl drives the mock: \! python3 $MOCKCTL log|reset|fault ...
+\setenv MOCKCTL :abs_srcdir/test/mockctl.py
+\setenv CFIAM_MOCK_PORT :mock_port
+DROP SERVER IF EXISTS cloudflare CASCADE;
+CREATE SERVER cloudflare FOREIGN DATA WRAPPER cfiam
+  OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url');
+CREATE USER MAPPING FOR CURRENT_USER SERVER cloudflare
+  OPTIONS (api_token 'cfiam-test-token');
+DROP SCHEMA IF EXISTS cf CASCADE;
+CREATE SCHEMA cf;
+IMPORT FOREIGN SCHEMA cfiam FROM SERVER cloudflare INTO cf;
+RESET client_min_messages;
+\set ECHO all
