@@ -1,0 +1,1437 @@
+#!/usr/bin/env python3
+"""mock_cloudflare.py - a mock of the Cloudflare v4 IAM API for cfiam's tests and demos.
+
+It serves the 24 operations of /work/shared/cloudflare-api/iam-openapi.json under
+/client/v4/accounts/{account_id}/...: user groups, user group members, account members,
+roles, permission groups and resource groups, with the real API's envelope, paging,
+filters, authentication and error answers. It starts seeded with a deterministic data set
+(see DEFAULTS and Store.reset), and it has control endpoints under /__mock/ for tests
+(reset the data, read the request log, inject faults and latency); see test/mockctl.py.
+
+    python3 test/mock_cloudflare.py [--host 127.0.0.1] [--port 18787]
+
+Python 3 standard library only. Binds loopback only. Quiet: nothing is written per request.
+
+Behaviour worth knowing (the real API's behaviour, or the spec's, is the reason):
+
+* Envelope: {"success", "errors": [{"code", "message"}], "messages", "result", "result_info"}.
+  result_info ({page, per_page, count, total_count}; no total_pages, as in iam_result_info)
+  only on paged lists. Resource groups are not paged: page/per_page are ignored there and no
+  result_info is sent.
+* Paging bounds come from the spec: user groups and group members per_page default 100,
+  1..500; account members, roles, permission groups per_page default 20, 5..50. page >= 1.
+  A value out of range or not a plain decimal integer is a 400 (code 1001). A page past the
+  end is a 200 with "result": [] (count 0, total_count unchanged).
+* The group-members list of a group with no members answers "result": null (NOTES.md: the
+  API may do this); a group that has members but no row on the page/filter answers [].
+* Filters: an empty value (e.g. "name=") counts as not given. Unknown query parameters are
+  ignored, as the real API does.
+* Sorting: user groups are always sorted by name and group members by email, because the
+  spec gives `direction` a default of "asc" there. Account members are in creation order
+  unless `order` is given; `direction=desc` without `order` reverses creation order. Roles,
+  permission groups and resource groups are in creation order. String sorts compare by
+  Unicode code point (Python's str ordering, like a byte-wise UTF-8 comparison); ties keep
+  creation order in both directions (a stable sort). For account members ordered by a
+  nullable field (user.first_name, user.last_name) nulls sort LAST for asc and FIRST for
+  desc, i.e. null is treated as larger than any string, the way PostgreSQL orders NULLs.
+* Order of checks: route (404 7003) -> method (405 10405) -> authentication (400 9106 /
+  403 10000) -> account (403 9109) -> JSON syntax of the body (400 1002) -> query
+  parameters (400 1001) -> the object named in the path (404 1003) -> body contents (400
+  1004/1005) -> conflicts (409 1006). The real API answers "no route" before it looks at
+  credentials.
+* A path segment where an id belongs must be 32 lowercase hex, otherwise there is no route
+  (404 7003), like an id the real router does not recognise.
+* Bodies are validated against the spec's schemas: create member takes role id STRINGS,
+  update member takes role OBJECTS ({"id"}); add/replace group members take a bare JSON array
+  of {"id": account member id}. Unknown referenced ids are a 400 (1005).
+
+Error codes (stable; the ones from the real API are marked *):
+    1001  400  invalid query parameter (page, per_page, status, order, direction)
+    1002  400  request body is not valid JSON / missing where required
+    1003  404  object not found (user group, member, role, permission group, resource group,
+               member of a user group)
+    1004  400  request body fails validation (missing required field, wrong type, bad enum)
+    1005  400  request body references an unknown id (role, account member, permission
+               group, resource group)
+    1006  409  conflict: the account member is already in the user group (add members), or an
+               account member with that email already exists (create member)
+    7003* 404  No route for the URI
+    9106* 400  Missing X-Auth-Key, X-Auth-Email or Authorization headers
+    9109* 403  Unauthorized to access requested resource (another account id)
+   10000* 403  Authentication error (wrong token, email or key)
+   10405  405  Method not allowed (a route exists but not for this method)
+   10000+S S   injected "status" fault with HTTP status S (e.g. 10429, 10503)
+   10500  500  an unexpected exception in the mock itself (also printed to stderr)
+    1000  200  injected "success_false" fault
+"""
+
+import argparse
+import datetime
+import hashlib
+import http.server
+import ipaddress
+import json
+import os
+import re
+import socket
+import struct
+import sys
+import threading
+import time
+import traceback
+from urllib.parse import parse_qsl
+
+API_PREFIX = "/client/v4"
+CONTROL_PREFIX = "/__mock/"
+DEFAULT_PORT = 18787
+MAX_BODY = 16 * 1024 * 1024
+
+# Reset parameters and their defaults; any of them may be given to POST /__mock/reset.
+DEFAULTS = {
+    "seed": 1,
+    "account_id": "0123456789abcdef0123456789abcdef",
+    "user_groups": 5,
+    "members_per_group": 3,
+    "empty_groups": 0,
+    "account_members": 12,
+    "roles": 3,
+    "permission_groups": 4,
+    "resource_groups": 2,
+    "token": "cfiam-test-token",
+    "email": "admin@example.com",
+    "key": "cfiam-test-key",
+}
+# Upper bounds for the counts, only to keep a typo from eating the machine's memory.
+COUNT_LIMITS = {
+    "user_groups": 200000,
+    "members_per_group": 100000,
+    "empty_groups": 200000,
+    "account_members": 2000000,
+    "roles": 10000,
+    "permission_groups": 10000,
+    "resource_groups": 10000,
+}
+
+HEX32 = re.compile(r"[0-9a-f]{32}\Z")
+DECIMAL = re.compile(r"[0-9]+\Z")
+SEED_EPOCH = datetime.datetime(2024, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+
+
+# --------------------------------------------------------------------------- errors
+
+class ApiError(Exception):
+    """An error answer: HTTP status plus one {code, message} in the envelope."""
+
+    def __init__(self, status, code, message, headers=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+def bad_param(name, why):
+    return ApiError(400, 1001, f"Invalid value for parameter '{name}': {why}")
+
+
+def bad_json(why):
+    return ApiError(400, 1002, f"Invalid request body: {why}")
+
+
+def bad_body(why):
+    return ApiError(400, 1004, f"Invalid request body: {why}")
+
+
+def unknown_ref(what, ident):
+    return ApiError(400, 1005, f"Invalid request body: unknown {what} id {json.dumps(ident)}")
+
+
+def not_found(what):
+    return ApiError(404, 1003, f"{what} not found")
+
+
+def conflict(why):
+    return ApiError(409, 1006, why)
+
+
+NO_ROUTE = (404, 7003, "No route for the URI")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def md5_id(seed, kind, i):
+    """Every id is 32 lowercase hex: md5("{seed}/{kind}/{i}")."""
+    return hashlib.md5(f"{seed}/{kind}/{i}".encode()).hexdigest()
+
+
+def fmt_seed_ts(dt, style):
+    """RFC 3339 with a varying number of fractional digits, as the real API sends them."""
+    base = dt.strftime("%Y-%m-%dT%H:%M:%S")
+    if style == 0:
+        return base + "Z"
+    if style == 1:
+        return base + ".0000Z"
+    return base + ".123456789Z"
+
+
+def now_ts():
+    """Wall-clock timestamp for writes, with 6 fractional digits (yet another width)."""
+    dt = datetime.datetime.now(datetime.timezone.utc)
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{dt.microsecond:06d}Z"
+
+
+def dumps(obj):
+    # Compact UTF-8 JSON (non-ASCII characters are not \u-escaped), like the real API.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def envelope(result, result_info=None):
+    env = {"success": True, "errors": [], "messages": [], "result": result}
+    if result_info is not None:
+        env["result_info"] = result_info
+    return env
+
+
+def error_envelope(code, message):
+    # iam_api-response-common-failure: result is present and null.
+    return {"success": False, "errors": [{"code": code, "message": message}],
+            "messages": [], "result": None}
+
+
+def query_value(query, name):
+    """The first value of a query parameter; None when absent or empty (empty = not given)."""
+    value = query.get(name)
+    if value is None or value == "":
+        return None
+    return value
+
+
+def int_param(query, name, default, lo, hi):
+    value = query.get(name)
+    if value is None:
+        return default
+    bounds = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
+    # The spec types page/per_page as "number", but only whole numbers make sense; we accept
+    # plain decimal digits only ("2", not "2.0", "+2" or " 2").
+    if not DECIMAL.match(value):
+        raise bad_param(name, f"must be an integer {bounds}")
+    n = int(value)
+    if n < lo or (hi is not None and n > hi):
+        raise bad_param(name, f"must be an integer {bounds}")
+    return n
+
+
+def enum_param(query, name, allowed, default=None):
+    value = query_value(query, name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise bad_param(name, "must be one of " + ", ".join(allowed))
+    return value
+
+
+def paging_params(query, default, lo, hi):
+    """(page, per_page) from the query, with the endpoint's per_page default and bounds."""
+    return int_param(query, "page", 1, 1, None), int_param(query, "per_page", default, lo, hi)
+
+
+def paginate(rows, page, per_page):
+    """One page of rows plus its result_info (total_count = rows matching the filters)."""
+    start = (page - 1) * per_page
+    chunk = rows[start:start + per_page]
+    return chunk, {"page": page, "per_page": per_page, "count": len(chunk),
+                   "total_count": len(rows)}
+
+
+def require_object(body):
+    if not isinstance(body, dict):
+        raise bad_body("expected a JSON object")
+    return body
+
+
+def require_string(obj, field, where="", required=True, nonempty=True, maxlen=None):
+    label = f"{where}{field}"
+    if field not in obj or obj[field] is None:
+        if required:
+            raise bad_body(f"'{label}' is required")
+        return None
+    value = obj[field]
+    if not isinstance(value, str):
+        raise bad_body(f"'{label}' must be a string")
+    if nonempty and value == "":
+        raise bad_body(f"'{label}' must not be empty")
+    if maxlen is not None and len(value) > maxlen:
+        raise bad_body(f"'{label}' must be at most {maxlen} characters")
+    return value
+
+
+def require_list(obj, field, where="", required=True):
+    label = f"{where}{field}"
+    if field not in obj or obj[field] is None:
+        if required:
+            raise bad_body(f"'{label}' is required")
+        return None
+    value = obj[field]
+    if not isinstance(value, list):
+        raise bad_body(f"'{label}' must be an array")
+    return value
+
+
+# --------------------------------------------------------------------------- data
+
+class Member:
+    """An account member (membership). Compact, because seeds may hold 100,000s of them."""
+
+    __slots__ = ("id", "email", "status", "user_id", "first_name", "last_name", "tfa",
+                 "role_ids", "policies")
+
+    def __init__(self, id, email, status, user_id, first_name, last_name, tfa, role_ids,
+                 policies):
+        self.id = id
+        self.email = email
+        self.status = status
+        self.user_id = user_id
+        self.first_name = first_name
+        self.last_name = last_name
+        self.tfa = tfa
+        self.role_ids = role_ids      # tuple of role ids
+        self.policies = policies      # list of Policy tuples
+
+
+# A policy as stored: (id, access, tuple of permission group ids, tuple of resource group ids).
+# It is rendered with the full referenced objects at answer time; references to a resource
+# group that has since been deleted are left out.
+
+
+class Store:
+    """All mock state. Every method is called with Server.lock held."""
+
+    def __init__(self):
+        self.reset({})
+
+    # ----------------------------------------------------------------- seeding
+
+    def reset(self, params):
+        p = dict(DEFAULTS)
+        p.update(params)
+        self.params = p
+        seed = p["seed"]
+        self.seed = seed
+        self.account_id = p["account_id"]
+        self.token = p["token"]
+        self.auth_email = p["email"]
+        self.auth_key = p["key"]
+        self.created = {}          # per-kind counters for ids of objects created via the API
+        self.cache = {}            # sorted/filtered list views; cleared on every write
+
+        n_roles = p["roles"]
+        n_pg = p["permission_groups"]
+        n_rg = p["resource_groups"]
+        n_am = p["account_members"]
+        n_ug = p["user_groups"]
+        mpg = p["members_per_group"]
+        n_empty = min(p["empty_groups"], n_ug)
+        acct_key = f"com.cloudflare.api.account.{self.account_id}"
+
+        # Roles (immutable objects, shared by every member that has them).
+        self.roles = {}
+        role_ids = []
+        for r in range(n_roles):
+            rid = md5_id(seed, "role", r)
+            role_ids.append(rid)
+            self.roles[rid] = {
+                "id": rid,
+                "name": f"Role {r:02d}",
+                "description": f'Role {r:02d}: can read, write "things"',
+                "permissions": {
+                    "analytics": {"read": True, "write": r % 2 == 0},
+                    "billing": {"read": True, "write": False},
+                    "dns": {"read": True, "write": True},
+                },
+            }
+
+        self.permission_groups = {}
+        pg_ids = []
+        for i in range(n_pg):
+            pid = md5_id(seed, "permission_group", i)
+            pg_ids.append(pid)
+            self.permission_groups[pid] = {
+                "id": pid,
+                "name": f"Permission Group {i:03d}",
+                "meta": {"label": f"pg_label_{i}", "scopes": "com.cloudflare.api.account"},
+            }
+
+        self.resource_groups = {}
+        rg_ids = []
+        for q in range(n_rg):
+            qid = md5_id(seed, "resource_group", q)
+            rg_ids.append(qid)
+            self.resource_groups[qid] = {
+                "id": qid,
+                "name": acct_key if q == 0 else f"Resource Group {q}",
+                "scope": {"key": acct_key,
+                          "objects": [{"key": f"com.cloudflare.api.account.zone.{qid}"}]},
+                "meta": {"editable": "false"},
+            }
+
+        # Account members. Policy ids: user group i gets md5(seed/policy/2i), account member
+        # i gets md5(seed/policy/2i+1), so the two never collide whatever the counts.
+        self.members = {}
+        self.emails = {}           # lower-cased email -> member id (emails are unique)
+        role_tuples = [(rid,) for rid in role_ids]
+        for i in range(n_am):
+            mid = md5_id(seed, "account_member", i)
+            m10 = i % 10
+            if m10 == 1:
+                email = f"o'neil.{i:05d}@example.com"
+            elif m10 == 3:
+                email = f"jürgen.{i:05d}@example.com"
+            else:
+                email = f"user{i:05d}@example.com"
+            if i % 6 == 5:
+                first = last = None
+            else:
+                first = "Seán" if m10 == 1 else "Jürgen" if m10 == 3 else f"First{i:05d}"
+                last = "O'Neil, Jr." if m10 == 1 else f"Last{i:05d}"
+            policies = []
+            if i % 4 == 0 and n_pg and n_rg:
+                policies = [(md5_id(seed, "policy", 2 * i + 1), "allow",
+                             (pg_ids[i % n_pg],), (rg_ids[i % n_rg],))]
+            self.members[mid] = Member(
+                mid, email, "pending" if i % 7 == 6 else "accepted",
+                md5_id(seed, "user", i), first, last, i % 2 == 0,
+                role_tuples[i % n_roles] if n_roles else (), policies)
+            self.emails[email.lower()] = mid
+        member_ids = list(self.members)
+
+        # User groups and their members (group id -> {member id: created_at}, in insertion
+        # order), plus the reverse index member id -> set of group ids.
+        self.groups = {}
+        self.group_members = {}
+        self.member_groups = {}
+        per_group = min(mpg, n_am)
+        for i in range(n_ug):
+            gid = md5_id(seed, "user_group", i)
+            m10 = i % 10
+            if m10 == 1:
+                name = f"Group {i:04d} O'Brien's team"
+            elif m10 == 2:
+                name = f'Group {i:04d} Ops, "core"'
+            elif m10 == 3:
+                name = f"Group {i:04d} Équipe Zürich"
+            else:
+                name = f"Group {i:04d}"
+            created = SEED_EPOCH + datetime.timedelta(minutes=i)
+            policies = []
+            if n_pg and n_rg:
+                policies = [(md5_id(seed, "policy", 2 * i), "allow",
+                             (pg_ids[i % n_pg],), (rg_ids[i % n_rg],))]
+            self.groups[gid] = {
+                "id": gid,
+                "name": name,
+                "created_on": fmt_seed_ts(created, i % 3),
+                "modified_on": fmt_seed_ts(created + datetime.timedelta(days=1), i % 3),
+                "policies": policies,
+            }
+            gm = {}
+            if i < n_ug - n_empty:
+                for j in range(per_group):
+                    mid = member_ids[(i * mpg + j) % n_am]
+                    gm[mid] = fmt_seed_ts(created + datetime.timedelta(seconds=j + 1),
+                                          (i + j) % 3)
+                    self.member_groups.setdefault(mid, set()).add(gid)
+            self.group_members[gid] = gm
+
+    def new_id(self, kind):
+        """Id for an object created through the API: deterministic after a reset, and never
+        equal to a seeded id or to an id handed out earlier (also after deletes)."""
+        n = self.created.get(kind, 0)
+        self.created[kind] = n + 1
+        return md5_id(self.seed, kind, f"created/{n}")
+
+    def changed(self):
+        self.cache.clear()
+
+    def cached(self, key, build):
+        rows = self.cache.get(key)
+        if rows is None:
+            if len(self.cache) > 256:
+                self.cache.clear()
+            rows = build()
+            self.cache[key] = rows
+        return rows
+
+    # ----------------------------------------------------------------- rendering
+
+    def render_policy(self, pol):
+        pid, access, pgs, rgs = pol
+        return {
+            "id": pid,
+            "access": access,
+            "permission_groups": [self.permission_groups[x] for x in pgs
+                                  if x in self.permission_groups],
+            "resource_groups": [self.resource_groups[x] for x in rgs
+                                if x in self.resource_groups],
+        }
+
+    def render_group(self, g):
+        return {
+            "id": g["id"],
+            "created_on": g["created_on"],
+            "modified_on": g["modified_on"],
+            "name": g["name"],
+            "policies": [self.render_policy(p) for p in g["policies"]],
+        }
+
+    def render_member(self, m):
+        return {
+            "id": m.id,
+            "email": m.email,
+            "status": m.status,
+            "user": {
+                "id": m.user_id,
+                "email": m.email,
+                "first_name": m.first_name,
+                "last_name": m.last_name,
+                "two_factor_authentication_enabled": m.tfa,
+            },
+            "roles": [self.roles[r] for r in m.role_ids],
+            "policies": [self.render_policy(p) for p in m.policies],
+        }
+
+    @staticmethod
+    def render_group_member(m):
+        # iam_user_group_member
+        return {"id": m.id, "email": m.email, "status": m.status}
+
+    # ----------------------------------------------------------------- validation
+
+    def parse_policy(self, pol, where, require_id):
+        """A policy in a request body -> (id or None, access, pg ids, rg ids).
+
+        User-group bodies (iam_user_group_policy_write_body / update body) and member bodies
+        (iam_create_member_policy) both carry permission_groups and resource_groups as
+        arrays of {"id"}; ids must exist."""
+        if not isinstance(pol, dict):
+            raise bad_body(f"'{where}' must be an object")
+        pid = None
+        if require_id:
+            pid = require_string(pol, "id", where + ".")
+        elif pol.get("id") is not None:
+            pid = require_string(pol, "id", where + ".", nonempty=False)
+        access = require_string(pol, "access", where + ".")
+        if access not in ("allow", "deny"):
+            raise bad_body(f"'{where}.access' must be one of allow, deny")
+        refs = []
+        for field, table, what in (("permission_groups", self.permission_groups,
+                                    "permission group"),
+                                   ("resource_groups", self.resource_groups, "resource group")):
+            items = require_list(pol, field, where + ".")
+            ids = []
+            for k, item in enumerate(items):
+                if not isinstance(item, dict):
+                    raise bad_body(f"'{where}.{field}[{k}]' must be an object")
+                ident = require_string(item, "id", f"{where}.{field}[{k}].")
+                if ident not in table:
+                    raise unknown_ref(what, ident)
+                ids.append(ident)
+            refs.append(tuple(ids))
+        return (pid, access, refs[0], refs[1])
+
+    def build_policies(self, parsed, existing):
+        """Give parsed policies ids: a given id naming one of the object's current policies
+        is kept; anything else gets a fresh id (policy ids are server-assigned)."""
+        current = {p[0] for p in existing}
+        out = []
+        for pid, access, pgs, rgs in parsed:
+            if pid is None or pid not in current:
+                pid = self.new_id("policy")
+            out.append((pid, access, pgs, rgs))
+        return out
+
+    def parse_member_refs(self, body):
+        """Body of add/replace user group members: a bare array of {"id": member id}."""
+        if not isinstance(body, list):
+            raise bad_body("expected a JSON array of {\"id\": ...} objects")
+        ids = []
+        seen = set()
+        for k, item in enumerate(body):
+            if not isinstance(item, dict):
+                raise bad_body(f"'[{k}]' must be an object")
+            mid = require_string(item, "id", f"[{k}].")
+            if mid not in self.members:
+                raise unknown_ref("account member", mid)
+            if mid not in seen:        # a repeated id in one body counts once
+                seen.add(mid)
+                ids.append(mid)
+        return ids
+
+    # ----------------------------------------------------------------- lookups
+
+    def group(self, gid):
+        g = self.groups.get(gid)
+        if g is None:
+            raise not_found("User group")
+        return g
+
+    def member(self, mid):
+        m = self.members.get(mid)
+        if m is None:
+            raise not_found("Member")
+        return m
+
+    # ----------------------------------------------------------------- user groups
+
+    def list_user_groups(self, ids, query, body):
+        page, per_page = paging_params(query, 100, 1, 500)
+        direction = enum_param(query, "direction", ("asc", "desc"), "asc")
+        f_id = query_value(query, "id")
+        f_name = query_value(query, "name")
+        f_fuzzy = query_value(query, "fuzzyName")
+
+        def build():
+            rows = list(self.groups.values())
+            if f_id is not None:
+                rows = [g for g in rows if g["id"] == f_id]
+            if f_name is not None:
+                rows = [g for g in rows if g["name"] == f_name]
+            if f_fuzzy is not None:
+                needle = f_fuzzy.lower()
+                rows = [g for g in rows if needle in g["name"].lower()]
+            rows.sort(key=lambda g: g["name"], reverse=(direction == "desc"))
+            return rows
+
+        rows = self.cached(("ug", f_id, f_name, f_fuzzy, direction), build)
+        chunk, info = paginate(rows, page, per_page)
+        return envelope([self.render_group(g) for g in chunk], info)
+
+    def get_user_group(self, ids, query, body):
+        return envelope(self.render_group(self.group(ids[1])))
+
+    def create_user_group(self, ids, query, body):
+        body = require_object(body)
+        name = require_string(body, "name")
+        pols = require_list(body, "policies", required=False) or []
+        parsed = [self.parse_policy(p, f"policies[{k}]", False) for k, p in enumerate(pols)]
+        ts = now_ts()
+        gid = self.new_id("user_group")
+        g = {"id": gid, "name": name, "created_on": ts, "modified_on": ts,
+             "policies": self.build_policies(parsed, [])}
+        self.groups[gid] = g
+        self.group_members[gid] = {}
+        self.changed()
+        return envelope(self.render_group(g))
+
+    def update_user_group(self, ids, query, body):
+        g = self.group(ids[1])
+        body = require_object(body)
+        name = require_string(body, "name", required=False)
+        pols = require_list(body, "policies", required=False)
+        parsed = None
+        if pols is not None:
+            # iam_update_user_group_body: each policy carries its id (required).
+            parsed = [self.parse_policy(p, f"policies[{k}]", True) for k, p in enumerate(pols)]
+        g = dict(g)
+        if name is not None:
+            g["name"] = name
+        if parsed is not None:
+            g["policies"] = self.build_policies(parsed, g["policies"])
+        g["modified_on"] = now_ts()
+        self.groups[g["id"]] = g
+        self.changed()
+        return envelope(self.render_group(g))
+
+    def delete_user_group(self, ids, query, body):
+        gid = self.group(ids[1])["id"]
+        del self.groups[gid]
+        for mid in self.group_members.pop(gid, {}):
+            self.member_groups.get(mid, set()).discard(gid)
+        self.changed()
+        return envelope({"id": gid})
+
+    # ----------------------------------------------------------------- user group members
+
+    def list_group_members(self, ids, query, body):
+        page, per_page = paging_params(query, 100, 1, 500)
+        direction = enum_param(query, "direction", ("asc", "desc"), "asc")
+        f_fuzzy = query_value(query, "fuzzyEmail")
+        gid = self.group(ids[1])["id"]
+        gm = self.group_members[gid]
+
+        def build():
+            rows = [self.members[mid] for mid in gm]
+            if f_fuzzy is not None:
+                needle = f_fuzzy.lower()
+                rows = [m for m in rows if needle in m.email.lower()]
+            rows.sort(key=lambda m: m.email, reverse=(direction == "desc"))
+            return rows
+
+        rows = self.cached(("gm", gid, f_fuzzy, direction), build)
+        chunk, info = paginate(rows, page, per_page)
+        if not gm:
+            # The real API answers null, not [], for a group without members.
+            return envelope(None, info)
+        return envelope([self.render_group_member(m) for m in chunk], info)
+
+    def get_group_member(self, ids, query, body):
+        gid, mid = self.group(ids[1])["id"], ids[2]
+        added = self.group_members[gid].get(mid)
+        if added is None:
+            raise not_found("Member of user group")
+        m = self.members[mid]
+        # iam_user_group_member_detailed
+        return envelope({
+            "id": m.id,
+            "email": m.email,
+            "status": m.status,
+            "created_at": added,
+            "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name,
+                     "last_name": m.last_name},
+        })
+
+    def add_group_members(self, ids, query, body):
+        gid = self.group(ids[1])["id"]
+        mids = self.parse_member_refs(body)
+        gm = self.group_members[gid]
+        for mid in mids:
+            if mid in gm:
+                raise conflict(f"Member {mid} is already in user group {gid}")
+        ts = now_ts()
+        for mid in mids:
+            gm[mid] = ts
+            self.member_groups.setdefault(mid, set()).add(gid)
+        self.changed()
+        # The spec answers an array of the members added (in body order).
+        return envelope([self.render_group_member(self.members[mid]) for mid in mids])
+
+    def replace_group_members(self, ids, query, body):
+        gid = self.group(ids[1])["id"]
+        mids = self.parse_member_refs(body)
+        old = self.group_members[gid]
+        ts = now_ts()
+        new = {}
+        for mid in mids:
+            new[mid] = old.get(mid, ts)        # members that stay keep their created_at
+        for mid in old:
+            if mid not in new:
+                self.member_groups.get(mid, set()).discard(gid)
+        for mid in new:
+            self.member_groups.setdefault(mid, set()).add(gid)
+        self.group_members[gid] = new
+        self.changed()
+        return envelope([self.render_group_member(self.members[mid]) for mid in mids])
+
+    def delete_group_member(self, ids, query, body):
+        gid, mid = self.group(ids[1])["id"], ids[2]
+        gm = self.group_members[gid]
+        if mid not in gm:
+            raise not_found("Member of user group")
+        del gm[mid]
+        self.member_groups.get(mid, set()).discard(gid)
+        self.changed()
+        return envelope(self.render_group_member(self.members[mid]))
+
+    # ----------------------------------------------------------------- account members
+
+    ORDER_FIELDS = ("user.first_name", "user.last_name", "user.email", "status")
+
+    def list_members(self, ids, query, body):
+        page, per_page = paging_params(query, 20, 5, 50)
+        status = enum_param(query, "status", ("accepted", "pending", "rejected"))
+        order = enum_param(query, "order", self.ORDER_FIELDS)
+        direction = enum_param(query, "direction", ("asc", "desc"), "asc")
+
+        def build():
+            rows = list(self.members.values())
+            if status is not None:
+                rows = [m for m in rows if m.status == status]
+            desc = direction == "desc"
+            if order is None:
+                if desc:
+                    rows.reverse()
+            elif order == "status":
+                rows.sort(key=lambda m: m.status, reverse=desc)
+            elif order == "user.email":
+                rows.sort(key=lambda m: m.email, reverse=desc)
+            else:
+                attr = "first_name" if order == "user.first_name" else "last_name"
+                # (is-null, value): nulls after every string; reversed for desc, so nulls
+                # come last for asc and first for desc. The sort is stable either way.
+                rows.sort(key=lambda m: (getattr(m, attr) is None, getattr(m, attr) or ""),
+                          reverse=desc)
+            return rows
+
+        rows = self.cached(("am", status, order, direction), build)
+        chunk, info = paginate(rows, page, per_page)
+        return envelope([self.render_member(m) for m in chunk], info)
+
+    def get_member(self, ids, query, body):
+        return envelope(self.render_member(self.member(ids[1])))
+
+    def create_member(self, ids, query, body):
+        # anyOf iam_create-member-with-roles {email, roles: [role id strings], status?} and
+        # iam_create-member-with-policies {email, policies, status?}.
+        body = require_object(body)
+        email = require_string(body, "email", maxlen=90)
+        if "@" not in email:
+            raise bad_body("'email' must be an email address")
+        status = require_string(body, "status", required=False)
+        if status is not None and status not in ("accepted", "pending"):
+            raise bad_body("'status' must be one of accepted, pending")
+        roles = require_list(body, "roles", required=False)
+        pols = require_list(body, "policies", required=False)
+        if roles is None and pols is None:
+            raise bad_body("one of 'roles' or 'policies' is required")
+        role_ids = []
+        for k, r in enumerate(roles or []):
+            if not isinstance(r, str):
+                raise bad_body(f"'roles[{k}]' must be a role id string")
+            if r not in self.roles:
+                raise unknown_ref("role", r)
+            role_ids.append(r)
+        parsed = [self.parse_policy(p, f"policies[{k}]", False)
+                  for k, p in enumerate(pols or [])]
+        if email.lower() in self.emails:
+            raise conflict(f"A member with email {email} already exists in the account")
+        mid = self.new_id("account_member")
+        # A new invitation: the spec says status defaults to "pending"; the invited user has
+        # no profile (names null) and no 2FA yet.
+        m = Member(mid, email, status or "pending", self.new_id("user"), None, None, False,
+                   tuple(role_ids), self.build_policies(parsed, []))
+        self.members[mid] = m
+        self.emails[email.lower()] = mid
+        self.changed()
+        return envelope(self.render_member(m))
+
+    def update_member(self, ids, query, body):
+        # anyOf iam_update-member-with-roles {roles: [role OBJECTS]} and
+        # iam_update-member-with-policies {policies}. id, status and user are read-only and
+        # ignored; what is given replaces what the member had.
+        m = self.member(ids[1])
+        body = require_object(body)
+        roles = require_list(body, "roles", required=False)
+        pols = require_list(body, "policies", required=False)
+        role_ids = None
+        if roles is not None:
+            role_ids = []
+            for k, r in enumerate(roles):
+                if not isinstance(r, dict):
+                    raise bad_body(f"'roles[{k}]' must be an object with an 'id'")
+                rid = require_string(r, "id", f"roles[{k}].")
+                if rid not in self.roles:
+                    raise unknown_ref("role", rid)
+                role_ids.append(rid)
+        parsed = None
+        if pols is not None:
+            parsed = [self.parse_policy(p, f"policies[{k}]", False) for k, p in enumerate(pols)]
+        if role_ids is not None:
+            m.role_ids = tuple(role_ids)
+        if parsed is not None:
+            m.policies = self.build_policies(parsed, m.policies)
+        self.changed()
+        return envelope(self.render_member(m))
+
+    def delete_member(self, ids, query, body):
+        m = self.member(ids[1])
+        mid = m.id
+        del self.members[mid]
+        self.emails.pop(m.email.lower(), None)
+        # Removing someone from the account also removes them from its user groups.
+        for gid in self.member_groups.pop(mid, set()):
+            self.group_members.get(gid, {}).pop(mid, None)
+        self.changed()
+        return envelope({"id": mid})
+
+    # ----------------------------------------------------------------- roles
+
+    def list_roles(self, ids, query, body):
+        page, per_page = paging_params(query, 20, 5, 50)
+        chunk, info = paginate(list(self.roles.values()), page, per_page)
+        return envelope(chunk, info)
+
+    def get_role(self, ids, query, body):
+        role = self.roles.get(ids[1])
+        if role is None:
+            raise not_found("Role")
+        return envelope(role)
+
+    # ----------------------------------------------------------------- permission groups
+
+    def list_permission_groups(self, ids, query, body):
+        page, per_page = paging_params(query, 20, 5, 50)
+        f_id = query_value(query, "id")
+        f_name = query_value(query, "name")
+        f_label = query_value(query, "label")
+        rows = list(self.permission_groups.values())
+        if f_id is not None:
+            rows = [p for p in rows if p["id"] == f_id]
+        if f_name is not None:
+            rows = [p for p in rows if p["name"] == f_name]
+        if f_label is not None:
+            rows = [p for p in rows if p["meta"].get("label") == f_label]
+        chunk, info = paginate(rows, page, per_page)
+        return envelope(chunk, info)
+
+    def get_permission_group(self, ids, query, body):
+        pg = self.permission_groups.get(ids[1])
+        if pg is None:
+            raise not_found("Permission group")
+        return envelope(pg)
+
+    # ----------------------------------------------------------------- resource groups
+
+    def list_resource_groups(self, ids, query, body):
+        # Not paged: page and per_page are ignored and no result_info is sent.
+        f_id = query_value(query, "id")
+        f_name = query_value(query, "name")
+        rows = list(self.resource_groups.values())
+        if f_id is not None:
+            rows = [r for r in rows if r["id"] == f_id]
+        if f_name is not None:
+            rows = [r for r in rows if r["name"] == f_name]
+        return envelope(rows)
+
+    def get_resource_group(self, ids, query, body):
+        rg = self.resource_groups.get(ids[1])
+        if rg is None:
+            raise not_found("Resource group")
+        return envelope(rg)
+
+    @staticmethod
+    def parse_scope(scope):
+        # iam_create-scope: {key, objects: [{key}]}; "The number of Scope objects should not
+        # be zero."
+        if not isinstance(scope, dict):
+            raise bad_body("'scope' must be an object")
+        key = require_string(scope, "key", "scope.")
+        objs = require_list(scope, "objects", "scope.")
+        if not objs:
+            raise bad_body("'scope.objects' must not be empty")
+        out = []
+        for k, o in enumerate(objs):
+            if not isinstance(o, dict):
+                raise bad_body(f"'scope.objects[{k}]' must be an object")
+            out.append({"key": require_string(o, "key", f"scope.objects[{k}].")})
+        return {"key": key, "objects": out}
+
+    def create_resource_group(self, ids, query, body):
+        body = require_object(body)
+        name = require_string(body, "name")
+        if "scope" not in body or body["scope"] is None:
+            raise bad_body("'scope' is required")
+        scope = self.parse_scope(body["scope"])
+        rid = self.new_id("resource_group")
+        rg = {"id": rid, "name": name, "scope": scope, "meta": {"editable": "true"}}
+        self.resource_groups[rid] = rg
+        self.changed()
+        return envelope(rg)
+
+    def update_resource_group(self, ids, query, body):
+        rg = self.resource_groups.get(ids[1])
+        if rg is None:
+            raise not_found("Resource group")
+        body = require_object(body)
+        name = require_string(body, "name", required=False)
+        scope = None
+        if body.get("scope") is not None:
+            scope = self.parse_scope(body["scope"])
+        rg = dict(rg)              # replace, never mutate: answers may share the old object
+        if name is not None:
+            rg["name"] = name
+        if scope is not None:
+            rg["scope"] = scope
+        self.resource_groups[rg["id"]] = rg
+        self.changed()
+        return envelope(rg)
+
+    def delete_resource_group(self, ids, query, body):
+        rid = ids[1]
+        if rid not in self.resource_groups:
+            raise not_found("Resource group")
+        del self.resource_groups[rid]
+        self.changed()
+        return envelope({"id": rid})
+
+
+# Routes: path segments after /client/v4 ("{id}" = 32 lowercase hex) -> {method: handler}.
+# Handlers that take a JSON body are listed in BODY_HANDLERS.
+ID = None
+ROUTES = [
+    (("accounts", ID, "iam", "user_groups"),
+     {"GET": "list_user_groups", "POST": "create_user_group"}),
+    (("accounts", ID, "iam", "user_groups", ID),
+     {"GET": "get_user_group", "PUT": "update_user_group", "DELETE": "delete_user_group"}),
+    (("accounts", ID, "iam", "user_groups", ID, "members"),
+     {"GET": "list_group_members", "POST": "add_group_members",
+      "PUT": "replace_group_members"}),
+    (("accounts", ID, "iam", "user_groups", ID, "members", ID),
+     {"GET": "get_group_member", "DELETE": "delete_group_member"}),
+    (("accounts", ID, "members"),
+     {"GET": "list_members", "POST": "create_member"}),
+    (("accounts", ID, "members", ID),
+     {"GET": "get_member", "PUT": "update_member", "DELETE": "delete_member"}),
+    (("accounts", ID, "roles"), {"GET": "list_roles"}),
+    (("accounts", ID, "roles", ID), {"GET": "get_role"}),
+    (("accounts", ID, "iam", "permission_groups"), {"GET": "list_permission_groups"}),
+    (("accounts", ID, "iam", "permission_groups", ID), {"GET": "get_permission_group"}),
+    (("accounts", ID, "iam", "resource_groups"),
+     {"GET": "list_resource_groups", "POST": "create_resource_group"}),
+    (("accounts", ID, "iam", "resource_groups", ID),
+     {"GET": "get_resource_group", "PUT": "update_resource_group",
+      "DELETE": "delete_resource_group"}),
+]
+BODY_HANDLERS = {"create_user_group", "update_user_group", "add_group_members",
+                 "replace_group_members", "create_member", "update_member",
+                 "create_resource_group", "update_resource_group"}
+
+
+def match_route(path):
+    """(methods, ids) for an API path, or None when no route matches."""
+    if not path.startswith(API_PREFIX + "/"):
+        return None
+    segs = path[len(API_PREFIX) + 1:].split("/")
+    for pattern, methods in ROUTES:
+        if len(pattern) != len(segs):
+            continue
+        ids = []
+        for want, got in zip(pattern, segs):
+            if want is ID:
+                if not HEX32.match(got):
+                    break
+                ids.append(got)
+            elif want != got:
+                break
+        else:
+            return methods, ids
+    return None
+
+
+# --------------------------------------------------------------------------- faults
+
+FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
+               "missing_result")
+
+STATUS_MESSAGES = {
+    408: "Request Timeout",
+    409: "Conflict",
+    429: "Please wait and consider throttling your request speed",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+HTML_PAGE = (b"<!DOCTYPE html>\n<html lang=\"en-US\"><head><title>Just a moment...</title>"
+             b"</head>\n<body><h1>Checking your browser before accessing the API</h1>"
+             b"<p>Cloudflare Ray ID: 0000000000000000</p></body></html>\n")
+
+
+def parse_fault(spec):
+    """Validate a POST /__mock/faults body into a fault dict (raises ValueError)."""
+    if not isinstance(spec, dict):
+        raise ValueError("expected a JSON object")
+    known = {"kind", "count", "match", "status", "retry_after", "delay_ms", "code", "message"}
+    extra = sorted(set(spec) - known)
+    if extra:
+        raise ValueError("unknown field(s): " + ", ".join(extra))
+    kind = spec.get("kind")
+    if kind not in FAULT_KINDS:
+        raise ValueError("kind must be one of " + ", ".join(FAULT_KINDS))
+
+    def int_field(name, default, lo, hi):
+        v = spec.get(name, default)
+        if isinstance(v, bool) or not isinstance(v, int) or v < lo or v > hi:
+            raise ValueError(f"{name} must be an integer between {lo} and {hi}")
+        return v
+
+    fault = {"kind": kind, "count": int_field("count", 1, 1, 1000000)}
+    match = spec.get("match")
+    if match is not None and not isinstance(match, str):
+        raise ValueError("match must be a string")
+    fault["match"] = match or None
+    if kind == "status":
+        fault["status"] = int_field("status", 500, 100, 599)
+        if spec.get("retry_after") is not None:
+            fault["retry_after"] = int_field("retry_after", 0, 0, 86400)
+    if kind == "delay":
+        fault["delay_ms"] = int_field("delay_ms", 1000, 0, 3600000)
+    if kind in ("status", "success_false"):
+        if spec.get("code") is not None:
+            fault["code"] = int_field("code", 0, 0, 10 ** 9)
+        if spec.get("message") is not None:
+            if not isinstance(spec["message"], str):
+                raise ValueError("message must be a string")
+            fault["message"] = spec["message"]
+    return fault
+
+
+# --------------------------------------------------------------------------- server
+
+class MockServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, addr, family):
+        self.address_family = family
+        self.lock = threading.Lock()
+        self.store = Store()
+        self.log = []
+        self.faults = []
+        self.latency_ms = 0
+        super().__init__(addr, Handler)
+
+    def handle_error(self, request, client_address):
+        # Clients dropping the connection (timeouts, retries) are normal here; anything
+        # else is a bug in the mock and worth a traceback.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, socket.timeout)):
+            return
+        super().handle_error(request, client_address)
+
+    def take_fault(self, path):
+        """The first fault whose `match` is in the path, with one use consumed."""
+        for k, f in enumerate(self.faults):
+            if f["match"] is None or f["match"] in path:
+                f["count"] -= 1
+                if f["count"] <= 0:
+                    del self.faults[k]
+                return f
+        return None
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "cloudflare"       # the real API's Server header
+    timeout = 300               # idle keep-alive connections are closed after this
+
+    def log_message(self, format, *args):
+        pass                    # quiet: no per-request logging
+
+    def version_string(self):
+        return self.server_version
+
+    def do_GET(self):
+        self.dispatch()
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_HEAD = do_GET
+
+    # ----------------------------------------------------------------- plumbing
+
+    def read_body(self):
+        """The request body (bytes, possibly empty), read by Content-Length (or chunked)."""
+        te = self.headers.get("Transfer-Encoding", "")
+        if "chunked" in te.lower():
+            chunks = []
+            total = 0
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > MAX_BODY:
+                    raise ValueError("request body too large")
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            return b"".join(chunks)
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return b""
+        n = int(length)
+        if n < 0 or n > MAX_BODY:
+            raise ValueError("bad Content-Length")
+        return self.rfile.read(n) if n else b""
+
+    def send(self, status, payload, content_type="application/json", headers=None):
+        if isinstance(payload, (dict, list)):
+            payload = dumps(payload)
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(payload)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+        else:
+            self.close_connection = True
+        self.wfile.flush()
+
+    def dispatch(self):
+        raw_path, _, query = self.path.partition("?")
+        query, _, _ = query.partition("#")
+        try:
+            body = self.read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            self.send(400, error_envelope(1002, "Invalid request body"))
+            return
+        try:
+            if raw_path.startswith(CONTROL_PREFIX) or raw_path == CONTROL_PREFIX.rstrip("/"):
+                self.control(raw_path, query, body)
+            else:
+                self.api(raw_path, query, body)
+        except (ConnectionError, socket.timeout):
+            self.close_connection = True
+
+    # ----------------------------------------------------------------- API requests
+
+    def auth_kind(self):
+        if self.headers.get("Authorization", "").startswith("Bearer "):
+            return "token"
+        if self.headers.get("X-Auth-Key") is not None or \
+                self.headers.get("X-Auth-Email") is not None:
+            return "key"
+        return "none"
+
+    def check_auth(self, store):
+        auth = self.headers.get("Authorization")
+        if auth is not None and auth.startswith("Bearer "):
+            if auth[len("Bearer "):].strip() != store.token:
+                raise ApiError(403, 10000, "Authentication error")
+            return
+        email = self.headers.get("X-Auth-Email")
+        key = self.headers.get("X-Auth-Key")
+        if email is None or key is None:
+            raise ApiError(400, 9106, "Missing X-Auth-Key, X-Auth-Email or Authorization "
+                                      "headers")
+        if email.strip() != store.auth_email or key.strip() != store.auth_key:
+            raise ApiError(403, 10000, "Authentication error")
+
+    def api(self, path, query, body):
+        srv = self.server
+        text = body.decode("utf-8", "replace") if body else None
+        with srv.lock:
+            # The log never holds credentials: only which kind of credential was sent.
+            srv.log.append({"method": self.command, "path": path, "query": query,
+                            "body": text, "auth": self.auth_kind()})
+            fault = srv.take_fault(path)
+            delay = srv.latency_ms
+        if fault is not None and fault["kind"] == "delay":
+            delay += fault["delay_ms"]
+            fault = None
+        if fault is not None:
+            if delay:
+                time.sleep(delay / 1000.0)
+            self.send_fault(fault)
+            return
+        with srv.lock:
+            status, payload, headers = self.answer(srv.store, path, query, body)
+        if delay:
+            # The request has been carried out already; only the answer is late (as when a
+            # client times out on a slow API that still did the work).
+            time.sleep(delay / 1000.0)
+        self.send(status, payload, headers=headers)
+
+    def answer(self, store, path, query, body):
+        """(status, body bytes, headers) for one API request. Called with the lock held."""
+        try:
+            route = match_route(path)
+            if route is None:
+                raise ApiError(*NO_ROUTE)
+            methods, ids = route
+            name = methods.get(self.command)
+            if name is None:
+                allow = ", ".join(methods)
+                raise ApiError(405, 10405, "Method not allowed", {"Allow": allow})
+            self.check_auth(store)
+            if ids[0] != store.account_id:
+                raise ApiError(403, 9109, "Unauthorized to access requested resource")
+            params = {}
+            for k, v in parse_qsl(query, keep_blank_values=True):
+                params.setdefault(k, v)       # the first value of a repeated parameter wins
+            parsed = None
+            if name in BODY_HANDLERS:
+                if not body.strip():
+                    raise bad_json("a JSON body is required")
+                try:
+                    parsed = json.loads(body.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError):
+                    raise bad_json("not valid JSON")
+            result = getattr(store, name)(ids, params, parsed)
+            return 200, dumps(result), None
+        except ApiError as e:
+            return e.status, dumps(error_envelope(e.code, e.message)), e.headers
+        except Exception:
+            # A bug in the mock: say so on stderr, and answer (a dropped connection would
+            # look like an injected "reset" fault to the client under test).
+            traceback.print_exc()
+            return 500, dumps(error_envelope(10500, "Internal error in the mock")), None
+
+    def send_fault(self, fault):
+        kind = fault["kind"]
+        if kind == "status":
+            st = fault["status"]
+            code = fault.get("code", 10000 + st)
+            msg = fault.get("message") or STATUS_MESSAGES.get(st)
+            if msg is None:
+                try:
+                    msg = http.HTTPStatus(st).phrase
+                except ValueError:
+                    msg = f"HTTP status {st}"
+            headers = {}
+            if "retry_after" in fault:
+                headers["Retry-After"] = str(fault["retry_after"])
+            self.send(st, error_envelope(code, msg), headers=headers)
+        elif kind == "malformed":
+            self.send(200, b'{"success":true,"errors":[],"messages":[],"result":[}')
+        elif kind == "html":
+            self.send(200, HTML_PAGE, content_type="text/html; charset=UTF-8")
+        elif kind == "success_false":
+            self.send(200, error_envelope(fault.get("code", 1000),
+                                          fault.get("message", "An unknown error has occurred")))
+        elif kind == "missing_result":
+            self.send(200, {"success": True, "errors": [], "messages": []})
+        elif kind == "truncated":
+            full = dumps(envelope([], {"page": 1, "per_page": 20, "count": 0,
+                                       "total_count": 0}))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(full)))
+            self.end_headers()
+            self.wfile.write(full[:len(full) // 2])
+            self.wfile.flush()
+            self.close_connection = True
+        elif kind == "reset":
+            # No answer at all: drop the connection (with an RST where the OS allows it).
+            try:
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                                           struct.pack("ii", 1, 0))
+            except OSError:
+                pass
+            self.close_connection = True
+
+    # ----------------------------------------------------------------- control requests
+
+    def control(self, path, query, body):
+        srv = self.server
+        what = path[len(CONTROL_PREFIX):]
+        method = self.command
+        routes = {
+            "reset": ("POST",),
+            "log": ("GET", "DELETE"),
+            "faults": ("GET", "POST", "DELETE"),
+            "latency": ("POST",),
+            "health": ("GET",),
+        }
+        if what not in routes:
+            self.send(404, {"ok": False, "error": f"no control endpoint {path}"})
+            return
+        if method not in routes[what]:
+            self.send(405, {"ok": False, "error": f"{method} not allowed on {path}"},
+                      headers={"Allow": ", ".join(routes[what])})
+            return
+        spec = None
+        if method == "POST":
+            try:
+                spec = json.loads(body.decode("utf-8")) if body.strip() else {}
+            except (UnicodeDecodeError, ValueError):
+                self.send(400, {"ok": False, "error": "body is not valid JSON"})
+                return
+        try:
+            if what == "health":
+                self.send(200, {"ok": True})
+            elif what == "reset":
+                params = parse_reset(spec)
+                with srv.lock:
+                    srv.store.reset(params)
+                    srv.log = []
+                    srv.faults = []
+                    srv.latency_ms = 0
+                self.send(200, {"ok": True})
+            elif what == "log":
+                clear = method == "DELETE" or \
+                    dict(parse_qsl(query)).get("clear") in ("1", "true", "yes")
+                with srv.lock:
+                    entries = list(srv.log)
+                    if clear:
+                        srv.log = []
+                if method == "DELETE":
+                    self.send(200, {"ok": True})
+                else:
+                    self.send(200, {"requests": entries})
+            elif what == "faults":
+                with srv.lock:
+                    if method == "POST":
+                        srv.faults.append(parse_fault(spec))
+                    elif method == "DELETE":
+                        srv.faults = []
+                    faults = [dict(f) for f in srv.faults]
+                self.send(200, {"ok": True, "faults": faults})
+            elif what == "latency":
+                if not isinstance(spec, dict):
+                    raise ValueError("expected a JSON object")
+                ms = spec.get("ms")
+                if isinstance(ms, bool) or not isinstance(ms, int) or not 0 <= ms <= 3600000:
+                    raise ValueError("ms must be an integer between 0 and 3600000")
+                with srv.lock:
+                    srv.latency_ms = ms
+                self.send(200, {"ok": True})
+        except ValueError as e:
+            self.send(400, {"ok": False, "error": str(e)})
+
+
+def parse_reset(spec):
+    """Validate a POST /__mock/reset body (raises ValueError)."""
+    if not isinstance(spec, dict):
+        raise ValueError("expected a JSON object")
+    extra = sorted(set(spec) - set(DEFAULTS))
+    if extra:
+        raise ValueError("unknown reset parameter(s): " + ", ".join(extra))
+    params = {}
+    for k, v in spec.items():
+        if k in ("token", "email", "key"):
+            if not isinstance(v, str) or not v:
+                raise ValueError(f"{k} must be a non-empty string")
+        elif k == "account_id":
+            if not isinstance(v, str) or not HEX32.match(v):
+                raise ValueError("account_id must be 32 lowercase hex digits")
+        elif k == "seed":
+            if isinstance(v, bool) or not isinstance(v, int):
+                raise ValueError("seed must be an integer")
+        else:
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= COUNT_LIMITS[k]:
+                raise ValueError(f"{k} must be an integer between 0 and {COUNT_LIMITS[k]}")
+        params[k] = v
+    return params
+
+
+# --------------------------------------------------------------------------- main
+
+def loopback_family(host):
+    """The address family for a loopback host; SystemExit for anything else."""
+    if host == "localhost":
+        return socket.AF_INET, "127.0.0.1"
+    try:
+        addr = ipaddress.ip_address(host)
+    except ValueError:
+        sys.exit(f"mock_cloudflare: --host must be a loopback address, not {host!r}")
+    if not addr.is_loopback:
+        sys.exit(f"mock_cloudflare: refusing to bind {host}: the mock binds loopback only")
+    return (socket.AF_INET6 if addr.version == 6 else socket.AF_INET), host
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Mock of the Cloudflare v4 IAM API.")
+    ap.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    ap.add_argument("--port", type=int,
+                    default=int(os.environ.get("CFIAM_MOCK_PORT") or DEFAULT_PORT),
+                    help="port (default $CFIAM_MOCK_PORT, else %d)" % DEFAULT_PORT)
+    args = ap.parse_args(argv)
+    family, host = loopback_family(args.host)
+    try:
+        server = MockServer((host, args.port), family)
+    except OSError as e:
+        sys.exit(f"mock_cloudflare: cannot listen on {host}:{args.port}: {e}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,229 @@
+#!/usr/bin/env python3
+"""mockctl.py - control the mock Cloudflare API (test/mock_cloudflare.py) from shell scripts
+and from pg_regress tests (through psql's \\!).
+
+The mock is reached at 127.0.0.1:$CFIAM_MOCK_PORT (default 18787). Output is deterministic
+and minimal: commands print nothing unless stated. On any failure a message goes to stderr
+and the exit status is non-zero.
+
+    reset [--seed N] [--account-id X] [--user-groups N] [--members-per-group N]
+          [--empty-groups N] [--account-members N] [--roles N] [--permission-groups N]
+          [--resource-groups N] [--token T] [--email E] [--key K]
+                    rebuild the seeded data (unspecified parameters take their defaults);
+                    also clears the request log, faults and latency
+    log [--keep] [--body]
+                    print one line per logged API request, "METHOD PATH[?QUERY][ BODY]"
+                    with the /client/v4 prefix removed; then clear the log unless --keep
+    count [--keep]  print "requests: N"; then clear the log unless --keep
+    clear-log       clear the request log
+    fault KIND [--count N] [--status S] [--retry-after S] [--delay-ms MS] [--match SUBSTR]
+               [--code C] [--message M]
+                    inject a fault into the next N matching API requests; KIND is one of
+                    status, delay, malformed, truncated, html, reset, success_false,
+                    missing_result
+    clear-faults    remove all pending faults
+    latency MS      delay every API answer by MS milliseconds (0 disables)
+    wait [--timeout SECONDS]
+                    wait until the mock answers /__mock/health (default 10 s)
+"""
+
+import argparse
+import http.client
+import json
+import os
+import sys
+import time
+
+API_PREFIX = "/client/v4"
+FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
+               "missing_result")
+
+
+class MockError(Exception):
+    pass
+
+
+def port():
+    value = os.environ.get("CFIAM_MOCK_PORT") or "18787"
+    try:
+        return int(value)
+    except ValueError:
+        raise MockError(f"CFIAM_MOCK_PORT is not a port number: {value!r}")
+
+
+def call(method, path, body=None, timeout=120):
+    """One request to the mock's control interface; the decoded JSON answer."""
+    data = None if body is None else json.dumps(body).encode("utf-8")
+    headers = {"Content-Type": "application/json"} if data is not None else {}
+    conn = http.client.HTTPConnection("127.0.0.1", port(), timeout=timeout)
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        resp = conn.getresponse()
+        raw = resp.read()
+    except (OSError, http.client.HTTPException) as e:
+        raise MockError(f"cannot reach the mock at 127.0.0.1:{port()}: {e}")
+    finally:
+        conn.close()
+    try:
+        answer = json.loads(raw.decode("utf-8"))
+    except ValueError:
+        raise MockError(f"{method} {path}: HTTP {resp.status}, answer is not JSON")
+    if resp.status != 200:
+        detail = answer.get("error") if isinstance(answer, dict) else None
+        raise MockError(f"{method} {path}: HTTP {resp.status}: {detail or raw[:200]!r}")
+    return answer
+
+
+def out(text):
+    # Always UTF-8, whatever the locale (pg_regress may run under LANG=C).
+    sys.stdout.buffer.write(text.encode("utf-8"))
+    sys.stdout.buffer.flush()
+
+
+def take_log(keep):
+    # GET ?clear=1 reads and clears in one step, so requests arriving in between are kept.
+    answer = call("GET", "/__mock/log" if keep else "/__mock/log?clear=1")
+    return answer["requests"]
+
+
+def one_line(text):
+    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
+def cmd_reset(a):
+    body = {}
+    for name in ("seed", "account_id", "user_groups", "members_per_group", "empty_groups",
+                 "account_members", "roles", "permission_groups", "resource_groups",
+                 "token", "email", "key"):
+        value = getattr(a, name)
+        if value is not None:
+            body[name] = value
+    call("POST", "/__mock/reset", body)
+
+
+def cmd_log(a):
+    lines = []
+    for r in take_log(a.keep):
+        path = r["path"]
+        if path.startswith(API_PREFIX + "/"):
+            path = path[len(API_PREFIX):]
+        line = f"{r['method']} {path}"
+        if r["query"]:
+            line += "?" + r["query"]
+        if a.body and r["body"] is not None:
+            line += " " + one_line(r["body"])
+        lines.append(line + "\n")
+    out("".join(lines))
+
+
+def cmd_count(a):
+    out(f"requests: {len(take_log(a.keep))}\n")
+
+
+def cmd_clear_log(a):
+    call("DELETE", "/__mock/log")
+
+
+def cmd_fault(a):
+    body = {"kind": a.kind, "count": a.count}
+    for name in ("status", "retry_after", "delay_ms", "match", "code", "message"):
+        value = getattr(a, name)
+        if value is not None:
+            body[name] = value
+    call("POST", "/__mock/faults", body)
+
+
+def cmd_clear_faults(a):
+    call("DELETE", "/__mock/faults")
+
+
+def cmd_latency(a):
+    call("POST", "/__mock/latency", {"ms": a.ms})
+
+
+def cmd_wait(a):
+    deadline = time.monotonic() + a.timeout
+    last = None
+    while True:
+        try:
+            if call("GET", "/__mock/health", timeout=2).get("ok") is True:
+                return
+        except MockError as e:
+            last = e
+        if time.monotonic() >= deadline:
+            raise MockError(f"the mock did not answer within {a.timeout:g} s ({last})")
+        time.sleep(0.1)
+
+
+def nonneg_int(text):
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def parser():
+    ap = argparse.ArgumentParser(prog="mockctl.py",
+                                 description="Control the mock Cloudflare API.")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("reset", help="rebuild the seeded data")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--account-id", dest="account_id")
+    for opt in ("user-groups", "members-per-group", "empty-groups", "account-members",
+                "roles", "permission-groups", "resource-groups"):
+        p.add_argument("--" + opt, dest=opt.replace("-", "_"), type=nonneg_int)
+    p.add_argument("--token")
+    p.add_argument("--email")
+    p.add_argument("--key")
+    p.set_defaults(func=cmd_reset)
+
+    p = sub.add_parser("log", help="print (and clear) the request log")
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--body", action="store_true")
+    p.set_defaults(func=cmd_log)
+
+    p = sub.add_parser("count", help="print (and clear) the number of logged requests")
+    p.add_argument("--keep", action="store_true")
+    p.set_defaults(func=cmd_count)
+
+    p = sub.add_parser("clear-log", help="clear the request log")
+    p.set_defaults(func=cmd_clear_log)
+
+    p = sub.add_parser("fault", help="inject a fault")
+    p.add_argument("kind", choices=FAULT_KINDS)
+    p.add_argument("--count", type=int, default=1)
+    p.add_argument("--status", type=int)
+    p.add_argument("--retry-after", dest="retry_after", type=nonneg_int)
+    p.add_argument("--delay-ms", dest="delay_ms", type=nonneg_int)
+    p.add_argument("--match")
+    p.add_argument("--code", type=nonneg_int)
+    p.add_argument("--message")
+    p.set_defaults(func=cmd_fault)
+
+    p = sub.add_parser("clear-faults", help="remove pending faults")
+    p.set_defaults(func=cmd_clear_faults)
+
+    p = sub.add_parser("latency", help="delay every API answer")
+    p.add_argument("ms", type=nonneg_int)
+    p.set_defaults(func=cmd_latency)
+
+    p = sub.add_parser("wait", help="wait for the mock to come up")
+    p.add_argument("--timeout", type=float, default=10.0)
+    p.set_defaults(func=cmd_wait)
+    return ap
+
+
+def main(argv=None):
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except MockError as e:
+        sys.stderr.write(f"mockctl: {e}\n")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
