@@ -83,6 +83,7 @@ typedef struct CfScanState
 	AttInMetadata *attinmeta;
 
 	/* per run (reset on rescan) */
+	MemoryContext run_cxt;		/* values, ids and query of this run */
 	bool		started;
 	bool		no_rows;		/* a value the API cannot match: no call */
 	char	  **ids;			/* ids to GET, or parent ids to list */
@@ -385,6 +386,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 										 ALLOCSET_DEFAULT_SIZES);
 	st->parents.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page",
 											ALLOCSET_DEFAULT_SIZES);
+	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
+										ALLOCSET_SMALL_SIZES);
 
 	/* A plain EXPLAIN sends nothing and needs no connection. */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -509,8 +512,12 @@ start_scan(ForeignScanState *node)
 	MemoryContextReset(st->rows.cxt);
 	MemoryContextReset(st->parents.cxt);
 
-	/* values live as long as the run: the parents' context is reset per run */
-	oldcxt = MemoryContextSwitchTo(node->ss.ps.state->es_query_cxt);
+	/*
+	 * Values live as long as the run; a nested loop starts a run per outer
+	 * row, so they must not pile up in the query context.
+	 */
+	MemoryContextReset(st->run_cxt);
+	oldcxt = MemoryContextSwitchTo(st->run_cxt);
 
 	if (plan->id_expr >= 0)
 	{
