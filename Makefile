@@ -18,7 +18,8 @@ PG_CPPFLAGS = $(shell pkg-config --cflags libcurl libcjson) -I$(srcdir)/src
 # Suites, one per feature; they need the mock API (test/mock_cloudflare.py)
 # running, which test/run-tests.sh arranges.
 REGRESS = validator import scan_user_groups scan_user_group_members \
-	scan_account_members scan_catalog_tables pagination joins prepared errors
+	scan_account_members scan_catalog_tables conversion pagination joins \
+	prepared errors
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config

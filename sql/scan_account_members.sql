@@ -175,6 +175,17 @@ SELECT email FROM cf.account_members LIMIT 2;
 EXPLAIN (VERBOSE, COSTS OFF) SELECT email FROM cf.account_members LIMIT 4 OFFSET 3;
 SELECT email FROM cf.account_members LIMIT 4 OFFSET 3;
 \! python3 $MOCKCTL log
+-- a NULL LIMIT (or LIMIT ALL) is no limit, a NULL OFFSET is no offset: the
+-- planned call in EXPLAIN and the call sent agree
+EXPLAIN (VERBOSE, COSTS OFF) SELECT email FROM cf.account_members LIMIT NULL OFFSET 3;
+SELECT count(*) FROM (SELECT email FROM cf.account_members LIMIT NULL OFFSET 3) s;
+\! python3 $MOCKCTL log
+EXPLAIN (VERBOSE, COSTS OFF) SELECT email FROM cf.account_members LIMIT ALL OFFSET 3;
+SELECT count(*) FROM (SELECT email FROM cf.account_members LIMIT ALL OFFSET 3) s;
+\! python3 $MOCKCTL log
+EXPLAIN (VERBOSE, COSTS OFF) SELECT email FROM cf.account_members LIMIT 3 OFFSET NULL;
+SELECT count(*) FROM (SELECT email FROM cf.account_members LIMIT 3 OFFSET NULL) s;
+\! python3 $MOCKCTL log
 -- LIMIT with a pushed filter and a delivered order
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT email FROM cf.account_members WHERE status = 'accepted' ORDER BY email LIMIT 3;

@@ -149,6 +149,8 @@ typedef struct CfScanPlan
 	bool		all_exact;		/* every qual was pushed exactly */
 	List	   *expr_labels;	/* String per fdw_expr: how EXPLAIN names an
 								 * outer column ("g.id"), or "" */
+	List	   *used_attnos;	/* Integer attnos the query reads: only these
+								 * columns are converted */
 } CfScanPlan;
 
 /* Per-relation planner state, kept in RelOptInfo.fdw_private. */
@@ -172,6 +174,8 @@ extern CfScanPlan *cf_plan_from_list(List *list);
 extern char *cf_plan_describe(CfScanPlan *plan, const char *account_id,
 							  List *fdw_exprs, List *dpcontext, int per_page);
 extern int	cf_plan_per_page(const CfScanPlan *plan, int64 limit_hint);
+extern int64 cf_limit_hint(bool count_isnull, int64 count, bool offset_isnull,
+						   int64 offset);
 extern char *cf_like_core(const char *pattern);
 extern void cf_plan_label_exprs(PlannerInfo *root, RelOptInfo *baserel,
 								CfScanPlan *plan, List *fdw_exprs);

@@ -16,6 +16,7 @@
 
 #include <math.h>
 
+#include "access/sysattr.h"
 #include "access/table.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
@@ -320,6 +321,31 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	add_parameterized_paths(root, baserel);
 }
 
+/*
+ * The columns the query reads (its targets and the quals PostgreSQL checks):
+ * the others are left NULL and cost no conversion.
+ */
+static List *
+used_attnos(RelOptInfo *baserel, List *local_rinfos)
+{
+	CfRelInfo  *info = (CfRelInfo *) baserel->fdw_private;
+	Bitmapset  *attrs = NULL;
+	List	   *result = NIL;
+	ListCell   *lc;
+	bool		whole_row;
+
+	pull_varattnos((Node *) baserel->reltarget->exprs, baserel->relid, &attrs);
+	foreach(lc, local_rinfos)
+		pull_varattnos((Node *) lfirst_node(RestrictInfo, lc)->clause,
+					   baserel->relid, &attrs);
+	whole_row = bms_is_member(0 - FirstLowInvalidHeapAttributeNumber, attrs);
+
+	for (int attno = 1; attno <= info->natts; attno++)
+		if (whole_row || bms_is_member(attno - FirstLowInvalidHeapAttributeNumber, attrs))
+			result = lappend(result, makeInteger(attno));
+	return result;
+}
+
 static ForeignScan *
 cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,
@@ -348,6 +374,7 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	}
 	cf_plan_limit(root, baserel, plan, best_path->path.pathkeys, &exprs);
 	cf_plan_label_exprs(root, baserel, plan, exprs);
+	plan->used_attnos = used_attnos(baserel, local_rinfos);
 
 	return make_foreignscan(tlist,
 							extract_actual_clauses(local_rinfos, false),
@@ -379,6 +406,17 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	st->account_id = opts.account_id;
 	st->table_name = pstrdup(RelationGetRelationName(rel));
 	st->attr_columns = map_columns(rel, st->res, &natts);
+	/* convert only what the query reads */
+	for (int attno = 1; attno <= natts; attno++)
+	{
+		ListCell   *lc;
+		bool		used = false;
+
+		foreach(lc, st->plan->used_attnos)
+			used |= (intVal(lfirst(lc)) == attno);
+		if (!used)
+			st->attr_columns[attno - 1] = NULL;
+	}
 	st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
 	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
@@ -579,19 +617,14 @@ start_scan(ForeignScanState *node)
 
 	if (plan->limit_expr >= 0)
 	{
+		bool		offset_isnull = true;
 		Datum		count = eval_expr(node, plan->limit_expr, &isnull);
+		Datum		offset = (Datum) 0;
 
-		if (!isnull)
-		{
-			limit_hint = Max(DatumGetInt64(count), 0);
-			if (plan->offset_expr >= 0)
-			{
-				Datum		offset = eval_expr(node, plan->offset_expr, &isnull);
-
-				if (!isnull)
-					limit_hint += Max(DatumGetInt64(offset), 0);
-			}
-		}
+		if (plan->offset_expr >= 0)
+			offset = eval_expr(node, plan->offset_expr, &offset_isnull);
+		limit_hint = cf_limit_hint(isnull, DatumGetInt64(count),
+								   offset_isnull, DatumGetInt64(offset));
 	}
 	st->per_page = cf_plan_per_page(plan, limit_hint);
 
@@ -881,22 +914,17 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		CfScanPlan *plan = st->plan;
 
 		/* a constant LIMIT is known now; a parameter shows the maximum */
-		if (plan->limit_expr >= 0 &&
-			IsA(list_nth(fsplan->fdw_exprs, plan->limit_expr), Const))
+		if (plan->limit_expr >= 0)
 		{
-			Const	   *c = list_nth(fsplan->fdw_exprs, plan->limit_expr);
+			Node	   *count = list_nth(fsplan->fdw_exprs, plan->limit_expr);
+			Node	   *offset = plan->offset_expr >= 0 ?
+				list_nth(fsplan->fdw_exprs, plan->offset_expr) : NULL;
 
-			if (!c->constisnull)
-				limit_hint = DatumGetInt64(c->constvalue);
-			if (plan->offset_expr >= 0)
-			{
-				Node	   *off = list_nth(fsplan->fdw_exprs, plan->offset_expr);
-
-				if (IsA(off, Const) && !((Const *) off)->constisnull)
-					limit_hint += DatumGetInt64(((Const *) off)->constvalue);
-				else
-					limit_hint = -1;
-			}
+			if (IsA(count, Const) && (offset == NULL || IsA(offset, Const)))
+				limit_hint = cf_limit_hint(((Const *) count)->constisnull,
+										   DatumGetInt64(((Const *) count)->constvalue),
+										   offset == NULL || ((Const *) offset)->constisnull,
+										   offset ? DatumGetInt64(((Const *) offset)->constvalue) : 0);
 		}
 		ExplainPropertyText("Cloudflare API",
 							cf_plan_describe(plan, st->account_id, fsplan->fdw_exprs,

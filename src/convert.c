@@ -276,7 +276,7 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 		else
 		{
 			item = json_get_path(object, col->json_path);
-			if (item == NULL && col->json_fallback)
+			if ((item == NULL || cJSON_IsNull(item)) && col->json_fallback)
 				item = json_get_path(object, col->json_fallback);
 			if (item == NULL || cJSON_IsNull(item))
 				continue;

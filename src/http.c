@@ -359,10 +359,16 @@ cf_http_request(CfConnection *conn, const char *method,
 					 errmsg("Cloudflare API response is larger than %d bytes",
 							CF_MAX_RESPONSE_BYTES),
 					 errdetail("Request: %s %s.", method, path_and_query)));
+		if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+			rc == CURLE_COULDNT_RESOLVE_PROXY)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+					 errmsg("could not connect to the Cloudflare API: %s",
+							errbuf[0] ? errbuf : curl_easy_strerror(rc)),
+					 errdetail("Request: %s %s.", method, path_and_query)));
 		ereport(ERROR,
-				(errcode(rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ?
-						 ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION : ERRCODE_FDW_ERROR),
-				 errmsg("could not reach the Cloudflare API: %s",
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Cloudflare API request failed: %s",
 						errbuf[0] ? errbuf : curl_easy_strerror(rc)),
 				 errdetail("Request: %s %s.", method, path_and_query)));
 	}

@@ -358,6 +358,43 @@ cf_parameterizable_column(RelOptInfo *baserel, Var *var)
 	return strcmp(col->name, "id") == 0;
 }
 
+/* Does the tree hold a Param set by the executor (subplan, nested loop)? */
+static bool
+contains_exec_param(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (IsA(node, Param) && ((Param *) node)->paramkind == PARAM_EXEC)
+		return true;
+	return expression_tree_walker(node, contains_exec_param, context);
+}
+
+/*
+ * A LIMIT or OFFSET the scan can evaluate when it starts: a constant or a
+ * statement parameter, possibly cast (a generic plan's int8($1)).
+ */
+static bool
+is_limit_value(Node *expr)
+{
+	return !contain_var_clause(expr) && !contain_volatile_functions(expr) &&
+		!contain_subplans(expr) && !contains_exec_param(expr, NULL);
+}
+
+/*
+ * The number of rows a LIMIT needs, or -1 for no limit: a NULL count
+ * (LIMIT ALL / LIMIT NULL) has none, a NULL offset counts as 0, and the sum
+ * saturates instead of overflowing.
+ */
+int64
+cf_limit_hint(bool count_isnull, int64 count, bool offset_isnull, int64 offset)
+{
+	if (count_isnull)
+		return -1;
+	count = Max(count, 0);
+	offset = offset_isnull ? 0 : Max(offset, 0);
+	return count > PG_INT64_MAX - offset ? PG_INT64_MAX : count + offset;
+}
+
 /*
  * LIMIT is a page-size hint, taken only when this scan alone feeds the
  * Limit node: one relation, no grouping, aggregation, DISTINCT, window or
@@ -388,10 +425,8 @@ cf_plan_limit(PlannerInfo *root, RelOptInfo *baserel, CfScanPlan *plan,
 	/* a fan-out over parents or several parents: the hint would not fit */
 	if (plan->resource->parent && (plan->parent_expr < 0 || plan->parent_is_array))
 		return;
-	if (!IsA(parse->limitCount, Const) && !IsA(parse->limitCount, Param))
-		return;
-	if (parse->limitOffset && !IsA(parse->limitOffset, Const) &&
-		!IsA(parse->limitOffset, Param))
+	if (!is_limit_value(parse->limitCount) ||
+		(parse->limitOffset && !is_limit_value(parse->limitOffset)))
 		return;
 
 	plan->limit_expr = add_expr(fdw_exprs, (Expr *) parse->limitCount);
@@ -451,7 +486,7 @@ cf_plan_to_list(CfScanPlan *plan)
 											  makeInteger(f->expr),
 											  makeInteger(f->fuzzy)));
 	}
-	return lappend(list_make5(makeString(pstrdup(plan->resource->name)),
+	return lappend(lappend(list_make5(makeString(pstrdup(plan->resource->name)),
 					  list_make4(makeInteger(plan->id_expr),
 								 makeInteger(plan->id_is_array),
 								 makeInteger(plan->parent_expr),
@@ -462,7 +497,8 @@ cf_plan_to_list(CfScanPlan *plan)
 					  list_make3(makeInteger(plan->limit_expr),
 								 makeInteger(plan->offset_expr),
 								 makeInteger(plan->all_exact))),
-				   plan->expr_labels);
+				   plan->expr_labels),
+				   plan->used_attnos);
 }
 
 CfScanPlan *
@@ -497,6 +533,7 @@ cf_plan_from_list(List *list)
 	plan->offset_expr = intVal(lsecond(limit));
 	plan->all_exact = intVal(lthird(limit));
 	plan->expr_labels = list_nth(list, 5);
+	plan->used_attnos = list_nth(list, 6);
 	return plan;
 }
 

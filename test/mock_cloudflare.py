@@ -1009,7 +1009,7 @@ def match_route(path):
 # --------------------------------------------------------------------------- faults
 
 FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
-               "missing_result")
+               "missing_result", "patch")
 
 STATUS_MESSAGES = {
     408: "Request Timeout",
@@ -1030,7 +1030,8 @@ def parse_fault(spec):
     """Validate a POST /__mock/faults body into a fault dict (raises ValueError)."""
     if not isinstance(spec, dict):
         raise ValueError("expected a JSON object")
-    known = {"kind", "count", "match", "status", "retry_after", "delay_ms", "code", "message"}
+    known = {"kind", "count", "match", "status", "retry_after", "delay_ms", "code", "message",
+             "field", "value"}
     extra = sorted(set(spec) - known)
     if extra:
         raise ValueError("unknown field(s): " + ", ".join(extra))
@@ -1055,6 +1056,16 @@ def parse_fault(spec):
             fault["retry_after"] = int_field("retry_after", 0, 0, 86400)
     if kind == "delay":
         fault["delay_ms"] = int_field("delay_ms", 1000, 0, 3600000)
+    if kind == "patch":
+        # A lying API: the request is carried out, then `field` (a dotted path) of
+        # every result object is replaced by the JSON text `value`.
+        if not isinstance(spec.get("field"), str) or not spec["field"]:
+            raise ValueError("field must be a non-empty string")
+        try:
+            fault["value"] = json.loads(spec.get("value", "null"))
+        except (TypeError, ValueError):
+            raise ValueError("value must be JSON text")
+        fault["field"] = spec["field"]
     if kind in ("status", "success_false"):
         if spec.get("code") is not None:
             fault["code"] = int_field("code", 0, 0, 10 ** 9)
@@ -1066,6 +1077,22 @@ def parse_fault(spec):
 
 
 # --------------------------------------------------------------------------- server
+
+def patch_result(payload, field, value):
+    """Set `field` (dotted path) to `value` in each object of an answer's result."""
+    doc = json.loads(payload)
+    result = doc.get("result")
+    items = result if isinstance(result, list) else [result]
+    *parents, last = field.split(".")
+    for item in items:
+        for name in parents:
+            if not isinstance(item, dict):
+                break
+            item = item.setdefault(name, {})
+        if isinstance(item, dict):
+            item[last] = value
+    return dumps(doc)
+
 
 class MockServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
@@ -1216,9 +1243,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             "body": text, "auth": self.auth_kind()})
             fault = srv.take_fault(path)
             delay = srv.latency_ms
+        patch = None
         if fault is not None and fault["kind"] == "delay":
             delay += fault["delay_ms"]
             fault = None
+        elif fault is not None and fault["kind"] == "patch":
+            patch, fault = fault, None
         if fault is not None:
             if delay:
                 time.sleep(delay / 1000.0)
@@ -1226,6 +1256,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with srv.lock:
             status, payload, headers = self.answer(srv.store, path, query, body)
+        if patch is not None and status == 200:
+            payload = patch_result(payload, patch["field"], patch["value"])
         if delay:
             # The request has been carried out already; only the answer is late (as when a
             # client times out on a slow API that still did the work).

@@ -17,10 +17,11 @@ and the exit status is non-zero.
     count [--keep]  print "requests: N"; then clear the log unless --keep
     clear-log       clear the request log
     fault KIND [--count N] [--status S] [--retry-after S] [--delay-ms MS] [--match SUBSTR]
-               [--code C] [--message M]
+               [--code C] [--message M] [--field PATH --value JSON]
                     inject a fault into the next N matching API requests; KIND is one of
                     status, delay, malformed, truncated, html, reset, success_false,
-                    missing_result
+                    missing_result, patch (answer normally with PATH of each result
+                    object set to JSON)
     clear-faults    remove all pending faults
     latency MS      delay every API answer by MS milliseconds (0 disables)
     wait [--timeout SECONDS]
@@ -36,7 +37,7 @@ import time
 
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
-               "missing_result")
+               "missing_result", "patch")
 
 
 class MockError(Exception):
@@ -126,7 +127,8 @@ def cmd_clear_log(a):
 
 def cmd_fault(a):
     body = {"kind": a.kind, "count": a.count}
-    for name in ("status", "retry_after", "delay_ms", "match", "code", "message"):
+    for name in ("status", "retry_after", "delay_ms", "match", "code", "message", "field",
+                 "value"):
         value = getattr(a, name)
         if value is not None:
             body[name] = value
@@ -200,6 +202,8 @@ def parser():
     p.add_argument("--match")
     p.add_argument("--code", type=nonneg_int)
     p.add_argument("--message")
+    p.add_argument("--field", help="patch: dotted path of the field to replace")
+    p.add_argument("--value", help="patch: the JSON text to put there")
     p.set_defaults(func=cmd_fault)
 
     p = sub.add_parser("clear-faults", help="remove pending faults")
