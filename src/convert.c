@@ -181,6 +181,16 @@ json_type_name(cJSON *item)
 	return "invalid value";
 }
 
+static void
+wrong_json_type(cJSON *item, const CfColumn *col, const char *table_name,
+				const char *expected)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			 errmsg("Cloudflare API returned a %s for column \"%s\" of foreign table \"%s\", expected %s",
+					json_type_name(item), col->name, table_name, expected)));
+}
+
 /* State of the error context callback: which column is being converted. */
 typedef struct ConversionContext
 {
@@ -285,18 +295,12 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 			{
 				case CF_JSON_STRING:
 					if (!cJSON_IsString(item))
-						ereport(ERROR,
-								(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-								 errmsg("Cloudflare API returned a %s for column \"%s\" of foreign table \"%s\", expected a string",
-										json_type_name(item), col->name, table_name)));
+						wrong_json_type(item, col, table_name, "a string");
 					text = item->valuestring;
 					break;
 				case CF_JSON_BOOL:
 					if (!cJSON_IsBool(item))
-						ereport(ERROR,
-								(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-								 errmsg("Cloudflare API returned a %s for column \"%s\" of foreign table \"%s\", expected a boolean",
-										json_type_name(item), col->name, table_name)));
+						wrong_json_type(item, col, table_name, "a boolean");
 					text = cJSON_IsTrue(item) ? "true" : "false";
 					break;
 				case CF_JSON_ANY:
@@ -306,10 +310,7 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 					break;
 				case CF_JSON_ID_LIST:
 					if (!cJSON_IsArray(item))
-						ereport(ERROR,
-								(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-								 errmsg("Cloudflare API returned a %s for column \"%s\" of foreign table \"%s\", expected an array",
-										json_type_name(item), col->name, table_name)));
+						wrong_json_type(item, col, table_name, "an array");
 					text = id_list_literal(item, &cxt);
 					break;
 				case CF_JSON_PARENT:

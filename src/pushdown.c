@@ -168,6 +168,28 @@ find_qual(QualInfo *quals, int n, const char *column, QualKind kind)
 }
 
 /*
+ * Send a value as query parameter `param`; false when the parameter is
+ * already taken (a second "name = ..." stays local).
+ */
+static bool
+add_filter(CfScanPlan *plan, const char *param, bool fuzzy, Expr *value,
+		   List **fdw_exprs)
+{
+	CfFilter   *filter;
+	ListCell   *lc;
+
+	foreach(lc, plan->filters)
+		if (strcmp(((CfFilter *) lfirst(lc))->param, param) == 0)
+			return false;
+	filter = palloc0(sizeof(CfFilter));
+	filter->param = (char *) param;
+	filter->expr = add_expr(fdw_exprs, value);
+	filter->fuzzy = fuzzy;
+	plan->filters = lappend(plan->filters, filter);
+	return true;
+}
+
+/*
  * Split the scan's clauses into what the API does and what stays local,
  * and build the request plan.
  */
@@ -234,38 +256,14 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 	/* Query parameters only matter for a listing. */
 	for (int i = 0; i < nquals && !by_id; i++)
 	{
-		CfFilter   *filter;
-		bool		taken = false;
-
 		qi = &quals[i];
 		if (qi->used)
 			continue;
 		if (qi->kind == QUAL_EQ && qi->column->eq_param)
+			qi->used = add_filter(plan, qi->column->eq_param, false, qi->value, fdw_exprs);
+		else if (qi->kind == QUAL_LIKE &&
+				 add_filter(plan, qi->column->fuzzy_param, true, qi->value, fdw_exprs))
 		{
-			/* one value per parameter: a second "name = ..." stays local */
-			foreach(lc, plan->filters)
-				if (strcmp(((CfFilter *) lfirst(lc))->param, qi->column->eq_param) == 0)
-					taken = true;
-			if (taken)
-				continue;
-			filter = palloc0(sizeof(CfFilter));
-			filter->param = (char *) qi->column->eq_param;
-			filter->expr = add_expr(fdw_exprs, qi->value);
-			plan->filters = lappend(plan->filters, filter);
-			qi->used = true;
-		}
-		else if (qi->kind == QUAL_LIKE)
-		{
-			foreach(lc, plan->filters)
-				if (strcmp(((CfFilter *) lfirst(lc))->param, qi->column->fuzzy_param) == 0)
-					taken = true;
-			if (taken)
-				continue;
-			filter = palloc0(sizeof(CfFilter));
-			filter->param = (char *) qi->column->fuzzy_param;
-			filter->expr = add_expr(fdw_exprs, qi->value);
-			filter->fuzzy = true;
-			plan->filters = lappend(plan->filters, filter);
 			/* inexact: the API's substring search is rechecked locally */
 			*local_quals = lappend(*local_quals, qi->rinfo);
 			qi->rinfo = NULL;
