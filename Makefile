@@ -6,7 +6,8 @@ OBJS = \
 	src/option.o \
 	src/pushdown.o \
 	src/http.o \
-	src/convert.o
+	src/convert.o \
+	src/modify.o
 
 EXTENSION = cfiam
 DATA = cfiam--0.1.sql
@@ -19,7 +20,8 @@ PG_CPPFLAGS = $(shell pkg-config --cflags libcurl libcjson) -I$(srcdir)/src
 # running, which test/run-tests.sh arranges.
 REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
-	prepared errors
+	prepared errors write_user_groups write_user_group_members \
+	write_account_members
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config

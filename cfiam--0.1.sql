@@ -19,3 +19,15 @@ CREATE FOREIGN DATA WRAPPER cfiam
 
 COMMENT ON FOREIGN DATA WRAPPER cfiam IS
   'Cloudflare user groups, their members, account members, roles, permission and resource groups';
+
+-- Replace the whole member set of a user group with one PUT; '{}' empties it.
+-- It uses the caller's user mapping for the server.
+CREATE FUNCTION cfiam_replace_user_group_members(server_name text,
+                                                 user_group_id text,
+                                                 member_ids text[])
+RETURNS TABLE(id text, email text, status text)
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION cfiam_replace_user_group_members(text, text, text[]) IS
+  'Set the members of a Cloudflare user group to exactly member_ids (account member ids)';

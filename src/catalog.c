@@ -10,26 +10,29 @@
  * Endpoints, parameters and page-size limits follow Cloudflare's OpenAPI
  * description (iam-openapi.json): filters are camelCase on the wire, user
  * groups and their members page up to 500 rows, the other lists up to 50.
+ * Roles, permission groups and resource groups are read-only here: cfiam
+ * manages membership, not the permission model.
  *
  *-------------------------------------------------------------------------
  */
 #include "cfiam.h"
 
 #include "lib/stringinfo.h"
+#include "utils/rel.h"
 
-/* name, type, json path, fallback, kind, check, eq, fuzzy, order, nullable */
+/* name, type, json path, fallback, kind, check, eq, fuzzy, order, nullable, writes */
 
 static const CfColumn user_group_columns[] = {
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false},
-	{"name", "text COLLATE \"C\"", "name", NULL, CF_JSON_STRING, CF_CHECK_NONE, "name", "fuzzyName", "", false},
+	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false, CF_W_KEY},
+	{"name", "text COLLATE \"C\"", "name", NULL, CF_JSON_STRING, CF_CHECK_NONE, "name", "fuzzyName", "", false, CF_W_INSERT | CF_W_REQUIRED | CF_W_UPDATE},
 	{"created_on", "timestamptz", "created_on", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, false},
 	{"modified_on", "timestamptz", "modified_on", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, false},
-	{"policies", "jsonb", "policies", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true},
+	{"policies", "jsonb", "policies", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true, CF_W_INSERT | CF_W_UPDATE},
 };
 
 static const CfColumn user_group_member_columns[] = {
-	{"user_group_id", "text", NULL, NULL, CF_JSON_PARENT, CF_CHECK_ID, NULL, NULL, NULL, false},
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false},
+	{"user_group_id", "text", NULL, NULL, CF_JSON_PARENT, CF_CHECK_ID, NULL, NULL, NULL, false, CF_W_KEY | CF_W_INSERT | CF_W_REQUIRED},
+	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false, CF_W_KEY | CF_W_INSERT | CF_W_REQUIRED},
 	{"email", "text COLLATE \"C\"", "email", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, "fuzzyEmail", "", false},
 	{"status", "text", "status", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, true},
 };
@@ -41,16 +44,16 @@ static const CfColumn user_group_member_columns[] = {
  * never claimed (PostgreSQL still sorts).
  */
 static const CfColumn account_member_columns[] = {
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false},
-	{"email", "text COLLATE \"C\"", "user.email", "email", CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, "user.email", false},
-	{"status", "text COLLATE \"C\"", "status", NULL, CF_JSON_STRING, CF_CHECK_MEMBER_STATUS, "status", NULL, "status", false},
+	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false, CF_W_KEY},
+	{"email", "text COLLATE \"C\"", "user.email", "email", CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, "user.email", false, CF_W_INSERT | CF_W_REQUIRED},
+	{"status", "text COLLATE \"C\"", "status", NULL, CF_JSON_STRING, CF_CHECK_MEMBER_STATUS, "status", NULL, "status", false, CF_W_INSERT},
 	{"user_id", "text", "user.id", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, true},
 	{"first_name", "text COLLATE \"C\"", "user.first_name", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, "user.first_name", true},
 	{"last_name", "text COLLATE \"C\"", "user.last_name", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, "user.last_name", true},
 	{"two_factor_authentication_enabled", "boolean", "user.two_factor_authentication_enabled", NULL, CF_JSON_BOOL, CF_CHECK_NONE, NULL, NULL, NULL, true},
-	{"role_ids", "text[]", "roles", NULL, CF_JSON_ID_LIST, CF_CHECK_NONE, NULL, NULL, NULL, true},
-	{"roles", "jsonb", "roles", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true},
-	{"policies", "jsonb", "policies", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true},
+	{"role_ids", "text[]", "roles", NULL, CF_JSON_ID_LIST, CF_CHECK_NONE, NULL, NULL, NULL, true, CF_W_INSERT | CF_W_UPDATE},
+	{"roles", "jsonb", "roles", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true, CF_W_INSERT | CF_W_UPDATE},
+	{"policies", "jsonb", "policies", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true, CF_W_INSERT | CF_W_UPDATE},
 };
 
 static const CfColumn role_columns[] = {
@@ -82,7 +85,8 @@ static const CfResource resources[] = {
 		"/accounts/%s/iam/user_groups/%s",
 		NULL, NULL,
 		true, 1, 500, 100,
-		user_group_columns, NCOLS(user_group_columns)
+		user_group_columns, NCOLS(user_group_columns),
+		CF_OP_INSERT | CF_OP_UPDATE | CF_OP_DELETE
 	},
 	{
 		"user_group_members",
@@ -90,7 +94,9 @@ static const CfResource resources[] = {
 		"/accounts/%s/iam/user_groups/%s/members/%s",
 		&resources[0], "user_group_id",
 		true, 1, 500, 1000,
-		user_group_member_columns, NCOLS(user_group_member_columns)
+		user_group_member_columns, NCOLS(user_group_member_columns),
+		/* a membership has no field to change: UPDATE is refused with a hint */
+		CF_OP_INSERT | CF_OP_DELETE
 	},
 	{
 		"account_members",
@@ -98,7 +104,8 @@ static const CfResource resources[] = {
 		"/accounts/%s/members/%s",
 		NULL, NULL,
 		true, 5, 50, 100,
-		account_member_columns, NCOLS(account_member_columns)
+		account_member_columns, NCOLS(account_member_columns),
+		CF_OP_INSERT | CF_OP_UPDATE | CF_OP_DELETE
 	},
 	{
 		"roles",
@@ -168,6 +175,42 @@ cf_resource_names(void)
 	for (int i = 0; i < NCOLS(resources); i++)
 		appendStringInfo(&buf, "%s%s", i ? ", " : "", resources[i].name);
 	return buf.data;
+}
+
+/*
+ * Map each column of the foreign table to the catalog column of the same
+ * name.  A hand-written table may declare any subset in any order; a name
+ * the resource does not have is an error.
+ */
+const CfColumn **
+cf_map_columns(Relation rel, const CfResource *res, int *natts)
+{
+	TupleDesc	tupdesc = RelationGetDescr(rel);
+	const CfColumn **cols = palloc0(sizeof(CfColumn *) * Max(tupdesc->natts, 1));
+
+	for (int i = 0; i < tupdesc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
+
+		if (att->attisdropped)
+			continue;
+		cols[i] = cf_column_by_name(res, NameStr(att->attname));
+		if (cols[i] == NULL)
+		{
+			StringInfoData names;
+
+			initStringInfo(&names);
+			for (int j = 0; j < res->ncolumns; j++)
+				appendStringInfo(&names, "%s%s", j ? ", " : "", res->columns[j].name);
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("column \"%s\" of foreign table \"%s\" is not a field of Cloudflare resource \"%s\"",
+							NameStr(att->attname), RelationGetRelationName(rel), res->name),
+					 errhint("Columns of %s are: %s.", res->name, names.data)));
+		}
+	}
+	*natts = tupdesc->natts;
+	return cols;
 }
 
 /* Only a 32-lowercase-hex value may ever become a path segment. */

@@ -10,6 +10,7 @@
  *	 pushdown.c		which quals, orderings and limits become API parameters
  *	 http.c			libcurl: one reusable handle per user mapping
  *	 convert.c		response envelope decoding and JSON -> Datum conversion
+ *	 modify.c		INSERT, UPDATE, DELETE and cfiam_replace_user_group_members()
  *
  *-------------------------------------------------------------------------
  */
@@ -20,6 +21,7 @@
 
 #include "foreign/foreign.h"
 #include "funcapi.h"
+#include "commands/explain.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "utils/relcache.h"
@@ -54,6 +56,17 @@ typedef enum CfValueCheck
 	CF_CHECK_MEMBER_STATUS		/* accepted | pending | rejected */
 } CfValueCheck;
 
+/* What a write may do with a column (CfColumn.writes). */
+#define CF_W_INSERT		0x01		/* may be given in an INSERT */
+#define CF_W_REQUIRED	0x02		/* must be given in an INSERT */
+#define CF_W_UPDATE		0x04		/* may be changed by an UPDATE */
+#define CF_W_KEY		0x08		/* names the row in UPDATE and DELETE paths */
+
+/* Which statements a resource takes (CfResource.operations). */
+#define CF_OP_INSERT	0x01
+#define CF_OP_UPDATE	0x02
+#define CF_OP_DELETE	0x04
+
 typedef struct CfColumn
 {
 	const char *name;			/* SQL column name */
@@ -67,6 +80,7 @@ typedef struct CfColumn
 	const char *order_value;	/* value of ?order= that sorts by it, or "" when
 								 * ?direction= alone does; NULL: not sortable */
 	bool		nullable;		/* may be null: API null placement unknown */
+	int			writes;			/* CF_W_* flags */
 } CfColumn;
 
 typedef struct CfResource
@@ -82,6 +96,7 @@ typedef struct CfResource
 	double		rows_estimate;	/* planner's guess for a full listing */
 	const CfColumn *columns;
 	int			ncolumns;
+	int			operations;		/* CF_OP_* flags; 0: read-only */
 } CfResource;
 
 extern const CfResource *cf_resource_by_name(const char *name);
@@ -89,6 +104,7 @@ extern const CfColumn *cf_column_by_name(const CfResource *res, const char *name
 extern int	cf_resource_count(void);
 extern const CfResource *cf_resource_by_index(int i);
 extern const char *cf_resource_names(void);
+extern const CfColumn **cf_map_columns(Relation rel, const CfResource *res, int *natts);
 extern bool cf_is_id(const char *s);
 extern bool cf_is_member_status(const char *s);
 
@@ -217,5 +233,42 @@ extern void cf_object_to_values(const CfResource *res, cJSON *object,
 								Datum *values, bool *nulls,
 								const char *table_name);
 extern const char *cf_json_get_string(cJSON *object, const char *path);
+
+/* ---------------------------------------------------------------------
+ * modify.c
+ * ---------------------------------------------------------------------
+ */
+
+extern int	cfIsForeignRelUpdatable(Relation rel);
+extern void cfAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
+									  RangeTblEntry *target_rte,
+									  Relation target_relation);
+extern List *cfPlanForeignModify(PlannerInfo *root, ModifyTable *plan,
+								 Index resultRelation, int subplan_index);
+extern void cfBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+								 List *fdw_private, int subplan_index, int eflags);
+extern TupleTableSlot *cfExecForeignInsert(EState *estate, ResultRelInfo *rinfo,
+										   TupleTableSlot *slot,
+										   TupleTableSlot *planSlot);
+extern TupleTableSlot **cfExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo,
+												 TupleTableSlot **slots,
+												 TupleTableSlot **planSlots,
+												 int *numSlots);
+extern int	cfGetForeignModifyBatchSize(ResultRelInfo *rinfo);
+extern TupleTableSlot *cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo,
+										   TupleTableSlot *slot,
+										   TupleTableSlot *planSlot);
+extern TupleTableSlot *cfExecForeignDelete(EState *estate, ResultRelInfo *rinfo,
+										   TupleTableSlot *slot,
+										   TupleTableSlot *planSlot);
+extern void cfEndForeignModify(EState *estate, ResultRelInfo *rinfo);
+extern void cfBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo);
+extern void cfEndForeignInsert(EState *estate, ResultRelInfo *rinfo);
+extern void cfExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
+								   List *fdw_private, int subplan_index,
+								   ExplainState *es);
+
+/* cfiam_fdw.c: the handler, which also tells a cfiam server from others */
+extern Datum cfiam_handler(PG_FUNCTION_ARGS);
 
 #endif							/* CFIAM_H */

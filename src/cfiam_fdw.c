@@ -69,6 +69,7 @@ typedef struct CfPager
 	int64		seen;			/* rows received so far */
 	cJSON	   *cursor;			/* next row of the current page */
 	bool		single;			/* cursor is a GET's result object */
+	bool		read_all;		/* read every page before the first row */
 	MemoryContext cxt;			/* holds the current page */
 } CfPager;
 
@@ -107,42 +108,6 @@ typedef struct CfScanState
  * ---------------------------------------------------------------------
  */
 
-/*
- * Map each column of the foreign table to the catalog column of the same
- * name.  A hand-written table may declare any subset in any order; a name
- * the resource does not have is an error.
- */
-static const CfColumn **
-map_columns(Relation rel, const CfResource *res, int *natts)
-{
-	TupleDesc	tupdesc = RelationGetDescr(rel);
-	const CfColumn **cols = palloc0(sizeof(CfColumn *) * Max(tupdesc->natts, 1));
-
-	for (int i = 0; i < tupdesc->natts; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(tupdesc, i);
-
-		if (att->attisdropped)
-			continue;
-		cols[i] = cf_column_by_name(res, NameStr(att->attname));
-		if (cols[i] == NULL)
-		{
-			StringInfoData names;
-
-			initStringInfo(&names);
-			for (int j = 0; j < res->ncolumns; j++)
-				appendStringInfo(&names, "%s%s", j ? ", " : "", res->columns[j].name);
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
-					 errmsg("column \"%s\" of foreign table \"%s\" is not a field of Cloudflare resource \"%s\"",
-							NameStr(att->attname), RelationGetRelationName(rel), res->name),
-					 errhint("Columns of %s are: %s.", res->name, names.data)));
-		}
-	}
-	*natts = tupdesc->natts;
-	return cols;
-}
-
 /* ---------------------------------------------------------------------
  * Planning
  * ---------------------------------------------------------------------
@@ -157,7 +122,7 @@ cfGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 
 	cf_get_table_options(foreigntableid, &info->opts);
 	rel = table_open(foreigntableid, NoLock);
-	info->attr_columns = map_columns(rel, info->opts.resource, &info->natts);
+	info->attr_columns = cf_map_columns(rel, info->opts.resource, &info->natts);
 	table_close(rel, NoLock);
 	baserel->fdw_private = info;
 
@@ -405,7 +370,7 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	cf_get_table_options(RelationGetRelid(rel), &opts);
 	st->account_id = opts.account_id;
 	st->table_name = pstrdup(RelationGetRelationName(rel));
-	st->attr_columns = map_columns(rel, st->res, &natts);
+	st->attr_columns = cf_map_columns(rel, st->res, &natts);
 	/* convert only what the query reads */
 	for (int attno = 1; attno <= natts; attno++)
 	{
@@ -426,6 +391,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 											ALLOCSET_DEFAULT_SIZES);
 	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
 										ALLOCSET_SMALL_SIZES);
+	/* the rows an UPDATE or DELETE changes: see pager_fetch */
+	st->rows.read_all = ExecRelationIsTargetRelation(estate, fsplan->scan.scanrelid);
 
 	/* A plain EXPLAIN sends nothing and needs no connection. */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -671,14 +638,14 @@ result_info_number(cJSON *doc, const char *name)
 }
 
 /*
- * Fetch the next page of a listing.  Paging stops on an empty or null
- * result, on a short page, or once total_count rows have been read, so a
- * listing of N rows costs ceil(N / per_page) calls and not one more.
+ * Fetch the next page of a listing into the current memory context and
+ * return its rows (an array, or NULL for none).  Paging stops on an empty or
+ * null result, on a short page, or once total_count rows have been read, so
+ * a listing of N rows costs ceil(N / per_page) calls and not one more.
  */
-static void
-pager_fetch(CfScanState *st, CfPager *pg)
+static cJSON *
+fetch_page(CfScanState *st, CfPager *pg)
 {
-	MemoryContext oldcxt;
 	char	   *path_and_query;
 	CfHttpResponse response;
 	cJSON	   *doc;
@@ -686,9 +653,6 @@ pager_fetch(CfScanState *st, CfPager *pg)
 	int64		count;
 	int64		total;
 	int64		page_size;
-
-	MemoryContextReset(pg->cxt);
-	oldcxt = MemoryContextSwitchTo(pg->cxt);
 
 	if (pg->paged)
 		path_and_query = psprintf("%s?%spage=%d&per_page=%d", pg->path, pg->query,
@@ -704,14 +668,13 @@ pager_fetch(CfScanState *st, CfPager *pg)
 	doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
 	result = get_result(doc, "GET", path_and_query);
 
-	pg->cursor = NULL;
 	if (cJSON_IsNull(result))
-		count = 0;				/* the members list of an empty group */
-	else if (cJSON_IsArray(result))
 	{
-		count = cJSON_GetArraySize(result);
-		pg->cursor = result->child;
+		count = 0;				/* the members list of an empty group */
+		result = NULL;
 	}
+	else if (cJSON_IsArray(result))
+		count = cJSON_GetArraySize(result);
 	else
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
@@ -726,6 +689,41 @@ pager_fetch(CfScanState *st, CfPager *pg)
 		page_size = pg->per_page;
 	if (!pg->paged || count == 0 || count < page_size || (total >= 0 && pg->seen >= total))
 		pg->done = true;
+	return result;
+}
+
+/*
+ * Read the next page of a listing, replacing the previous one.
+ *
+ * A listing that feeds an UPDATE or DELETE is read whole first: the rows it
+ * changes as it goes would shift the later pages under it (deleting the rows
+ * of page 1 pulls page 2's rows forward, and they would be skipped).
+ */
+static void
+pager_fetch(CfScanState *st, CfPager *pg)
+{
+	MemoryContext oldcxt;
+	cJSON	   *rows;
+
+	MemoryContextReset(pg->cxt);
+	oldcxt = MemoryContextSwitchTo(pg->cxt);
+
+	rows = fetch_page(st, pg);
+	while (pg->read_all && !pg->done)
+	{
+		cJSON	   *more = fetch_page(st, pg);
+		cJSON	   *item;
+
+		CHECK_FOR_INTERRUPTS();
+		while (more && (item = more->child) != NULL)
+		{
+			cJSON_DetachItemViaPointer(more, item);
+			if (rows == NULL)
+				rows = cJSON_CreateArray();
+			cJSON_AddItemToArray(rows, item);
+		}
+	}
+	pg->cursor = rows ? rows->child : NULL;
 
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -1010,6 +1008,21 @@ cfiam_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = cfEndForeignScan;
 	routine->ExplainForeignScan = cfExplainForeignScan;
 	routine->ImportForeignSchema = cfImportForeignSchema;
+
+	/* writes: modify.c */
+	routine->IsForeignRelUpdatable = cfIsForeignRelUpdatable;
+	routine->AddForeignUpdateTargets = cfAddForeignUpdateTargets;
+	routine->PlanForeignModify = cfPlanForeignModify;
+	routine->BeginForeignModify = cfBeginForeignModify;
+	routine->ExecForeignInsert = cfExecForeignInsert;
+	routine->ExecForeignBatchInsert = cfExecForeignBatchInsert;
+	routine->GetForeignModifyBatchSize = cfGetForeignModifyBatchSize;
+	routine->ExecForeignUpdate = cfExecForeignUpdate;
+	routine->ExecForeignDelete = cfExecForeignDelete;
+	routine->EndForeignModify = cfEndForeignModify;
+	routine->BeginForeignInsert = cfBeginForeignInsert;
+	routine->EndForeignInsert = cfEndForeignInsert;
+	routine->ExplainForeignModify = cfExplainForeignModify;
 
 	PG_RETURN_POINTER(routine);
 }

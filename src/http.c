@@ -318,6 +318,15 @@ cf_http_request(CfConnection *conn, const char *method,
 	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_callback);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 
+	/*
+	 * libcurl silently sends a request again when a reused keep-alive
+	 * connection turns out to be closed.  That is harmless for GET, PUT and
+	 * DELETE, but a POST that the API did receive would create twice: a POST
+	 * always gets a connection of its own.
+	 */
+	if (strcmp(method, "POST") == 0)
+		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+
 	if (body != NULL)
 	{
 		/* a copy of the header list that adds the content type */

@@ -1030,8 +1030,8 @@ def parse_fault(spec):
     """Validate a POST /__mock/faults body into a fault dict (raises ValueError)."""
     if not isinstance(spec, dict):
         raise ValueError("expected a JSON object")
-    known = {"kind", "count", "match", "status", "retry_after", "delay_ms", "code", "message",
-             "field", "value"}
+    known = {"kind", "count", "match", "method", "status", "retry_after", "delay_ms", "code",
+             "message", "field", "value"}
     extra = sorted(set(spec) - known)
     if extra:
         raise ValueError("unknown field(s): " + ", ".join(extra))
@@ -1050,6 +1050,10 @@ def parse_fault(spec):
     if match is not None and not isinstance(match, str):
         raise ValueError("match must be a string")
     fault["match"] = match or None
+    method = spec.get("method")
+    if method is not None and method not in ("GET", "POST", "PUT", "DELETE"):
+        raise ValueError("method must be one of GET, POST, PUT, DELETE")
+    fault["method"] = method
     if kind == "status":
         fault["status"] = int_field("status", 500, 100, 599)
         if spec.get("retry_after") is not None:
@@ -1115,9 +1119,12 @@ class MockServer(http.server.ThreadingHTTPServer):
             return
         super().handle_error(request, client_address)
 
-    def take_fault(self, path):
-        """The first fault whose `match` is in the path, with one use consumed."""
+    def take_fault(self, method, path):
+        """The first fault whose `match` is in the path (and whose `method`, if any, is the
+        request's), with one use consumed."""
         for k, f in enumerate(self.faults):
+            if f["method"] is not None and f["method"] != method:
+                continue
             if f["match"] is None or f["match"] in path:
                 f["count"] -= 1
                 if f["count"] <= 0:
@@ -1241,7 +1248,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # The log never holds credentials: only which kind of credential was sent.
             srv.log.append({"method": self.command, "path": path, "query": query,
                             "body": text, "auth": self.auth_kind()})
-            fault = srv.take_fault(path)
+            fault = srv.take_fault(self.command, path)
             delay = srv.latency_ms
         patch = None
         if fault is not None and fault["kind"] == "delay":

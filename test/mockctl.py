@@ -17,6 +17,7 @@ and the exit status is non-zero.
     count [--keep]  print "requests: N"; then clear the log unless --keep
     clear-log       clear the request log
     fault KIND [--count N] [--status S] [--retry-after S] [--delay-ms MS] [--match SUBSTR]
+               [--method GET|POST|PUT|DELETE]
                [--code C] [--message M] [--field PATH --value JSON]
                     inject a fault into the next N matching API requests; KIND is one of
                     status, delay, malformed, truncated, html, reset, success_false,
@@ -127,8 +128,8 @@ def cmd_clear_log(a):
 
 def cmd_fault(a):
     body = {"kind": a.kind, "count": a.count}
-    for name in ("status", "retry_after", "delay_ms", "match", "code", "message", "field",
-                 "value"):
+    for name in ("status", "retry_after", "delay_ms", "match", "method", "code", "message",
+                 "field", "value"):
         value = getattr(a, name)
         if value is not None:
             body[name] = value
@@ -200,6 +201,7 @@ def parser():
     p.add_argument("--retry-after", dest="retry_after", type=nonneg_int)
     p.add_argument("--delay-ms", dest="delay_ms", type=nonneg_int)
     p.add_argument("--match")
+    p.add_argument("--method", choices=("GET", "POST", "PUT", "DELETE"))
     p.add_argument("--code", type=nonneg_int)
     p.add_argument("--message")
     p.add_argument("--field", help="patch: dotted path of the field to replace")
