@@ -1009,7 +1009,8 @@ def match_route(path):
 # --------------------------------------------------------------------------- faults
 
 FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
-               "missing_result", "patch")
+               "missing_result", "patch", "envelope", "reset_after", "redirect", "raw",
+               "repeat_page")
 
 STATUS_MESSAGES = {
     408: "Request Timeout",
@@ -1060,9 +1061,16 @@ def parse_fault(spec):
             fault["retry_after"] = int_field("retry_after", 0, 0, 86400)
     if kind == "delay":
         fault["delay_ms"] = int_field("delay_ms", 1000, 0, 3600000)
-    if kind == "patch":
+    if kind == "raw":
+        # An answer of `status` whose body is the text `value` as it is (fuzzing).
+        fault["status"] = int_field("status", 200, 100, 599)
+        if not isinstance(spec.get("value", ""), str):
+            raise ValueError("value must be a string")
+        fault["body"] = spec.get("value", "")
+    if kind in ("patch", "envelope"):
         # A lying API: the request is carried out, then `field` (a dotted path) of
-        # every result object is replaced by the JSON text `value`.
+        # every result object (patch) or of the envelope itself (envelope, e.g.
+        # "result" or "result_info.total_count") is replaced by the JSON text `value`.
         if not isinstance(spec.get("field"), str) or not spec["field"]:
             raise ValueError("field must be a non-empty string")
         try:
@@ -1081,6 +1089,26 @@ def parse_fault(spec):
 
 
 # --------------------------------------------------------------------------- server
+
+def patch_envelope(payload, field, value):
+    """Set `field` (dotted path from the top of the envelope) to `value`."""
+    doc = json.loads(payload)
+    *parents, last = field.split(".")
+    item = doc
+    for name in parents:
+        item = item.setdefault(name, {})
+    item[last] = value
+    return dumps(doc)
+
+
+def previous_page(query):
+    """The query of the page before this one, or None on page 1 (repeat_page)."""
+    params = parse_qsl(query, keep_blank_values=True)
+    pages = [v for k, v in params if k == "page"]
+    if not pages or not pages[0].isdigit() or int(pages[0]) <= 1:
+        return None
+    return "&".join(f"{k}={int(v) - 1 if k == 'page' else v}" for k, v in params)
+
 
 def patch_result(payload, field, value):
     """Set `field` (dotted path) to `value` in each object of an answer's result."""
@@ -1254,7 +1282,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if fault is not None and fault["kind"] == "delay":
             delay += fault["delay_ms"]
             fault = None
-        elif fault is not None and fault["kind"] == "patch":
+        elif fault is not None and fault["kind"] in ("patch", "envelope", "reset_after",
+                                                      "repeat_page"):
+            # these carry the request out first
             patch, fault = fault, None
         if fault is not None:
             if delay:
@@ -1263,8 +1293,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         with srv.lock:
             status, payload, headers = self.answer(srv.store, path, query, body)
-        if patch is not None and status == 200:
+            if patch is not None and patch["kind"] == "repeat_page" and status == 200:
+                # a page that repeats the rows of the page before it
+                before = previous_page(query)
+                if before is not None:
+                    _, earlier, _ = self.answer(srv.store, path, before, body)
+                    payload = patch_envelope(payload, "result", json.loads(earlier)["result"])
+        if patch is not None and patch["kind"] == "reset_after":
+            # carried out, then the connection drops: the client cannot know the outcome
+            self.send_fault({"kind": "reset"})
+            return
+        if patch is not None and patch["kind"] == "patch" and status == 200:
             payload = patch_result(payload, patch["field"], patch["value"])
+        if patch is not None and patch["kind"] == "envelope" and status == 200:
+            payload = patch_envelope(payload, patch["field"], patch["value"])
         if delay:
             # The request has been carried out already; only the answer is late (as when a
             # client times out on a slow API that still did the work).
@@ -1340,6 +1382,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(full[:len(full) // 2])
             self.wfile.flush()
             self.close_connection = True
+        elif kind == "redirect":
+            # A redirect to another host: a client must not follow it with the credentials.
+            self.send_response(302)
+            self.send_header("Location", "http://127.0.0.2:9/client/v4" + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+        elif kind == "raw":
+            data = fault["body"].encode("utf-8")
+            self.send_response(fault["status"])
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
         elif kind == "reset":
             # No answer at all: drop the connection (with an RST where the OS allows it).
             try:

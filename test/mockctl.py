@@ -22,7 +22,11 @@ and the exit status is non-zero.
                     inject a fault into the next N matching API requests; KIND is one of
                     status, delay, malformed, truncated, html, reset, success_false,
                     missing_result, patch (answer normally with PATH of each result
-                    object set to JSON)
+                    object set to JSON), envelope (the same for a path of the envelope,
+                    e.g. result_info.total_count), reset_after (carry the request out,
+                    then drop the connection), redirect (302 to another host), raw
+                    (answer --status with the body text --value as it is), repeat_page
+                    (page N answers the rows of page N-1)
     clear-faults    remove all pending faults
     latency MS      delay every API answer by MS milliseconds (0 disables)
     wait [--timeout SECONDS]
@@ -38,7 +42,8 @@ import time
 
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
-               "missing_result", "patch")
+               "missing_result", "patch", "envelope", "reset_after", "redirect", "raw",
+               "repeat_page")
 
 
 class MockError(Exception):
