@@ -120,6 +120,14 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 					 errdetail("HTTP %ld from %s %s.", response->status, method, path_and_query)));
 	}
 
+	/* never followed: the credential would go wherever Location points */
+	if (response->status >= 300 && response->status < 400)
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Cloudflare API answered with a redirect (HTTP %ld), which cfiam does not follow",
+						response->status),
+				 errdetail("Request: %s %s.", method, path_and_query),
+				 errhint("Check the server option api_url: it must name the API itself.")));
 	if (response->status >= 200 && response->status < 300)
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),

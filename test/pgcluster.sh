@@ -169,6 +169,9 @@ synchronous_commit = off
 full_page_writes = off
 timezone = 'UTC'
 log_timezone = 'UTC'
+# cfiam's DEBUG1 lines (each retry) reach the log, where the credential
+# check of test/run-tests.sh looks for leaked secrets
+log_min_messages = debug1
 EOF
 
     log "starting PostgreSQL on socket $BASE/.s.PGSQL.$PORT (log $PG_LOG)"

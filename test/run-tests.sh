@@ -96,6 +96,14 @@ if [ "$status" -ne 0 ]; then
 fi
 
 count_results
+
+# No credential in any message or log (the suites ran at log_min_messages
+# debug1, so retries and other debug lines are checked too).
+if ! bash "$ROOT/test/check-credentials.sh" "$ROOT/results" "${CFIAM_PGDATA:-/tmp/cfiam-pg}"; then
+    FAILED=$((FAILED + 1))
+    [ "$status" -ne 0 ] || status=1
+fi
+
 if [ "$status" -ne 0 ]; then
     if [ -s regression.diffs ]; then
         echo "== regression.diffs (first 20000 bytes)"
