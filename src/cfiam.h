@@ -103,7 +103,12 @@ typedef struct CfTableOptions
 	const CfResource *resource;
 	char	   *account_id;
 	bool		order_pushdown;
+	bool		count_pushdown;	/* count(*) from result_info.total_count */
 } CfTableOptions;
+
+/* Bounds and default of the max_concurrency server option. */
+#define CF_MAX_CONCURRENCY 16
+#define CF_DEFAULT_CONCURRENCY 4
 
 typedef struct CfServerOptions
 {
@@ -111,6 +116,7 @@ typedef struct CfServerOptions
 	long		timeout_ms;
 	long		connect_timeout_ms;
 	int			max_retries;
+	int			max_concurrency;	/* GETs in flight at once, 1..16 */
 } CfServerOptions;
 
 extern void cf_get_server_options(ForeignServer *server, CfServerOptions *opts);
@@ -192,12 +198,16 @@ typedef struct CfHttpResponse
 	long		status;			/* HTTP status */
 	char	   *body;			/* palloc'd, NUL-terminated */
 	size_t		body_len;
+	int			connects;		/* new connections the request opened */
 } CfHttpResponse;
 
 extern CfConnection *cf_get_connection(ForeignServer *server, UserMapping *user);
 extern void cf_http_request(CfConnection *conn, const char *method,
 							const char *path_and_query, const char *body,
 							CfHttpResponse *response);
+extern int	cf_http_get_many(CfConnection *conn, char *const *paths, int n,
+							 CfHttpResponse *responses);
+extern int	cf_http_max_concurrency(CfConnection *conn);
 extern char *cf_escape(const char *value);
 extern void cf_http_init(void);
 

@@ -56,20 +56,32 @@ void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(cfiam_handler);
 
-/* A paged listing (or a single GET) being read. */
+/*
+ * A paged listing (or a single GET) being read.  Page 1 is fetched alone;
+ * when it tells how many rows there are, the following pages are fetched
+ * max_concurrency at a time (a "window" of raw bodies) and decoded one at a
+ * time, in page order.
+ */
 typedef struct CfPager
 {
 	char		path[256];		/* path without query */
 	const char *query;			/* "?a=b&" prefix, or "?" (filters) */
 	bool		paged;
 	int			per_page;
+	int64		row_limit;		/* rows the executor may want, or -1 */
 	bool		active;
 	bool		done;			/* no further page to fetch */
 	int			next_page;
 	int64		seen;			/* rows received so far */
+	int			last_page;		/* from page 1's total_count; 0: unknown */
 	cJSON	   *cursor;			/* next row of the current page */
 	bool		single;			/* cursor is a GET's result object */
 	MemoryContext cxt;			/* holds the current page */
+	MemoryContext window_cxt;	/* holds the window's raw bodies */
+	CfHttpResponse *window;		/* pages window_first .. + window_n - 1 */
+	char	  **window_paths;
+	int			window_first;
+	int			window_n;
 } CfPager;
 
 typedef struct CfScanState
@@ -97,9 +109,13 @@ typedef struct CfScanState
 	char	   *query;			/* filters, order, direction */
 	int			per_page;
 
+	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
+	int			max_concurrency;
+
 	/* for EXPLAIN ANALYZE, over all runs */
 	int64		requests;
 	int64		pages;
+	int64		connections;	/* new connections opened */
 } CfScanState;
 
 /* ---------------------------------------------------------------------
@@ -422,8 +438,13 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 
 	st->rows.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page",
 										 ALLOCSET_DEFAULT_SIZES);
+	st->rows.window_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page window",
+												ALLOCSET_DEFAULT_SIZES);
 	st->parents.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page",
 											ALLOCSET_DEFAULT_SIZES);
+	st->parents.window_cxt = AllocSetContextCreate(estate->es_query_cxt,
+												   "cfiam parent page window",
+												   ALLOCSET_DEFAULT_SIZES);
 	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
 										ALLOCSET_SMALL_SIZES);
 
@@ -439,6 +460,7 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 		UserMapping *user = GetUserMapping(userid, server->serverid);
 
 		st->conn = cf_get_connection(server, user);
+		st->max_concurrency = cf_http_max_concurrency(st->conn);
 	}
 }
 
@@ -548,7 +570,11 @@ start_scan(ForeignScanState *node)
 	st->listed = false;
 	st->rows.active = st->parents.active = false;
 	MemoryContextReset(st->rows.cxt);
+	MemoryContextReset(st->rows.window_cxt);
+	st->rows.window_n = 0;
 	MemoryContextReset(st->parents.cxt);
+	MemoryContextReset(st->parents.window_cxt);
+	st->parents.window_n = 0;
 
 	/*
 	 * Values live as long as the run; a nested loop starts a run per outer
@@ -627,6 +653,7 @@ start_scan(ForeignScanState *node)
 								   offset_isnull, DatumGetInt64(offset));
 	}
 	st->per_page = cf_plan_per_page(plan, limit_hint);
+	st->limit_hint = limit_hint;
 
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -634,19 +661,39 @@ start_scan(ForeignScanState *node)
 /* Start reading a listing (first page fetched lazily). */
 static void
 pager_start(CfPager *pg, const char *path, const char *query, bool paged,
-			int per_page)
+			int per_page, int64 row_limit)
 {
 	MemoryContextReset(pg->cxt);
+	MemoryContextReset(pg->window_cxt);
 	strlcpy(pg->path, path, sizeof(pg->path));
 	pg->query = query;
 	pg->paged = paged;
 	pg->per_page = per_page;
+	pg->row_limit = row_limit;
 	pg->active = true;
 	pg->done = false;
 	pg->next_page = 1;
 	pg->seen = 0;
+	pg->last_page = 0;
 	pg->cursor = NULL;
 	pg->single = false;
+	pg->window = NULL;
+	pg->window_paths = NULL;
+	pg->window_first = 0;
+	pg->window_n = 0;
+}
+
+/* The path and query of one page of a listing (or of the unpaged list). */
+static char *
+pager_page_path(CfPager *pg, int page)
+{
+	if (pg->paged)
+		return psprintf("%s?%spage=%d&per_page=%d", pg->path, pg->query,
+						page, pg->per_page);
+	else if (*pg->query)
+		return psprintf("%s?%.*s", pg->path, (int) strlen(pg->query) - 1, pg->query);
+	else
+		return pstrdup(pg->path);
 }
 
 static cJSON *
@@ -671,16 +718,70 @@ result_info_number(cJSON *doc, const char *name)
 }
 
 /*
+ * Send a batch of GETs and account for them.  When one answers an error
+ * status, the others have been stopped; its answer is decoded here into
+ * the error the user sees, as a sequential scan would have raised it.
+ */
+static void
+run_batch(CfScanState *st, char **paths, int n, CfHttpResponse *responses,
+		  bool is_list)
+{
+	int			failed = cf_http_get_many(st->conn, paths, n, responses);
+
+	for (int i = 0; i < n; i++)
+	{
+		if (responses[i].status == 0)
+			continue;			/* stopped: not answered */
+		st->requests++;
+		if (is_list)
+			st->pages++;
+		st->connections += responses[i].connects;
+	}
+	if (failed >= 0)
+		(void) cf_decode_envelope(&responses[failed], "GET", paths[failed], NULL);
+}
+
+/*
+ * Fetch the pages after page 1 that are known to exist, up to
+ * max_concurrency of them, into the pager's window.
+ */
+static void
+pager_fill_window(CfScanState *st, CfPager *pg)
+{
+	MemoryContext oldcxt;
+	int			n = Min(st->max_concurrency, pg->last_page - pg->next_page + 1);
+
+	MemoryContextReset(pg->window_cxt);
+	pg->window_n = 0;
+	oldcxt = MemoryContextSwitchTo(pg->window_cxt);
+	pg->window_paths = palloc(sizeof(char *) * n);
+	pg->window = palloc0(sizeof(CfHttpResponse) * n);
+	for (int i = 0; i < n; i++)
+		pg->window_paths[i] = pager_page_path(pg, pg->next_page + i);
+	run_batch(st, pg->window_paths, n, pg->window, true);
+	pg->window_first = pg->next_page;
+	pg->window_n = n;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * Fetch the next page of a listing.  Paging stops on an empty or null
  * result, on a short page, or once total_count rows have been read, so a
  * listing of N rows costs ceil(N / per_page) calls and not one more.
+ *
+ * Once page 1 has given total_count, the pages known to exist are fetched
+ * a window at a time (see pager_fill_window) but still decoded here one at
+ * a time, in page order: only the window's raw bodies and one decoded page
+ * are held.  A LIMIT caps the pages known to be wanted; past them (the
+ * executor wanted more after all) pages are fetched one by one as before.
  */
 static void
 pager_fetch(CfScanState *st, CfPager *pg)
 {
 	MemoryContext oldcxt;
 	char	   *path_and_query;
-	CfHttpResponse response;
+	CfHttpResponse local;
+	CfHttpResponse *response;
 	cJSON	   *doc;
 	cJSON	   *result;
 	int64		count;
@@ -688,20 +789,29 @@ pager_fetch(CfScanState *st, CfPager *pg)
 	int64		page_size;
 
 	MemoryContextReset(pg->cxt);
+
+	if (pg->paged && pg->next_page > 1 && pg->next_page <= pg->last_page &&
+		st->max_concurrency > 1 &&
+		!(pg->window_n > 0 && pg->next_page < pg->window_first + pg->window_n))
+		pager_fill_window(st, pg);
+
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
-
-	if (pg->paged)
-		path_and_query = psprintf("%s?%spage=%d&per_page=%d", pg->path, pg->query,
-								  pg->next_page, pg->per_page);
-	else if (*pg->query)
-		path_and_query = psprintf("%s?%.*s", pg->path, (int) strlen(pg->query) - 1, pg->query);
+	if (pg->window_n > 0 && pg->next_page >= pg->window_first &&
+		pg->next_page < pg->window_first + pg->window_n)
+	{
+		response = &pg->window[pg->next_page - pg->window_first];
+		path_and_query = pg->window_paths[pg->next_page - pg->window_first];
+	}
 	else
-		path_and_query = pstrdup(pg->path);
-
-	cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
-	st->requests++;
-	st->pages++;
-	doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
+	{
+		path_and_query = pager_page_path(pg, pg->next_page);
+		cf_http_request(st->conn, "GET", path_and_query, NULL, &local);
+		st->requests++;
+		st->pages++;
+		st->connections += local.connects;
+		response = &local;
+	}
+	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
 	result = get_result(doc, "GET", path_and_query);
 
 	pg->cursor = NULL;
@@ -718,12 +828,27 @@ pager_fetch(CfScanState *st, CfPager *pg)
 				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
 				 errdetail("Request: GET %s.", path_and_query)));
 
+	/* the raw body is parsed: a window's copy is no longer needed */
+	if (response != &local && response->body)
+	{
+		pfree(response->body);
+		response->body = NULL;
+	}
+
 	pg->seen += count;
-	pg->next_page++;
 	total = result_info_number(doc, "total_count");
 	page_size = result_info_number(doc, "per_page");
 	if (page_size <= 0)
 		page_size = pg->per_page;
+	if (pg->next_page == 1 && pg->paged && total >= 0 && page_size > 0)
+	{
+		int64		rows = total;
+
+		if (pg->row_limit >= 0 && pg->row_limit < rows)
+			rows = pg->row_limit;
+		pg->last_page = (int) Min((rows + page_size - 1) / page_size, INT_MAX);
+	}
+	pg->next_page++;
 	if (!pg->paged || count == 0 || count < page_size || (total >= 0 && pg->seen >= total))
 		pg->done = true;
 
@@ -770,10 +895,11 @@ fetch_by_id(CfScanState *st, const char *id)
 	else
 		snprintf(path, sizeof(path), st->res->item_path, st->account_id, id);
 
-	pager_start(pg, path, "", false, 0);
+	pager_start(pg, path, "", false, 0, -1);
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
 	cf_http_request(st->conn, "GET", pg->path, NULL, &response);
 	st->requests++;
+	st->connections += response.connects;
 	doc = cf_decode_envelope(&response, "GET", pg->path, &not_found);
 	pg->done = true;
 	if (!not_found)
@@ -813,7 +939,8 @@ next_unit(CfScanState *st)
 			return false;
 		st->listed = true;
 		snprintf(path, sizeof(path), res->list_path, st->account_id);
-		pager_start(&st->rows, path, st->query, res->paged, st->per_page);
+		pager_start(&st->rows, path, st->query, res->paged, st->per_page,
+					st->limit_hint);
 		return true;
 	}
 
@@ -834,7 +961,7 @@ next_unit(CfScanState *st)
 			st->listed = true;
 			snprintf(path, sizeof(path), res->parent->list_path, st->account_id);
 			pager_start(&st->parents, path, "", res->parent->paged,
-						res->parent->per_page_max);
+						res->parent->per_page_max, -1);
 		}
 		parent = pager_next(st, &st->parents);
 		if (parent == NULL)
@@ -847,7 +974,8 @@ next_unit(CfScanState *st)
 		strlcpy(st->parent_id, id, sizeof(st->parent_id));
 	}
 	snprintf(path, sizeof(path), res->list_path, st->account_id, st->parent_id);
-	pager_start(&st->rows, path, st->query, res->paged, st->per_page);
+	pager_start(&st->rows, path, st->query, res->paged, st->per_page,
+				st->limit_hint);
 	return true;
 }
 
@@ -937,6 +1065,7 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		ExplainPropertyInteger("API Requests", NULL, st->requests, es);
 		ExplainPropertyInteger("API Pages", NULL, st->pages, es);
+		ExplainPropertyInteger("API Connections", NULL, st->connections, es);
 	}
 }
 
