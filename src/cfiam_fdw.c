@@ -82,6 +82,8 @@ typedef struct CfPager
 	char	  **window_paths;
 	int			window_first;
 	int			window_n;
+	CfHttpResponse *first;		/* page 1 fetched ahead (fan-out), or NULL */
+	char	   *first_path;
 } CfPager;
 
 typedef struct CfScanState
@@ -108,6 +110,17 @@ typedef struct CfScanState
 	CfPager		rows;			/* the current unit */
 	char	   *query;			/* filters, order, direction */
 	int			per_page;
+
+	/*
+	 * Units fetched ahead, max_concurrency at a time: the GETs of the next
+	 * ids, or page 1 of the next parents' listings.  Consumed in order.
+	 */
+	MemoryContext ahead_cxt;
+	int			ahead_n;
+	int			ahead_pos;
+	char		(*ahead_ids)[CF_ID_LEN + 1];
+	char	  **ahead_paths;
+	CfHttpResponse *ahead;		/* NULL: not fetched ahead (one at a time) */
 
 	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
 	int			max_concurrency;
@@ -447,6 +460,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 												   ALLOCSET_DEFAULT_SIZES);
 	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
 										ALLOCSET_SMALL_SIZES);
+	st->ahead_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam units ahead",
+										  ALLOCSET_DEFAULT_SIZES);
 
 	/* A plain EXPLAIN sends nothing and needs no connection. */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
@@ -568,6 +583,8 @@ start_scan(ForeignScanState *node)
 	st->nids = 0;
 	st->id_pos = 0;
 	st->listed = false;
+	MemoryContextReset(st->ahead_cxt);
+	st->ahead_n = st->ahead_pos = 0;
 	st->rows.active = st->parents.active = false;
 	MemoryContextReset(st->rows.cxt);
 	MemoryContextReset(st->rows.window_cxt);
@@ -681,19 +698,26 @@ pager_start(CfPager *pg, const char *path, const char *query, bool paged,
 	pg->window_paths = NULL;
 	pg->window_first = 0;
 	pg->window_n = 0;
+	pg->first = NULL;
+	pg->first_path = NULL;
 }
 
 /* The path and query of one page of a listing (or of the unpaged list). */
 static char *
+page_path(const char *path, const char *query, bool paged, int per_page, int page)
+{
+	if (paged)
+		return psprintf("%s?%spage=%d&per_page=%d", path, query, page, per_page);
+	else if (*query)
+		return psprintf("%s?%.*s", path, (int) strlen(query) - 1, query);
+	else
+		return pstrdup(path);
+}
+
+static char *
 pager_page_path(CfPager *pg, int page)
 {
-	if (pg->paged)
-		return psprintf("%s?%spage=%d&per_page=%d", pg->path, pg->query,
-						page, pg->per_page);
-	else if (*pg->query)
-		return psprintf("%s?%.*s", pg->path, (int) strlen(pg->query) - 1, pg->query);
-	else
-		return pstrdup(pg->path);
+	return page_path(pg->path, pg->query, pg->paged, pg->per_page, page);
 }
 
 static cJSON *
@@ -796,7 +820,13 @@ pager_fetch(CfScanState *st, CfPager *pg)
 		pager_fill_window(st, pg);
 
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
-	if (pg->window_n > 0 && pg->next_page >= pg->window_first &&
+	if (pg->next_page == 1 && pg->first)
+	{
+		response = pg->first;
+		path_and_query = pg->first_path;
+		pg->first = NULL;
+	}
+	else if (pg->window_n > 0 && pg->next_page >= pg->window_first &&
 		pg->next_page < pg->window_first + pg->window_n)
 	{
 		response = &pg->window[pg->next_page - pg->window_first];
@@ -878,13 +908,17 @@ pager_next(CfScanState *st, CfPager *pg)
 	}
 }
 
-/* GET one object by id into the row pager; false on 404 (no such row). */
+/*
+ * Put one object fetched by id into the row pager; false on 404 (no such
+ * row).  The answer is the one fetched ahead, or NULL: GET it now.
+ */
 static bool
-fetch_by_id(CfScanState *st, const char *id)
+fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 {
 	CfPager    *pg = &st->rows;
 	char		path[256];
-	CfHttpResponse response;
+	CfHttpResponse local;
+	CfHttpResponse *response = ahead;
 	cJSON	   *doc;
 	cJSON	   *result;
 	bool		not_found;
@@ -897,10 +931,19 @@ fetch_by_id(CfScanState *st, const char *id)
 
 	pager_start(pg, path, "", false, 0, -1);
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
-	cf_http_request(st->conn, "GET", pg->path, NULL, &response);
-	st->requests++;
-	st->connections += response.connects;
-	doc = cf_decode_envelope(&response, "GET", pg->path, &not_found);
+	if (response == NULL)
+	{
+		cf_http_request(st->conn, "GET", pg->path, NULL, &local);
+		st->requests++;
+		st->connections += local.connects;
+		response = &local;
+	}
+	doc = cf_decode_envelope(response, "GET", pg->path, &not_found);
+	if (ahead && ahead->body)
+	{
+		pfree(ahead->body);
+		ahead->body = NULL;
+	}
 	pg->done = true;
 	if (!not_found)
 	{
@@ -917,6 +960,81 @@ fetch_by_id(CfScanState *st, const char *id)
 	return !not_found;
 }
 
+/*
+ * Take up to max_concurrency next ids (GET by id) or parent ids (their
+ * listings) into the "ahead" window; with more than one, fetch them all at
+ * once (the GETs, or page 1 of each listing).  Returns how many ids.
+ */
+static int
+fill_ahead(CfScanState *st)
+{
+	const CfResource *res = st->res;
+	bool		by_id = st->plan->id_expr >= 0;
+	MemoryContext oldcxt;
+	int			n = 0;
+
+	MemoryContextReset(st->ahead_cxt);
+	st->ahead_n = st->ahead_pos = 0;
+	st->ahead = NULL;
+	oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
+	st->ahead_ids = palloc(sizeof(*st->ahead_ids) * st->max_concurrency);
+	while (n < st->max_concurrency)
+	{
+		const char *id;
+
+		if (by_id || st->plan->parent_expr >= 0)
+		{
+			if (st->id_pos >= st->nids)
+				break;
+			id = st->ids[st->id_pos++];
+		}
+		else
+		{
+			/* every parent: ids from the listing of parents */
+			cJSON	   *parent;
+
+			MemoryContextSwitchTo(oldcxt);
+			parent = pager_next(st, &st->parents);
+			MemoryContextSwitchTo(st->ahead_cxt);
+			if (parent == NULL)
+				break;
+			id = cf_json_get_string(parent, "id");
+			if (id == NULL || !cf_is_id(id))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("Cloudflare API returned a %s without a valid id",
+								res->parent->name)));
+		}
+		strlcpy(st->ahead_ids[n++], id, CF_ID_LEN + 1);
+	}
+	st->ahead_n = n;
+
+	if (n > 1)
+	{
+		char		path[256];
+
+		st->ahead_paths = palloc(sizeof(char *) * n);
+		st->ahead = palloc0(sizeof(CfHttpResponse) * n);
+		for (int i = 0; i < n; i++)
+		{
+			if (by_id && res->parent)
+				snprintf(path, sizeof(path), res->item_path, st->account_id,
+						 st->parent_id, st->ahead_ids[i]);
+			else if (by_id)
+				snprintf(path, sizeof(path), res->item_path, st->account_id,
+						 st->ahead_ids[i]);
+			else
+				snprintf(path, sizeof(path), res->list_path, st->account_id,
+						 st->ahead_ids[i]);
+			st->ahead_paths[i] = by_id ? pstrdup(path) :
+				page_path(path, st->query, res->paged, st->per_page, 1);
+		}
+		run_batch(st, st->ahead_paths, n, st->ahead, !by_id);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return n;
+}
+
 /* Move to the next unit of the scan; false when there is none. */
 static bool
 next_unit(CfScanState *st)
@@ -927,10 +1045,16 @@ next_unit(CfScanState *st)
 
 	if (plan->id_expr >= 0)
 	{
-		while (st->id_pos < st->nids)
-			if (fetch_by_id(st, st->ids[st->id_pos++]))
+		for (;;)
+		{
+			int			i;
+
+			if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
+				return false;
+			i = st->ahead_pos++;
+			if (fetch_by_id(st, st->ahead_ids[i], st->ahead ? &st->ahead[i] : NULL))
 				return true;
-		return false;
+		}
 	}
 
 	if (res->parent == NULL)
@@ -945,37 +1069,25 @@ next_unit(CfScanState *st)
 	}
 
 	/* one listing per parent id: given ones, or every group's */
-	if (plan->parent_expr >= 0)
+	if (plan->parent_expr < 0 && !st->listed)
 	{
-		if (st->id_pos >= st->nids)
-			return false;
-		strlcpy(st->parent_id, st->ids[st->id_pos++], sizeof(st->parent_id));
+		st->listed = true;
+		snprintf(path, sizeof(path), res->parent->list_path, st->account_id);
+		pager_start(&st->parents, path, "", res->parent->paged,
+					res->parent->per_page_max, -1);
 	}
-	else
-	{
-		cJSON	   *parent;
-		const char *id;
-
-		if (!st->listed)
-		{
-			st->listed = true;
-			snprintf(path, sizeof(path), res->parent->list_path, st->account_id);
-			pager_start(&st->parents, path, "", res->parent->paged,
-						res->parent->per_page_max, -1);
-		}
-		parent = pager_next(st, &st->parents);
-		if (parent == NULL)
-			return false;
-		id = cf_json_get_string(parent, "id");
-		if (id == NULL || !cf_is_id(id))
-			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("Cloudflare API returned a %s without a valid id", res->parent->name)));
-		strlcpy(st->parent_id, id, sizeof(st->parent_id));
-	}
+	if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
+		return false;
+	strlcpy(st->parent_id, st->ahead_ids[st->ahead_pos], sizeof(st->parent_id));
 	snprintf(path, sizeof(path), res->list_path, st->account_id, st->parent_id);
 	pager_start(&st->rows, path, st->query, res->paged, st->per_page,
 				st->limit_hint);
+	if (st->ahead)
+	{
+		st->rows.first = &st->ahead[st->ahead_pos];
+		st->rows.first_path = st->ahead_paths[st->ahead_pos];
+	}
+	st->ahead_pos++;
 	return true;
 }
 

@@ -1116,7 +1116,7 @@ class MockServer(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
     def take_fault(self, path):
-        """The first fault whose `match` is in the path, with one use consumed."""
+        """The first fault whose `match` is in the path (and query), with one use consumed."""
         for k, f in enumerate(self.faults):
             if f["match"] is None or f["match"] in path:
                 f["count"] -= 1
@@ -1241,7 +1241,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # The log never holds credentials: only which kind of credential was sent.
             srv.log.append({"method": self.command, "path": path, "query": query,
                             "body": text, "auth": self.auth_kind()})
-            fault = srv.take_fault(path)
+            # `match` may name a page ("page=3"): it is looked for in the path and query.
+            fault = srv.take_fault(path + ("?" + query if query else ""))
             delay = srv.latency_ms
         patch = None
         if fault is not None and fault["kind"] == "delay":
