@@ -157,6 +157,8 @@ typedef struct CfScanPlan
 								 * outer column ("g.id"), or "" */
 	List	   *used_attnos;	/* Integer attnos the query reads: only these
 								 * columns are converted */
+	bool		count_only;		/* count(*) pushed down: one smallest page,
+								 * answered from result_info.total_count */
 } CfScanPlan;
 
 /* Per-relation planner state, kept in RelOptInfo.fdw_private. */

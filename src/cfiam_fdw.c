@@ -18,6 +18,7 @@
 
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
@@ -33,8 +34,10 @@
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -123,6 +126,7 @@ typedef struct CfScanState
 	CfHttpResponse *ahead;		/* NULL: not fetched ahead (one at a time) */
 
 	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
+	bool		counted;		/* count(*) pushdown: its row was returned */
 	int			max_concurrency;
 
 	/* for EXPLAIN ANALYZE, over all runs */
@@ -351,6 +355,70 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 }
 
 /*
+ * count(*) pushdown: SELECT count(*) FROM one listing, whose quals are all
+ * sent to the API exactly, is answered by one request of the smallest page
+ * size from result_info.total_count (every paged list has it; resource
+ * groups are not paged and do not).  Not for GETs by id, nor for a fan-out
+ * over several groups (one total per group), nor with grouping, HAVING,
+ * other aggregates, DISTINCT/FILTER/ORDER BY inside count, or quals
+ * PostgreSQL must check itself.
+ */
+static void
+cfGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+					   RelOptInfo *input_rel, RelOptInfo *output_rel,
+					   void *extra)
+{
+	Query	   *parse = root->parse;
+	CfRelInfo  *info;
+	CfScanPlan *plan;
+	List	   *exprs = NIL;
+	List	   *local = NIL;
+	ListCell   *lc;
+	ForeignPath *path;
+
+	if (stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL ||
+		output_rel->fdw_private != NULL)
+		return;
+	info = (CfRelInfo *) input_rel->fdw_private;
+	if (info == NULL || !info->opts.count_pushdown)
+		return;
+	if (!parse->hasAggs || parse->groupClause || parse->groupingSets ||
+		parse->havingQual || parse->hasWindowFuncs || parse->hasTargetSRFs ||
+		parse->rowMarks || !bms_is_empty(input_rel->lateral_relids))
+		return;
+	if (extra && ((GroupPathExtraData *) extra)->patype != PARTITIONWISE_AGGREGATE_NONE)
+		return;
+
+	/* the output is count(*) and nothing else */
+	foreach(lc, output_rel->reltarget->exprs)
+	{
+		Aggref	   *agg = (Aggref *) lfirst(lc);
+
+		if (!IsA(agg, Aggref) || agg->aggfnoid != F_COUNT_ || !agg->aggstar ||
+			agg->aggdistinct || agg->aggorder || agg->aggfilter ||
+			agg->agglevelsup != 0 || agg->aggkind != AGGKIND_NORMAL ||
+			agg->aggsplit != AGGSPLIT_SIMPLE)
+			return;
+	}
+	foreach(lc, input_rel->baserestrictinfo)
+		if (lfirst_node(RestrictInfo, lc)->pseudoconstant)
+			return;
+
+	plan = cf_plan_quals(root, input_rel, input_rel->baserestrictinfo, &exprs, &local);
+	if (local != NIL || !plan->all_exact || plan->id_expr >= 0 || !plan->resource->paged)
+		return;
+	if (plan->resource->parent && (plan->parent_expr < 0 || plan->parent_is_array))
+		return;
+
+	/* GetForeignPlan needs the scanned relation */
+	output_rel->fdw_private = input_rel;
+	path = create_foreign_upper_path(root, output_rel, output_rel->reltarget, 1,
+									 CF_REQUEST_COST, CF_REQUEST_COST + cpu_tuple_cost,
+									 NIL, NULL, NIL);
+	add_path(output_rel, (Path *) path);
+}
+
+/*
  * The columns the query reads (its targets and the quals PostgreSQL checks):
  * the others are left NULL and cost no conversion.
  */
@@ -385,6 +453,20 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *clauses = NIL;
 	CfScanPlan *plan;
 	ListCell   *lc;
+
+	if (IS_UPPER_REL(baserel))
+	{
+		/* count(*) pushed down (cfGetForeignUpperPaths) */
+		RelOptInfo *scanrel = (RelOptInfo *) baserel->fdw_private;
+
+		plan = cf_plan_quals(root, scanrel, scanrel->baserestrictinfo, &exprs,
+							 &local_rinfos);
+		plan->count_only = true;
+		cf_plan_label_exprs(root, scanrel, plan, exprs);
+		return make_foreignscan(tlist, NIL, 0, exprs, cf_plan_to_list(plan),
+								add_to_flat_tlist(NIL, baserel->reltarget->exprs),
+								NIL, outer_plan);
+	}
 
 	/* pseudoconstant clauses are the executor's (a gating Result) */
 	foreach(lc, scan_clauses)
@@ -426,27 +508,37 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	Relation	rel = node->ss.ss_currentRelation;
 	CfScanState *st = palloc0(sizeof(CfScanState));
 	CfTableOptions opts;
+	Oid			relid;
+	int			rtindex;
 	int			natts;
 
 	node->fdw_state = st;
 	st->plan = cf_plan_from_list(fsplan->fdw_private);
 	st->res = st->plan->resource;
-	cf_get_table_options(RelationGetRelid(rel), &opts);
-	st->account_id = opts.account_id;
-	st->table_name = pstrdup(RelationGetRelationName(rel));
-	st->attr_columns = map_columns(rel, st->res, &natts);
-	/* convert only what the query reads */
-	for (int attno = 1; attno <= natts; attno++)
-	{
-		ListCell   *lc;
-		bool		used = false;
 
-		foreach(lc, st->plan->used_attnos)
-			used |= (intVal(lfirst(lc)) == attno);
-		if (!used)
-			st->attr_columns[attno - 1] = NULL;
+	/* a pushed-down count(*) scans no relation of its own (scanrelid 0) */
+	rtindex = fsplan->scan.scanrelid > 0 ? (int) fsplan->scan.scanrelid :
+		bms_next_member(fsplan->fs_relids, -1);
+	relid = exec_rt_fetch(rtindex, estate)->relid;
+	cf_get_table_options(relid, &opts);
+	st->account_id = opts.account_id;
+	st->table_name = get_rel_name(relid);
+	if (rel != NULL)
+	{
+		st->attr_columns = map_columns(rel, st->res, &natts);
+		/* convert only what the query reads */
+		for (int attno = 1; attno <= natts; attno++)
+		{
+			ListCell   *lc;
+			bool		used = false;
+
+			foreach(lc, st->plan->used_attnos)
+				used |= (intVal(lfirst(lc)) == attno);
+			if (!used)
+				st->attr_columns[attno - 1] = NULL;
+		}
+		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
 	}
-	st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
 	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
 	st->rows.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page",
@@ -468,9 +560,9 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 		return;
 
 	{
-		ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+		ForeignTable *table = GetForeignTable(relid);
 		ForeignServer *server = GetForeignServer(table->serverid);
-		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+		RangeTblEntry *rte = exec_rt_fetch(rtindex, estate);
 		Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 		UserMapping *user = GetUserMapping(userid, server->serverid);
 
@@ -583,6 +675,7 @@ start_scan(ForeignScanState *node)
 	st->nids = 0;
 	st->id_pos = 0;
 	st->listed = false;
+	st->counted = false;
 	MemoryContextReset(st->ahead_cxt);
 	st->ahead_n = st->ahead_pos = 0;
 	st->rows.active = st->parents.active = false;
@@ -1091,6 +1184,60 @@ next_unit(CfScanState *st)
 	return true;
 }
 
+/*
+ * count(*) pushed down: one listing request of the smallest page size the
+ * endpoint takes, answered from result_info.total_count.  Every column of
+ * the scan's output is that count(*).
+ */
+static TupleTableSlot *
+iterate_count(CfScanState *st, TupleTableSlot *slot)
+{
+	const CfResource *res = st->res;
+	int64		total = 0;
+	char		path[256];
+	char	   *path_and_query;
+	CfHttpResponse response;
+	cJSON	   *doc;
+	MemoryContext oldcxt;
+
+	if (st->counted)
+		return slot;
+	st->counted = true;
+
+	if (!st->no_rows)
+	{
+		MemoryContextReset(st->rows.cxt);
+		oldcxt = MemoryContextSwitchTo(st->rows.cxt);
+		if (res->parent)
+			snprintf(path, sizeof(path), res->list_path, st->account_id, st->ids[0]);
+		else
+			snprintf(path, sizeof(path), res->list_path, st->account_id);
+		path_and_query = page_path(path, st->query, true, res->per_page_min, 1);
+		cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
+		st->requests++;
+		st->pages++;
+		st->connections += response.connects;
+		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
+		(void) get_result(doc, "GET", path_and_query);
+		total = result_info_number(doc, "total_count");
+		if (total < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("Cloudflare API answer has no \"result_info.total_count\" to count \"%s\"",
+							st->table_name),
+					 errdetail("Request: GET %s.", path_and_query),
+					 errhint("Set OPTIONS (count_pushdown 'false') on the foreign table or server to count the rows one by one.")));
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = Int64GetDatum(total);
+		slot->tts_isnull[i] = false;
+	}
+	return ExecStoreVirtualTuple(slot);
+}
+
 static TupleTableSlot *
 cfIterateForeignScan(ForeignScanState *node)
 {
@@ -1102,6 +1249,8 @@ cfIterateForeignScan(ForeignScanState *node)
 	ExecClearTuple(slot);
 	if (!st->started)
 		start_scan(node);
+	if (st->plan->count_only)
+		return iterate_count(st, slot);
 	if (st->no_rows)
 		return slot;
 
@@ -1170,8 +1319,12 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							cf_plan_describe(plan, st->account_id, fsplan->fdw_exprs,
 											 set_deparse_context_plan(es->deparse_cxt,
 																	  node->ss.ps.plan, NIL),
+											 plan->count_only ? plan->resource->per_page_min :
 											 cf_plan_per_page(plan, limit_hint)),
 							es);
+		if (plan->count_only)
+			ExplainPropertyText("Pushed Aggregate",
+								"count(*) from result_info.total_count", es);
 	}
 	if (es->analyze)
 	{
@@ -1250,6 +1403,7 @@ cfiam_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = cfReScanForeignScan;
 	routine->EndForeignScan = cfEndForeignScan;
 	routine->ExplainForeignScan = cfExplainForeignScan;
+	routine->GetForeignUpperPaths = cfGetForeignUpperPaths;
 	routine->ImportForeignSchema = cfImportForeignSchema;
 
 	PG_RETURN_POINTER(routine);
