@@ -20,10 +20,13 @@ PG_CPPFLAGS = $(shell pkg-config --cflags libcurl libcjson) -I$(srcdir)/src
 # running, which test/run-tests.sh arranges.
 REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
-	prepared errors write_user_groups write_user_group_members \
-	write_account_members security
+	prepared errors concurrency aggregate write_user_groups \
+	write_user_group_members write_account_members security
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# every file includes the private header: a change to it rebuilds them all
+$(OBJS): src/cfiam.h

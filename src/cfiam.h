@@ -119,7 +119,12 @@ typedef struct CfTableOptions
 	const CfResource *resource;
 	char	   *account_id;
 	bool		order_pushdown;
+	bool		count_pushdown;	/* count(*) from result_info.total_count */
 } CfTableOptions;
+
+/* Bounds and default of the max_concurrency server option. */
+#define CF_MAX_CONCURRENCY 16
+#define CF_DEFAULT_CONCURRENCY 4
 
 typedef struct CfServerOptions
 {
@@ -127,6 +132,7 @@ typedef struct CfServerOptions
 	long		timeout_ms;
 	long		connect_timeout_ms;
 	int			max_retries;
+	int			max_concurrency;	/* GETs in flight at once, 1..16 */
 } CfServerOptions;
 
 extern void cf_get_server_options(ForeignServer *server, CfServerOptions *opts);
@@ -167,6 +173,8 @@ typedef struct CfScanPlan
 								 * outer column ("g.id"), or "" */
 	List	   *used_attnos;	/* Integer attnos the query reads: only these
 								 * columns are converted */
+	bool		count_only;		/* count(*) pushed down: one smallest page,
+								 * answered from result_info.total_count */
 } CfScanPlan;
 
 /* Per-relation planner state, kept in RelOptInfo.fdw_private. */
@@ -208,12 +216,16 @@ typedef struct CfHttpResponse
 	long		status;			/* HTTP status */
 	char	   *body;			/* palloc'd, NUL-terminated */
 	size_t		body_len;
+	int			connects;		/* new connections the request opened */
 } CfHttpResponse;
 
 extern CfConnection *cf_get_connection(ForeignServer *server, UserMapping *user);
 extern void cf_http_request(CfConnection *conn, const char *method,
 							const char *path_and_query, const char *body,
 							CfHttpResponse *response);
+extern int	cf_http_get_many(CfConnection *conn, char *const *paths, int n,
+							 CfHttpResponse *responses);
+extern int	cf_http_max_concurrency(CfConnection *conn);
 extern char *cf_escape(const char *value);
 extern void cf_http_init(void);
 

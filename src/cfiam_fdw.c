@@ -18,6 +18,7 @@
 
 #include "access/sysattr.h"
 #include "access/table.h"
+#include "catalog/pg_aggregate.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
 #include "executor/executor.h"
@@ -33,8 +34,10 @@
 #include "optimizer/paths.h"
 #include "optimizer/planmain.h"
 #include "optimizer/restrictinfo.h"
+#include "optimizer/tlist.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -56,21 +59,35 @@ void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(cfiam_handler);
 
-/* A paged listing (or a single GET) being read. */
+/*
+ * A paged listing (or a single GET) being read.  Page 1 is fetched alone;
+ * when it tells how many rows there are, the following pages are fetched
+ * max_concurrency at a time (a "window" of raw bodies) and decoded one at a
+ * time, in page order.
+ */
 typedef struct CfPager
 {
 	char		path[256];		/* path without query */
 	const char *query;			/* "?a=b&" prefix, or "?" (filters) */
 	bool		paged;
 	int			per_page;
+	int64		row_limit;		/* rows the executor may want, or -1 */
 	bool		active;
 	bool		done;			/* no further page to fetch */
 	int			next_page;
 	int64		seen;			/* rows received so far */
+	int			last_page;		/* from page 1's total_count; 0: unknown */
 	cJSON	   *cursor;			/* next row of the current page */
 	bool		single;			/* cursor is a GET's result object */
 	bool		read_all;		/* read every page before the first row */
 	MemoryContext cxt;			/* holds the current page */
+	MemoryContext window_cxt;	/* holds the window's raw bodies */
+	CfHttpResponse *window;		/* pages window_first .. + window_n - 1 */
+	char	  **window_paths;
+	int			window_first;
+	int			window_n;
+	CfHttpResponse *first;		/* page 1 fetched ahead (fan-out), or NULL */
+	char	   *first_path;
 } CfPager;
 
 typedef struct CfScanState
@@ -98,9 +115,25 @@ typedef struct CfScanState
 	char	   *query;			/* filters, order, direction */
 	int			per_page;
 
+	/*
+	 * Units fetched ahead, max_concurrency at a time: the GETs of the next
+	 * ids, or page 1 of the next parents' listings.  Consumed in order.
+	 */
+	MemoryContext ahead_cxt;
+	int			ahead_n;
+	int			ahead_pos;
+	char		(*ahead_ids)[CF_ID_LEN + 1];
+	char	  **ahead_paths;
+	CfHttpResponse *ahead;		/* NULL: not fetched ahead (one at a time) */
+
+	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
+	bool		counted;		/* count(*) pushdown: its row was returned */
+	int			max_concurrency;
+
 	/* for EXPLAIN ANALYZE, over all runs */
 	int64		requests;
 	int64		pages;
+	int64		connections;	/* new connections opened */
 } CfScanState;
 
 /* ---------------------------------------------------------------------
@@ -287,6 +320,70 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 }
 
 /*
+ * count(*) pushdown: SELECT count(*) FROM one listing, whose quals are all
+ * sent to the API exactly, is answered by one request of the smallest page
+ * size from result_info.total_count (every paged list has it; resource
+ * groups are not paged and do not).  Not for GETs by id, nor for a fan-out
+ * over several groups (one total per group), nor with grouping, HAVING,
+ * other aggregates, DISTINCT/FILTER/ORDER BY inside count, or quals
+ * PostgreSQL must check itself.
+ */
+static void
+cfGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
+					   RelOptInfo *input_rel, RelOptInfo *output_rel,
+					   void *extra)
+{
+	Query	   *parse = root->parse;
+	CfRelInfo  *info;
+	CfScanPlan *plan;
+	List	   *exprs = NIL;
+	List	   *local = NIL;
+	ListCell   *lc;
+	ForeignPath *path;
+
+	if (stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL ||
+		output_rel->fdw_private != NULL)
+		return;
+	info = (CfRelInfo *) input_rel->fdw_private;
+	if (info == NULL || !info->opts.count_pushdown)
+		return;
+	if (!parse->hasAggs || parse->groupClause || parse->groupingSets ||
+		parse->havingQual || parse->hasWindowFuncs || parse->hasTargetSRFs ||
+		parse->rowMarks || !bms_is_empty(input_rel->lateral_relids))
+		return;
+	if (extra && ((GroupPathExtraData *) extra)->patype != PARTITIONWISE_AGGREGATE_NONE)
+		return;
+
+	/* the output is count(*) and nothing else */
+	foreach(lc, output_rel->reltarget->exprs)
+	{
+		Aggref	   *agg = (Aggref *) lfirst(lc);
+
+		if (!IsA(agg, Aggref) || agg->aggfnoid != F_COUNT_ || !agg->aggstar ||
+			agg->aggdistinct || agg->aggorder || agg->aggfilter ||
+			agg->agglevelsup != 0 || agg->aggkind != AGGKIND_NORMAL ||
+			agg->aggsplit != AGGSPLIT_SIMPLE)
+			return;
+	}
+	foreach(lc, input_rel->baserestrictinfo)
+		if (lfirst_node(RestrictInfo, lc)->pseudoconstant)
+			return;
+
+	plan = cf_plan_quals(root, input_rel, input_rel->baserestrictinfo, &exprs, &local);
+	if (local != NIL || !plan->all_exact || plan->id_expr >= 0 || !plan->resource->paged)
+		return;
+	if (plan->resource->parent && (plan->parent_expr < 0 || plan->parent_is_array))
+		return;
+
+	/* GetForeignPlan needs the scanned relation */
+	output_rel->fdw_private = input_rel;
+	path = create_foreign_upper_path(root, output_rel, output_rel->reltarget, 1,
+									 CF_REQUEST_COST, CF_REQUEST_COST + cpu_tuple_cost,
+									 NIL, NULL, NIL);
+	add_path(output_rel, (Path *) path);
+}
+
+/*
  * The columns the query reads (its targets and the quals PostgreSQL checks):
  * the others are left NULL and cost no conversion.
  */
@@ -321,6 +418,20 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *clauses = NIL;
 	CfScanPlan *plan;
 	ListCell   *lc;
+
+	if (IS_UPPER_REL(baserel))
+	{
+		/* count(*) pushed down (cfGetForeignUpperPaths) */
+		RelOptInfo *scanrel = (RelOptInfo *) baserel->fdw_private;
+
+		plan = cf_plan_quals(root, scanrel, scanrel->baserestrictinfo, &exprs,
+							 &local_rinfos);
+		plan->count_only = true;
+		cf_plan_label_exprs(root, scanrel, plan, exprs);
+		return make_foreignscan(tlist, NIL, 0, exprs, cf_plan_to_list(plan),
+								add_to_flat_tlist(NIL, baserel->reltarget->exprs),
+								NIL, outer_plan);
+	}
 
 	/* pseudoconstant clauses are the executor's (a gating Result) */
 	foreach(lc, scan_clauses)
@@ -362,50 +473,68 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	Relation	rel = node->ss.ss_currentRelation;
 	CfScanState *st = palloc0(sizeof(CfScanState));
 	CfTableOptions opts;
+	Oid			relid;
+	int			rtindex;
 	int			natts;
 
 	node->fdw_state = st;
 	st->plan = cf_plan_from_list(fsplan->fdw_private);
 	st->res = st->plan->resource;
-	cf_get_table_options(RelationGetRelid(rel), &opts);
-	st->account_id = opts.account_id;
-	st->table_name = pstrdup(RelationGetRelationName(rel));
-	st->attr_columns = cf_map_columns(rel, st->res, &natts);
-	/* convert only what the query reads */
-	for (int attno = 1; attno <= natts; attno++)
-	{
-		ListCell   *lc;
-		bool		used = false;
 
-		foreach(lc, st->plan->used_attnos)
-			used |= (intVal(lfirst(lc)) == attno);
-		if (!used)
-			st->attr_columns[attno - 1] = NULL;
+	/* a pushed-down count(*) scans no relation of its own (scanrelid 0) */
+	rtindex = fsplan->scan.scanrelid > 0 ? (int) fsplan->scan.scanrelid :
+		bms_next_member(fsplan->fs_relids, -1);
+	relid = exec_rt_fetch(rtindex, estate)->relid;
+	cf_get_table_options(relid, &opts);
+	st->account_id = opts.account_id;
+	st->table_name = get_rel_name(relid);
+	if (rel != NULL)
+	{
+		st->attr_columns = cf_map_columns(rel, st->res, &natts);
+		/* convert only what the query reads */
+		for (int attno = 1; attno <= natts; attno++)
+		{
+			ListCell   *lc;
+			bool		used = false;
+
+			foreach(lc, st->plan->used_attnos)
+				used |= (intVal(lfirst(lc)) == attno);
+			if (!used)
+				st->attr_columns[attno - 1] = NULL;
+		}
+		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
 	}
-	st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
 	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
 	st->rows.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page",
 										 ALLOCSET_DEFAULT_SIZES);
+	st->rows.window_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page window",
+												ALLOCSET_DEFAULT_SIZES);
 	st->parents.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page",
 											ALLOCSET_DEFAULT_SIZES);
+	st->parents.window_cxt = AllocSetContextCreate(estate->es_query_cxt,
+												   "cfiam parent page window",
+												   ALLOCSET_DEFAULT_SIZES);
 	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
 										ALLOCSET_SMALL_SIZES);
 	/* the rows an UPDATE or DELETE changes: see pager_fetch */
 	st->rows.read_all = ExecRelationIsTargetRelation(estate, fsplan->scan.scanrelid);
+	st->ahead_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam units ahead",
+										  ALLOCSET_DEFAULT_SIZES);
 
 	/* A plain EXPLAIN sends nothing and needs no connection. */
 	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
 		return;
 
 	{
-		ForeignTable *table = GetForeignTable(RelationGetRelid(rel));
+		ForeignTable *table = GetForeignTable(relid);
 		ForeignServer *server = GetForeignServer(table->serverid);
-		RangeTblEntry *rte = exec_rt_fetch(fsplan->scan.scanrelid, estate);
+		RangeTblEntry *rte = exec_rt_fetch(rtindex, estate);
 		Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
 		UserMapping *user = GetUserMapping(userid, server->serverid);
 
 		st->conn = cf_get_connection(server, user);
+		st->max_concurrency = cf_http_max_concurrency(st->conn);
 	}
 }
 
@@ -513,9 +642,16 @@ start_scan(ForeignScanState *node)
 	st->nids = 0;
 	st->id_pos = 0;
 	st->listed = false;
+	st->counted = false;
+	MemoryContextReset(st->ahead_cxt);
+	st->ahead_n = st->ahead_pos = 0;
 	st->rows.active = st->parents.active = false;
 	MemoryContextReset(st->rows.cxt);
+	MemoryContextReset(st->rows.window_cxt);
+	st->rows.window_n = 0;
 	MemoryContextReset(st->parents.cxt);
+	MemoryContextReset(st->parents.window_cxt);
+	st->parents.window_n = 0;
 
 	/*
 	 * Values live as long as the run; a nested loop starts a run per outer
@@ -594,6 +730,7 @@ start_scan(ForeignScanState *node)
 								   offset_isnull, DatumGetInt64(offset));
 	}
 	st->per_page = cf_plan_per_page(plan, limit_hint);
+	st->limit_hint = limit_hint;
 
 	MemoryContextSwitchTo(oldcxt);
 }
@@ -601,19 +738,46 @@ start_scan(ForeignScanState *node)
 /* Start reading a listing (first page fetched lazily). */
 static void
 pager_start(CfPager *pg, const char *path, const char *query, bool paged,
-			int per_page)
+			int per_page, int64 row_limit)
 {
 	MemoryContextReset(pg->cxt);
+	MemoryContextReset(pg->window_cxt);
 	strlcpy(pg->path, path, sizeof(pg->path));
 	pg->query = query;
 	pg->paged = paged;
 	pg->per_page = per_page;
+	pg->row_limit = row_limit;
 	pg->active = true;
 	pg->done = false;
 	pg->next_page = 1;
 	pg->seen = 0;
+	pg->last_page = 0;
 	pg->cursor = NULL;
 	pg->single = false;
+	pg->window = NULL;
+	pg->window_paths = NULL;
+	pg->window_first = 0;
+	pg->window_n = 0;
+	pg->first = NULL;
+	pg->first_path = NULL;
+}
+
+/* The path and query of one page of a listing (or of the unpaged list). */
+static char *
+page_path(const char *path, const char *query, bool paged, int per_page, int page)
+{
+	if (paged)
+		return psprintf("%s?%spage=%d&per_page=%d", path, query, page, per_page);
+	else if (*query)
+		return psprintf("%s?%.*s", path, (int) strlen(query) - 1, query);
+	else
+		return pstrdup(path);
+}
+
+static char *
+pager_page_path(CfPager *pg, int page)
+{
+	return page_path(pg->path, pg->query, pg->paged, pg->per_page, page);
 }
 
 static cJSON *
@@ -638,34 +802,103 @@ result_info_number(cJSON *doc, const char *name)
 }
 
 /*
+ * Send a batch of GETs and account for them.  When one answers an error
+ * status, the others have been stopped; its answer is decoded here into
+ * the error the user sees, as a sequential scan would have raised it.
+ */
+static void
+run_batch(CfScanState *st, char **paths, int n, CfHttpResponse *responses,
+		  bool is_list)
+{
+	int			failed = cf_http_get_many(st->conn, paths, n, responses);
+
+	for (int i = 0; i < n; i++)
+	{
+		if (responses[i].status == 0)
+			continue;			/* stopped: not answered */
+		st->requests++;
+		if (is_list)
+			st->pages++;
+		st->connections += responses[i].connects;
+	}
+	if (failed >= 0)
+		(void) cf_decode_envelope(&responses[failed], "GET", paths[failed], NULL);
+}
+
+/*
+ * Fetch the pages after page 1 that are known to exist, up to
+ * max_concurrency of them, into the pager's window.
+ */
+static void
+pager_fill_window(CfScanState *st, CfPager *pg)
+{
+	MemoryContext oldcxt;
+	int			n = Min(st->max_concurrency, pg->last_page - pg->next_page + 1);
+
+	MemoryContextReset(pg->window_cxt);
+	pg->window_n = 0;
+	oldcxt = MemoryContextSwitchTo(pg->window_cxt);
+	pg->window_paths = palloc(sizeof(char *) * n);
+	pg->window = palloc0(sizeof(CfHttpResponse) * n);
+	for (int i = 0; i < n; i++)
+		pg->window_paths[i] = pager_page_path(pg, pg->next_page + i);
+	run_batch(st, pg->window_paths, n, pg->window, true);
+	pg->window_first = pg->next_page;
+	pg->window_n = n;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * Fetch the next page of a listing into the current memory context and
  * return its rows (an array, or NULL for none).  Paging stops on an empty or
  * null result, on a short page, or once total_count rows have been read, so
  * a listing of N rows costs ceil(N / per_page) calls and not one more.
+ *
+ * Once page 1 has given total_count, the pages known to exist are fetched
+ * a window at a time (see pager_fill_window) but still decoded here one at
+ * a time, in page order: only the window's raw bodies and one decoded page
+ * are held.  A LIMIT caps the pages known to be wanted; past them (the
+ * executor wanted more after all) pages are fetched one by one as before.
  */
 static cJSON *
 fetch_page(CfScanState *st, CfPager *pg)
 {
 	char	   *path_and_query;
-	CfHttpResponse response;
+	CfHttpResponse local;
+	CfHttpResponse *response;
 	cJSON	   *doc;
 	cJSON	   *result;
 	int64		count;
 	int64		total;
 	int64		page_size;
 
-	if (pg->paged)
-		path_and_query = psprintf("%s?%spage=%d&per_page=%d", pg->path, pg->query,
-								  pg->next_page, pg->per_page);
-	else if (*pg->query)
-		path_and_query = psprintf("%s?%.*s", pg->path, (int) strlen(pg->query) - 1, pg->query);
-	else
-		path_and_query = pstrdup(pg->path);
+	if (pg->paged && pg->next_page > 1 && pg->next_page <= pg->last_page &&
+		st->max_concurrency > 1 &&
+		!(pg->window_n > 0 && pg->next_page < pg->window_first + pg->window_n))
+		pager_fill_window(st, pg);
 
-	cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
-	st->requests++;
-	st->pages++;
-	doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
+	if (pg->next_page == 1 && pg->first)
+	{
+		response = pg->first;
+		path_and_query = pg->first_path;
+		pg->first = NULL;
+	}
+	else if (pg->window_n > 0 && pg->next_page >= pg->window_first &&
+		pg->next_page < pg->window_first + pg->window_n)
+	{
+		response = &pg->window[pg->next_page - pg->window_first];
+		path_and_query = pg->window_paths[pg->next_page - pg->window_first];
+	}
+	else
+	{
+		path_and_query = pager_page_path(pg, pg->next_page);
+		cf_http_request(st->conn, "GET", path_and_query, NULL, &local);
+		st->requests++;
+		st->pages++;
+		st->connections += local.connects;
+		response = &local;
+	}
+	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
 	result = get_result(doc, "GET", path_and_query);
 
 	if (cJSON_IsNull(result))
@@ -681,12 +914,27 @@ fetch_page(CfScanState *st, CfPager *pg)
 				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
 				 errdetail("Request: GET %s.", path_and_query)));
 
+	/* the raw body is parsed: a window's copy is no longer needed */
+	if (response != &local && response->body)
+	{
+		pfree(response->body);
+		response->body = NULL;
+	}
+
 	pg->seen += count;
-	pg->next_page++;
 	total = result_info_number(doc, "total_count");
 	page_size = result_info_number(doc, "per_page");
 	if (page_size <= 0)
 		page_size = pg->per_page;
+	if (pg->next_page == 1 && pg->paged && total >= 0 && page_size > 0)
+	{
+		int64		rows = total;
+
+		if (pg->row_limit >= 0 && pg->row_limit < rows)
+			rows = pg->row_limit;
+		pg->last_page = (int) Min((rows + page_size - 1) / page_size, INT_MAX);
+	}
+	pg->next_page++;
 	if (!pg->paged || count == 0 || count < page_size || (total >= 0 && pg->seen >= total))
 		pg->done = true;
 	return result;
@@ -751,13 +999,17 @@ pager_next(CfScanState *st, CfPager *pg)
 	}
 }
 
-/* GET one object by id into the row pager; false on 404 (no such row). */
+/*
+ * Put one object fetched by id into the row pager; false on 404 (no such
+ * row).  The answer is the one fetched ahead, or NULL: GET it now.
+ */
 static bool
-fetch_by_id(CfScanState *st, const char *id)
+fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 {
 	CfPager    *pg = &st->rows;
 	char		path[256];
-	CfHttpResponse response;
+	CfHttpResponse local;
+	CfHttpResponse *response = ahead;
 	cJSON	   *doc;
 	cJSON	   *result;
 	bool		not_found;
@@ -768,11 +1020,21 @@ fetch_by_id(CfScanState *st, const char *id)
 	else
 		snprintf(path, sizeof(path), st->res->item_path, st->account_id, id);
 
-	pager_start(pg, path, "", false, 0);
+	pager_start(pg, path, "", false, 0, -1);
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
-	cf_http_request(st->conn, "GET", pg->path, NULL, &response);
-	st->requests++;
-	doc = cf_decode_envelope(&response, "GET", pg->path, &not_found);
+	if (response == NULL)
+	{
+		cf_http_request(st->conn, "GET", pg->path, NULL, &local);
+		st->requests++;
+		st->connections += local.connects;
+		response = &local;
+	}
+	doc = cf_decode_envelope(response, "GET", pg->path, &not_found);
+	if (ahead && ahead->body)
+	{
+		pfree(ahead->body);
+		ahead->body = NULL;
+	}
 	pg->done = true;
 	if (!not_found)
 	{
@@ -789,6 +1051,81 @@ fetch_by_id(CfScanState *st, const char *id)
 	return !not_found;
 }
 
+/*
+ * Take up to max_concurrency next ids (GET by id) or parent ids (their
+ * listings) into the "ahead" window; with more than one, fetch them all at
+ * once (the GETs, or page 1 of each listing).  Returns how many ids.
+ */
+static int
+fill_ahead(CfScanState *st)
+{
+	const CfResource *res = st->res;
+	bool		by_id = st->plan->id_expr >= 0;
+	MemoryContext oldcxt;
+	int			n = 0;
+
+	MemoryContextReset(st->ahead_cxt);
+	st->ahead_n = st->ahead_pos = 0;
+	st->ahead = NULL;
+	oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
+	st->ahead_ids = palloc(sizeof(*st->ahead_ids) * st->max_concurrency);
+	while (n < st->max_concurrency)
+	{
+		const char *id;
+
+		if (by_id || st->plan->parent_expr >= 0)
+		{
+			if (st->id_pos >= st->nids)
+				break;
+			id = st->ids[st->id_pos++];
+		}
+		else
+		{
+			/* every parent: ids from the listing of parents */
+			cJSON	   *parent;
+
+			MemoryContextSwitchTo(oldcxt);
+			parent = pager_next(st, &st->parents);
+			MemoryContextSwitchTo(st->ahead_cxt);
+			if (parent == NULL)
+				break;
+			id = cf_json_get_string(parent, "id");
+			if (id == NULL || !cf_is_id(id))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("Cloudflare API returned a %s without a valid id",
+								res->parent->name)));
+		}
+		strlcpy(st->ahead_ids[n++], id, CF_ID_LEN + 1);
+	}
+	st->ahead_n = n;
+
+	if (n > 1)
+	{
+		char		path[256];
+
+		st->ahead_paths = palloc(sizeof(char *) * n);
+		st->ahead = palloc0(sizeof(CfHttpResponse) * n);
+		for (int i = 0; i < n; i++)
+		{
+			if (by_id && res->parent)
+				snprintf(path, sizeof(path), res->item_path, st->account_id,
+						 st->parent_id, st->ahead_ids[i]);
+			else if (by_id)
+				snprintf(path, sizeof(path), res->item_path, st->account_id,
+						 st->ahead_ids[i]);
+			else
+				snprintf(path, sizeof(path), res->list_path, st->account_id,
+						 st->ahead_ids[i]);
+			st->ahead_paths[i] = by_id ? pstrdup(path) :
+				page_path(path, st->query, res->paged, st->per_page, 1);
+		}
+		run_batch(st, st->ahead_paths, n, st->ahead, !by_id);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return n;
+}
+
 /* Move to the next unit of the scan; false when there is none. */
 static bool
 next_unit(CfScanState *st)
@@ -799,10 +1136,16 @@ next_unit(CfScanState *st)
 
 	if (plan->id_expr >= 0)
 	{
-		while (st->id_pos < st->nids)
-			if (fetch_by_id(st, st->ids[st->id_pos++]))
+		for (;;)
+		{
+			int			i;
+
+			if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
+				return false;
+			i = st->ahead_pos++;
+			if (fetch_by_id(st, st->ahead_ids[i], st->ahead ? &st->ahead[i] : NULL))
 				return true;
-		return false;
+		}
 	}
 
 	if (res->parent == NULL)
@@ -811,42 +1154,86 @@ next_unit(CfScanState *st)
 			return false;
 		st->listed = true;
 		snprintf(path, sizeof(path), res->list_path, st->account_id);
-		pager_start(&st->rows, path, st->query, res->paged, st->per_page);
+		pager_start(&st->rows, path, st->query, res->paged, st->per_page,
+					st->limit_hint);
 		return true;
 	}
 
 	/* one listing per parent id: given ones, or every group's */
-	if (plan->parent_expr >= 0)
+	if (plan->parent_expr < 0 && !st->listed)
 	{
-		if (st->id_pos >= st->nids)
-			return false;
-		strlcpy(st->parent_id, st->ids[st->id_pos++], sizeof(st->parent_id));
+		st->listed = true;
+		snprintf(path, sizeof(path), res->parent->list_path, st->account_id);
+		pager_start(&st->parents, path, "", res->parent->paged,
+					res->parent->per_page_max, -1);
 	}
-	else
+	if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
+		return false;
+	strlcpy(st->parent_id, st->ahead_ids[st->ahead_pos], sizeof(st->parent_id));
+	snprintf(path, sizeof(path), res->list_path, st->account_id, st->parent_id);
+	pager_start(&st->rows, path, st->query, res->paged, st->per_page,
+				st->limit_hint);
+	if (st->ahead)
 	{
-		cJSON	   *parent;
-		const char *id;
+		st->rows.first = &st->ahead[st->ahead_pos];
+		st->rows.first_path = st->ahead_paths[st->ahead_pos];
+	}
+	st->ahead_pos++;
+	return true;
+}
 
-		if (!st->listed)
-		{
-			st->listed = true;
-			snprintf(path, sizeof(path), res->parent->list_path, st->account_id);
-			pager_start(&st->parents, path, "", res->parent->paged,
-						res->parent->per_page_max);
-		}
-		parent = pager_next(st, &st->parents);
-		if (parent == NULL)
-			return false;
-		id = cf_json_get_string(parent, "id");
-		if (id == NULL || !cf_is_id(id))
+/*
+ * count(*) pushed down: one listing request of the smallest page size the
+ * endpoint takes, answered from result_info.total_count.  Every column of
+ * the scan's output is that count(*).
+ */
+static TupleTableSlot *
+iterate_count(CfScanState *st, TupleTableSlot *slot)
+{
+	const CfResource *res = st->res;
+	int64		total = 0;
+	char		path[256];
+	char	   *path_and_query;
+	CfHttpResponse response;
+	cJSON	   *doc;
+	MemoryContext oldcxt;
+
+	if (st->counted)
+		return slot;
+	st->counted = true;
+
+	if (!st->no_rows)
+	{
+		MemoryContextReset(st->rows.cxt);
+		oldcxt = MemoryContextSwitchTo(st->rows.cxt);
+		if (res->parent)
+			snprintf(path, sizeof(path), res->list_path, st->account_id, st->ids[0]);
+		else
+			snprintf(path, sizeof(path), res->list_path, st->account_id);
+		path_and_query = page_path(path, st->query, true, res->per_page_min, 1);
+		cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
+		st->requests++;
+		st->pages++;
+		st->connections += response.connects;
+		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
+		(void) get_result(doc, "GET", path_and_query);
+		total = result_info_number(doc, "total_count");
+		if (total < 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-					 errmsg("Cloudflare API returned a %s without a valid id", res->parent->name)));
-		strlcpy(st->parent_id, id, sizeof(st->parent_id));
+					 errmsg("Cloudflare API answer has no \"result_info.total_count\" to count \"%s\"",
+							st->table_name),
+					 errdetail("Request: GET %s.", path_and_query),
+					 errhint("Set OPTIONS (count_pushdown 'false') on the foreign table or server to count the rows one by one.")));
+		MemoryContextSwitchTo(oldcxt);
 	}
-	snprintf(path, sizeof(path), res->list_path, st->account_id, st->parent_id);
-	pager_start(&st->rows, path, st->query, res->paged, st->per_page);
-	return true;
+
+	for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = Int64GetDatum(total);
+		slot->tts_isnull[i] = false;
+	}
+	return ExecStoreVirtualTuple(slot);
 }
 
 static TupleTableSlot *
@@ -860,6 +1247,8 @@ cfIterateForeignScan(ForeignScanState *node)
 	ExecClearTuple(slot);
 	if (!st->started)
 		start_scan(node);
+	if (st->plan->count_only)
+		return iterate_count(st, slot);
 	if (st->no_rows)
 		return slot;
 
@@ -928,13 +1317,18 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							cf_plan_describe(plan, st->account_id, fsplan->fdw_exprs,
 											 set_deparse_context_plan(es->deparse_cxt,
 																	  node->ss.ps.plan, NIL),
+											 plan->count_only ? plan->resource->per_page_min :
 											 cf_plan_per_page(plan, limit_hint)),
 							es);
+		if (plan->count_only)
+			ExplainPropertyText("Pushed Aggregate",
+								"count(*) from result_info.total_count", es);
 	}
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("API Requests", NULL, st->requests, es);
 		ExplainPropertyInteger("API Pages", NULL, st->pages, es);
+		ExplainPropertyInteger("API Connections", NULL, st->connections, es);
 	}
 }
 
@@ -1007,6 +1401,7 @@ cfiam_handler(PG_FUNCTION_ARGS)
 	routine->ReScanForeignScan = cfReScanForeignScan;
 	routine->EndForeignScan = cfEndForeignScan;
 	routine->ExplainForeignScan = cfExplainForeignScan;
+	routine->GetForeignUpperPaths = cfGetForeignUpperPaths;
 	routine->ImportForeignSchema = cfImportForeignSchema;
 
 	/* writes: modify.c */

@@ -35,12 +35,15 @@ static const CfOption valid_options[] = {
 	{"timeout_ms", ForeignServerRelationId},
 	{"connect_timeout_ms", ForeignServerRelationId},
 	{"max_retries", ForeignServerRelationId},
+	{"max_concurrency", ForeignServerRelationId},
+	{"count_pushdown", ForeignServerRelationId},
 	{"api_token", UserMappingRelationId},
 	{"api_email", UserMappingRelationId},
 	{"api_key", UserMappingRelationId},
 	{"resource", ForeignTableRelationId},
 	{"account_id", ForeignTableRelationId},
 	{"order_pushdown", ForeignTableRelationId},
+	{"count_pushdown", ForeignTableRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -229,6 +232,8 @@ cfiam_validator(PG_FUNCTION_ARGS)
 			(void) parse_long_option(def, 1, 600000);
 		else if (strcmp(def->defname, "max_retries") == 0)
 			(void) parse_long_option(def, 0, 10);
+		else if (strcmp(def->defname, "max_concurrency") == 0)
+			(void) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
 		else if (strcmp(def->defname, "api_token") == 0)
 		{
 			check_header_value(def);
@@ -257,7 +262,8 @@ cfiam_validator(PG_FUNCTION_ARGS)
 						 errhint("Valid resources are: %s.", cf_resource_names())));
 			has_resource = true;
 		}
-		else if (strcmp(def->defname, "order_pushdown") == 0)
+		else if (strcmp(def->defname, "order_pushdown") == 0 ||
+				 strcmp(def->defname, "count_pushdown") == 0)
 			(void) defGetBoolean(def);
 	}
 
@@ -297,6 +303,7 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 	opts->timeout_ms = 30000;
 	opts->connect_timeout_ms = 5000;
 	opts->max_retries = 3;
+	opts->max_concurrency = CF_DEFAULT_CONCURRENCY;
 
 	foreach(lc, server->options)
 	{
@@ -310,6 +317,8 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 			opts->connect_timeout_ms = parse_long_option(def, 1, 600000);
 		else if (strcmp(def->defname, "max_retries") == 0)
 			opts->max_retries = (int) parse_long_option(def, 0, 10);
+		else if (strcmp(def->defname, "max_concurrency") == 0)
+			opts->max_concurrency = (int) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
 	}
 
 	/* Paths are appended to the base: drop a trailing slash. */
@@ -333,13 +342,17 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 
 	memset(opts, 0, sizeof(*opts));
 	opts->order_pushdown = true;
+	opts->count_pushdown = true;
 
+	/* a table's own setting overrides its server's */
 	foreach(lc, server->options)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
 		if (strcmp(def->defname, "account_id") == 0)
 			opts->account_id = defGetString(def);
+		else if (strcmp(def->defname, "count_pushdown") == 0)
+			opts->count_pushdown = defGetBoolean(def);
 	}
 	foreach(lc, table->options)
 	{
@@ -351,6 +364,8 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 			opts->account_id = defGetString(def);
 		else if (strcmp(def->defname, "order_pushdown") == 0)
 			opts->order_pushdown = defGetBoolean(def);
+		else if (strcmp(def->defname, "count_pushdown") == 0)
+			opts->count_pushdown = defGetBoolean(def);
 	}
 
 	/* The validator guarantees both; a catalog edited by hand might not. */

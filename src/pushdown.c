@@ -484,7 +484,7 @@ cf_plan_to_list(CfScanPlan *plan)
 											  makeInteger(f->expr),
 											  makeInteger(f->fuzzy)));
 	}
-	return lappend(lappend(list_make5(makeString(pstrdup(plan->resource->name)),
+	return lappend(lappend(lappend(list_make5(makeString(pstrdup(plan->resource->name)),
 					  list_make4(makeInteger(plan->id_expr),
 								 makeInteger(plan->id_is_array),
 								 makeInteger(plan->parent_expr),
@@ -496,7 +496,8 @@ cf_plan_to_list(CfScanPlan *plan)
 								 makeInteger(plan->offset_expr),
 								 makeInteger(plan->all_exact))),
 				   plan->expr_labels),
-				   plan->used_attnos);
+				   plan->used_attnos),
+				   makeInteger(plan->count_only));
 }
 
 CfScanPlan *
@@ -532,6 +533,7 @@ cf_plan_from_list(List *list)
 	plan->all_exact = intVal(lthird(limit));
 	plan->expr_labels = list_nth(list, 5);
 	plan->used_attnos = list_nth(list, 6);
+	plan->count_only = intVal(list_nth(list, 7));
 	return plan;
 }
 
@@ -674,6 +676,7 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 		first = false;
 	}
 	if (res->paged)
-		appendStringInfo(&buf, "%cpage=N&per_page=%d", first ? '?' : '&', per_page);
+		appendStringInfo(&buf, "%cpage=%s&per_page=%d", first ? '?' : '&',
+						 plan->count_only ? "1" : "N", per_page);
 	return buf.data;
 }

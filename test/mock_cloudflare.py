@@ -1148,8 +1148,8 @@ class MockServer(http.server.ThreadingHTTPServer):
         super().handle_error(request, client_address)
 
     def take_fault(self, method, path):
-        """The first fault whose `match` is in the path (and whose `method`, if any, is the
-        request's), with one use consumed."""
+        """The first fault whose `match` is in the path (and query), and whose `method`, if
+        any, is the request's, with one use consumed."""
         for k, f in enumerate(self.faults):
             if f["method"] is not None and f["method"] != method:
                 continue
@@ -1276,7 +1276,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # The log never holds credentials: only which kind of credential was sent.
             srv.log.append({"method": self.command, "path": path, "query": query,
                             "body": text, "auth": self.auth_kind()})
-            fault = srv.take_fault(self.command, path)
+            # `match` may name a page ("page=3"): it is looked for in the path and query.
+            fault = srv.take_fault(self.command, path + ("?" + query if query else ""))
             delay = srv.latency_ms
         patch = None
         if fault is not None and fault["kind"] == "delay":
