@@ -14,7 +14,7 @@ SET client_min_messages = warning;
 DROP SERVER IF EXISTS concurrent CASCADE;
 CREATE SERVER concurrent FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url',
-           count_pushdown 'false');
+           count_pushdown 'false', max_retries '0');
 CREATE USER MAPPING FOR CURRENT_USER SERVER concurrent
   OPTIONS (api_token 'cfiam-test-token');
 DROP SCHEMA IF EXISTS cfc CASCADE;

@@ -204,7 +204,7 @@ SELECT count(*), count(DISTINCT email) FROM cf.account_members;
 --
 CREATE SERVER closed_port FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef',
-           api_url 'http://127.0.0.1:9/client/v4');
+           api_url 'http://127.0.0.1:9/client/v4', max_retries '0');
 CREATE USER MAPPING FOR CURRENT_USER SERVER closed_port OPTIONS (api_token :'good_token');
 CREATE FOREIGN TABLE public.closed_roles (id text, name text)
   SERVER closed_port OPTIONS (resource 'roles');
@@ -220,7 +220,7 @@ DROP SERVER closed_port CASCADE;
 --
 CREATE SERVER slow FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url',
-           timeout_ms '300');
+           timeout_ms '300', max_retries '0');
 CREATE USER MAPPING FOR CURRENT_USER SERVER slow OPTIONS (api_token :'good_token');
 CREATE FOREIGN TABLE public.slow_roles (id text, name text)
   SERVER slow OPTIONS (resource 'roles');

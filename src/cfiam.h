@@ -132,6 +132,7 @@ typedef struct CfServerOptions
 	long		timeout_ms;
 	long		connect_timeout_ms;
 	int			max_retries;
+	char	   *ca_file;		/* CA bundle for TLS, or NULL: the system's */
 	int			max_concurrency;	/* GETs in flight at once, 1..16 */
 } CfServerOptions;
 
@@ -217,6 +218,7 @@ typedef struct CfHttpResponse
 	char	   *body;			/* palloc'd, NUL-terminated */
 	size_t		body_len;
 	int			connects;		/* new connections the request opened */
+	int			retries;		/* attempts repeated (see http.c) */
 } CfHttpResponse;
 
 extern CfConnection *cf_get_connection(ForeignServer *server, UserMapping *user);

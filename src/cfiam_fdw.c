@@ -80,6 +80,10 @@ typedef struct CfPager
 	cJSON	   *cursor;			/* next row of the current page */
 	bool		single;			/* cursor is a GET's result object */
 	bool		read_all;		/* read every page before the first row */
+	int64		total;			/* total_count first given, or -1 */
+	char	  **prev_ids;		/* ids of the previous page, sorted */
+	int			nprev;
+	MemoryContext ids_cxt;		/* holds prev_ids */
 	MemoryContext cxt;			/* holds the current page */
 	MemoryContext window_cxt;	/* holds the window's raw bodies */
 	CfHttpResponse *window;		/* pages window_first .. + window_n - 1 */
@@ -134,6 +138,7 @@ typedef struct CfScanState
 	int64		requests;
 	int64		pages;
 	int64		connections;	/* new connections opened */
+	int64		retries;		/* requests sent again (see http.c) */
 } CfScanState;
 
 /* ---------------------------------------------------------------------
@@ -508,6 +513,10 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 
 	st->rows.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page",
 										 ALLOCSET_DEFAULT_SIZES);
+	st->rows.ids_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page ids",
+											 ALLOCSET_SMALL_SIZES);
+	st->parents.ids_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page ids",
+												ALLOCSET_SMALL_SIZES);
 	st->rows.window_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page window",
 												ALLOCSET_DEFAULT_SIZES);
 	st->parents.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page",
@@ -760,6 +769,10 @@ pager_start(CfPager *pg, const char *path, const char *query, bool paged,
 	pg->window_n = 0;
 	pg->first = NULL;
 	pg->first_path = NULL;
+	pg->total = -1;
+	MemoryContextReset(pg->ids_cxt);
+	pg->prev_ids = NULL;
+	pg->nprev = 0;
 }
 
 /* The path and query of one page of a listing (or of the unpaged list). */
@@ -798,7 +811,9 @@ result_info_number(cJSON *doc, const char *name)
 	cJSON	   *info = cJSON_GetObjectItemCaseSensitive(doc, "result_info");
 	cJSON	   *item = cJSON_IsObject(info) ? cJSON_GetObjectItemCaseSensitive(info, name) : NULL;
 
-	return cJSON_IsNumber(item) && item->valuedouble >= 0 ? (int64) item->valuedouble : -1;
+	/* a count beyond any real listing is a lie, and would overflow int64 */
+	return cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 1e15 ?
+		(int64) item->valuedouble : -1;
 }
 
 /*
@@ -820,6 +835,7 @@ run_batch(CfScanState *st, char **paths, int n, CfHttpResponse *responses,
 		if (is_list)
 			st->pages++;
 		st->connections += responses[i].connects;
+		st->retries += responses[i].retries;
 	}
 	if (failed >= 0)
 		(void) cf_decode_envelope(&responses[failed], "GET", paths[failed], NULL);
@@ -846,6 +862,64 @@ pager_fill_window(CfScanState *st, CfPager *pg)
 	pg->window_first = pg->next_page;
 	pg->window_n = n;
 	MemoryContextSwitchTo(oldcxt);
+}
+
+static int
+compare_ids(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Drop the rows of a page that the previous page already gave: a listing
+ * that shifted between two calls (or an API that repeats itself) must not
+ * hand the same row over twice.  A page made only of the previous page's
+ * rows is an error: rows were lost somewhere, and nothing tells which.
+ * Then remember this page's ids for the next page.
+ */
+static void
+drop_repeated_rows(CfPager *pg, cJSON *rows, const char *path_and_query)
+{
+	cJSON	   *item;
+	cJSON	   *next;
+	int			total = 0;
+	int			dropped = 0;
+	int			n = 0;
+	char	  **ids;
+
+	for (item = rows->child; item; item = next)
+	{
+		const char *id = cf_json_get_string(item, "id");
+
+		next = item->next;
+		total++;
+		if (id && pg->nprev > 0 &&
+			bsearch(&id, pg->prev_ids, pg->nprev, sizeof(char *), compare_ids))
+		{
+			cJSON_DetachItemViaPointer(rows, item);
+			dropped++;
+		}
+	}
+	if (dropped > 0 && dropped == total)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("Cloudflare API answered page %d with the rows of the page before it",
+						pg->next_page),
+				 errdetail("Request: GET %s.", path_and_query),
+				 errhint("The listing may have changed while it was read; run the query again.")));
+
+	MemoryContextReset(pg->ids_cxt);
+	ids = MemoryContextAlloc(pg->ids_cxt, sizeof(char *) * Max(total, 1));
+	cJSON_ArrayForEach(item, rows)
+	{
+		const char *id = cf_json_get_string(item, "id");
+
+		if (id)
+			ids[n++] = MemoryContextStrdup(pg->ids_cxt, id);
+	}
+	qsort(ids, n, sizeof(char *), compare_ids);
+	pg->prev_ids = ids;
+	pg->nprev = n;
 }
 
 /*
@@ -896,6 +970,7 @@ fetch_page(CfScanState *st, CfPager *pg)
 		st->requests++;
 		st->pages++;
 		st->connections += local.connects;
+		st->retries += local.retries;
 		response = &local;
 	}
 	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
@@ -921,11 +996,32 @@ fetch_page(CfScanState *st, CfPager *pg)
 		response->body = NULL;
 	}
 
+	if (result && pg->paged)
+		drop_repeated_rows(pg, result, path_and_query);
+
 	pg->seen += count;
 	total = result_info_number(doc, "total_count");
 	page_size = result_info_number(doc, "per_page");
 	if (page_size <= 0)
 		page_size = pg->per_page;
+
+	/*
+	 * total_count is trusted only while it is consistent: a page holding
+	 * more rows than it claims exist is ignored (paging then goes on to a
+	 * short page), and a count that changes between pages means the listing
+	 * changed under the scan: rows may have moved between pages unseen.
+	 */
+	if (total >= 0 && pg->seen > total)
+		total = -1;
+	if (total >= 0 && pg->total >= 0 && total != pg->total)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("Cloudflare listing changed while it was read"),
+				 errdetail("total_count was " INT64_FORMAT " and is " INT64_FORMAT " on page %d of GET %s.",
+						   pg->total, total, pg->next_page, path_and_query),
+				 errhint("Run the query again.")));
+	if (total >= 0 && pg->total < 0 && pg->next_page == 1)
+		pg->total = total;
 	if (pg->next_page == 1 && pg->paged && total >= 0 && page_size > 0)
 	{
 		int64		rows = total;
@@ -1027,6 +1123,7 @@ fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 		cf_http_request(st->conn, "GET", pg->path, NULL, &local);
 		st->requests++;
 		st->connections += local.connects;
+		st->retries += local.retries;
 		response = &local;
 	}
 	doc = cf_decode_envelope(response, "GET", pg->path, &not_found);
@@ -1215,6 +1312,7 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 		st->requests++;
 		st->pages++;
 		st->connections += response.connects;
+		st->retries += response.retries;
 		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
 		(void) get_result(doc, "GET", path_and_query);
 		total = result_info_number(doc, "total_count");
@@ -1329,6 +1427,9 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		ExplainPropertyInteger("API Requests", NULL, st->requests, es);
 		ExplainPropertyInteger("API Pages", NULL, st->pages, es);
 		ExplainPropertyInteger("API Connections", NULL, st->connections, es);
+		/* shown only when there were some, like the rest of EXPLAIN's extras */
+		if (st->retries > 0)
+			ExplainPropertyInteger("API Retries", NULL, st->retries, es);
 	}
 }
 

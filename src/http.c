@@ -31,13 +31,30 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "miscadmin.h"
+#include "common/pg_prng.h"
+#include "storage/latch.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/timestamp.h"
+#include "utils/wait_event.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
 
-/* Responses larger than this are refused rather than exhausting memory. */
-#define CF_MAX_RESPONSE_BYTES (64 * 1024 * 1024)
+/*
+ * cfiam.max_response_size (kB): an answer larger than this is refused with
+ * an error rather than exhausting the backend's memory.
+ */
+static int	cf_max_response_kb = 64 * 1024;
+
+/*
+ * Retries: backoff starts at 0.5 s and doubles up to 8 s, with jitter; a
+ * Retry-After of the API is honoured up to CF_RETRY_AFTER_MAX_S, and a
+ * longer one is an error that says when to come back.
+ */
+#define CF_BACKOFF_FIRST_MS 500
+#define CF_BACKOFF_MAX_MS 8000
+#define CF_RETRY_AFTER_MAX_S 60
 
 /* How often a batch wakes up to look for a cancel, at the latest. */
 #define CF_POLL_INTERVAL_MS 100
@@ -52,8 +69,10 @@ struct CfConnection
 	int			max_concurrency;
 	struct curl_slist *headers; /* includes the credential */
 	char	   *base_url;		/* malloc'd */
+	char	   *ca_file;		/* malloc'd, or NULL */
 	long		timeout_ms;
 	long		connect_timeout_ms;
+	int			max_retries;
 	bool		invalidated;	/* server or mapping changed: rebuild */
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
@@ -67,6 +86,7 @@ typedef struct CfBuffer
 	char	   *data;
 	size_t		len;
 	size_t		cap;
+	size_t		limit;			/* cfiam.max_response_size in bytes */
 	bool		too_large;
 } CfBuffer;
 
@@ -76,7 +96,7 @@ write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 	CfBuffer   *buf = (CfBuffer *) userdata;
 	size_t		n = size * nmemb;
 
-	if (buf->len + n + 1 > CF_MAX_RESPONSE_BYTES)
+	if (buf->len + n + 1 > buf->limit)
 	{
 		buf->too_large = true;
 		return 0;				/* makes curl fail with CURLE_WRITE_ERROR */
@@ -133,6 +153,8 @@ release_connection(CfConnection *conn)
 	if (conn->headers)
 		curl_slist_free_all(conn->headers);
 	free(conn->base_url);
+	free(conn->ca_file);
+	conn->ca_file = NULL;
 	conn->curl = NULL;
 	conn->headers = NULL;
 	conn->base_url = NULL;
@@ -162,6 +184,15 @@ cf_http_init(void)
 
 	if (curl_global_init(CURL_GLOBAL_ALL) != CURLE_OK)
 		elog(ERROR, "could not initialize libcurl");
+
+	DefineCustomIntVariable("cfiam.max_response_size",
+							"Largest Cloudflare API answer cfiam accepts.",
+							"A larger answer is an error, not an out-of-memory.",
+							&cf_max_response_kb,
+							64 * 1024, 64, 1024 * 1024,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("cfiam");
 
 	ctl.keysize = sizeof(Oid);
 	ctl.entrysize = sizeof(CfConnection);
@@ -270,6 +301,8 @@ build_connection(CfConnection *conn, ForeignServer *server, UserMapping *user)
 	conn->base_url = strdup(opts.api_url);
 	conn->timeout_ms = opts.timeout_ms;
 	conn->connect_timeout_ms = opts.connect_timeout_ms;
+	conn->max_retries = opts.max_retries;
+	conn->ca_file = opts.ca_file ? strdup(opts.ca_file) : NULL;
 	conn->invalidated = false;
 	conn->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
 												   ObjectIdGetDatum(server->serverid));
@@ -298,6 +331,7 @@ cf_get_connection(ForeignServer *server, UserMapping *user)
 		memset(conn->pool, 0, sizeof(conn->pool));
 		conn->headers = NULL;
 		conn->base_url = NULL;
+		conn->ca_file = NULL;
 		conn->invalidated = true;
 	}
 	if (conn->invalidated || conn->curl == NULL)
@@ -339,6 +373,7 @@ prepare_handle(CfConnection *conn, CURL *curl, const char *url,
 {
 	curl_easy_reset(curl);
 	errbuf[0] = '\0';
+	buf->limit = (size_t) cf_max_response_kb * 1024;
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -351,6 +386,8 @@ prepare_handle(CfConnection *conn, CURL *curl, const char *url,
 	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
 	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (conn->ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, conn->ca_file);
 	/* HTTP/2 when the TLS server offers it (the real API does), else 1.1 */
 	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, conn->timeout_ms);
@@ -383,9 +420,10 @@ report_transport_error(CURLcode rc, const char *errbuf, CfBuffer *buf,
 	if (too_large)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("Cloudflare API response is larger than %d bytes",
-						CF_MAX_RESPONSE_BYTES),
-				 errdetail("Request: %s %s.", method, path_and_query)));
+				 errmsg("Cloudflare API answer is larger than cfiam.max_response_size (%d kB)",
+						cf_max_response_kb),
+				 errdetail("Request: %s %s.", method, path_and_query),
+				 errhint("Raise cfiam.max_response_size, or ask for smaller pages.")));
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
 		rc == CURLE_COULDNT_RESOLVE_PROXY)
 		ereport(ERROR,
@@ -413,9 +451,111 @@ take_body(CfBuffer *buf, CfHttpResponse *response)
 	buf->data = NULL;
 }
 
+/* ---------------------------------------------------------------------
+ * Retries
+ * ---------------------------------------------------------------------
+ */
+
+/* Did a failed transfer certainly not reach the API (nothing was sent)? */
+static bool
+transfer_not_sent(CURLcode rc, long request_size)
+{
+	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+		rc == CURLE_COULDNT_RESOLVE_PROXY || request_size == 0;
+}
+
 /*
- * Send one request and return its status and body.  Transport failures are
- * reported here; what the status and body mean is the caller's business.
+ * Why an attempt may be repeated, or NULL when it may not.  GET, PUT and
+ * DELETE are safe to repeat; a POST only when it certainly did not reach
+ * the API (nothing sent, or a 429, which Cloudflare answers before doing
+ * anything): repeating a POST that was carried out would create twice.
+ */
+static const char *
+retry_reason(const char *method, CURLcode rc, long request_size, long status,
+			 bool too_large)
+{
+	bool		idempotent = strcmp(method, "POST") != 0;
+
+	if (rc != CURLE_OK)
+	{
+		if (rc == CURLE_ABORTED_BY_CALLBACK || too_large ||
+			rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
+			rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
+			rc == CURLE_OUT_OF_MEMORY)
+			return NULL;
+		if (transfer_not_sent(rc, request_size))
+			return "could not connect";
+		if (!idempotent)
+			return NULL;
+		return rc == CURLE_OPERATION_TIMEDOUT ? "timed out" : "connection failed";
+	}
+	if (status == 429)
+		return "rate limited (HTTP 429)";
+	if (idempotent && (status >= 500 || status == 408))
+		return status == 408 ? "HTTP 408" : "server error (HTTP 5xx)";
+	return NULL;
+}
+
+/*
+ * Wait before a retry: Retry-After when the API gave one, else 0.5 s doubling
+ * per attempt up to 8 s, with jitter so that many backends do not come back
+ * at once.  The wait is on the backend's latch, so a cancel, a
+ * statement_timeout or a termination ends it at once.
+ */
+static void
+retry_wait(int attempt, long retry_after_s, const char *method,
+		   const char *path_and_query, const char *reason, int max_retries)
+{
+	long		wait_ms;
+	TimestampTz end;
+
+	if (retry_after_s > 0)
+		wait_ms = retry_after_s * 1000;
+	else
+	{
+		long		base = CF_BACKOFF_FIRST_MS << Min(attempt, 8);
+
+		base = Min(base, CF_BACKOFF_MAX_MS);
+		wait_ms = base / 2 + (long) (pg_prng_double(&pg_global_prng_state) * (base / 2));
+	}
+	elog(DEBUG1, "cfiam: %s %s: %s; retry %d of %d in %ld ms",
+		 method, path_and_query, reason, attempt + 1, max_retries, wait_ms);
+
+	end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+	for (;;)
+	{
+		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
+
+		CHECK_FOR_INTERRUPTS();
+		if (left <= 0)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 left, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
+
+/* A Retry-After longer than cfiam waits: say when to come back. */
+static void
+report_retry_after(long retry_after_s, long status, const char *method,
+				   const char *path_and_query)
+{
+	TimestampTz when = TimestampTzPlusMilliseconds(GetCurrentTimestamp(),
+												   retry_after_s * 1000);
+
+	ereport(ERROR,
+			(errcode(status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_FDW_ERROR),
+			 errmsg("Cloudflare API asks to retry after %ld seconds, longer than cfiam waits (%d s)",
+					retry_after_s, CF_RETRY_AFTER_MAX_S),
+			 errdetail("HTTP %ld from %s %s.", status, method, path_and_query),
+			 errhint("Try again after %s.", timestamptz_to_str(when))));
+}
+
+/*
+ * Send one request and return its status and body, retrying what is safe to
+ * retry (see retry_reason) up to the server's max_retries.  Transport
+ * failures are reported here; what the status and body mean is the
+ * caller's business.
  */
 void
 cf_http_request(CfConnection *conn, const char *method,
@@ -423,29 +563,15 @@ cf_http_request(CfConnection *conn, const char *method,
 				CfHttpResponse *response)
 {
 	CURL	   *curl = conn->curl;
-	CfBuffer	buf = {0};
 	char		errbuf[CURL_ERROR_SIZE];
 	char	   *url;
 	struct curl_slist *headers = conn->headers;
 	struct curl_slist *body_headers = NULL;
-	CURLcode	rc;
-	long		status = 0;
-	long		connects = 0;
+	bool		is_post = strcmp(method, "POST") == 0;
 
 	CHECK_FOR_INTERRUPTS();
 
 	url = psprintf("%s%s", conn->base_url, path_and_query);
-	prepare_handle(conn, curl, url, method, errbuf, &buf);
-
-	/*
-	 * libcurl silently sends a request again when a reused keep-alive
-	 * connection turns out to be closed.  That is harmless for GET, PUT and
-	 * DELETE, but a POST that the API did receive would create twice: a POST
-	 * always gets a connection of its own.
-	 */
-	if (strcmp(method, "POST") == 0)
-		curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
-
 	if (body != NULL)
 	{
 		/* a copy of the header list that adds the content type */
@@ -455,29 +581,100 @@ cf_http_request(CfConnection *conn, const char *method,
 		if (body_headers == NULL)
 			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 		headers = body_headers;
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
 	}
-	else if (strcmp(method, "GET") == 0)
-		curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	response->connects = 0;
+	response->retries = 0;
 
-	rc = curl_easy_perform(curl);
-	if (rc == CURLE_OK)
-		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+	for (int attempt = 0;; attempt++)
+	{
+		CfBuffer	buf = {0};
+		CURLcode	rc;
+		long		status = 0;
+		long		connects = 0;
+		long		request_size = 0;
+		curl_off_t	retry_after = -1;
+		const char *reason;
 
-	/* Nothing of curl's may outlive this call except the handle itself. */
-	if (body_headers)
-		curl_slist_free_all(body_headers);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+		prepare_handle(conn, curl, url, method, errbuf, &buf);
 
-	if (rc != CURLE_OK)
-		report_transport_error(rc, errbuf, &buf, method, path_and_query);
+		/*
+		 * libcurl silently sends a request again when a reused keep-alive
+		 * connection turns out to be closed.  That is harmless for GET, PUT
+		 * and DELETE, but a POST that the API did receive would create twice:
+		 * a POST always gets a connection of its own.
+		 */
+		if (is_post)
+			curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
+		if (body != NULL)
+		{
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+			curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
+		}
+		else if (strcmp(method, "GET") == 0)
+			curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
 
-	response->status = status;
-	response->connects = (int) connects;
-	take_body(&buf, response);
+		rc = curl_easy_perform(curl);
+		if (rc == CURLE_OK)
+		{
+			curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+			/* seconds, from either form of the header (libcurl parses dates) */
+			curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &retry_after);
+		}
+		curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+		curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
+		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+		response->connects += (int) connects;
+
+		reason = retry_reason(method, rc, request_size, status, buf.too_large);
+		if (reason != NULL && retry_after > CF_RETRY_AFTER_MAX_S)
+		{
+			free(buf.data);
+			if (body_headers)
+				curl_slist_free_all(body_headers);
+			report_retry_after((long) retry_after, status, method, path_and_query);
+		}
+		if (reason != NULL && attempt < conn->max_retries)
+		{
+			free(buf.data);
+			/* the wait may end in a cancel: nothing of curl's may be left */
+			PG_TRY();
+			{
+				retry_wait(attempt, (long) retry_after, method, path_and_query, reason,
+						   conn->max_retries);
+			}
+			PG_CATCH();
+			{
+				if (body_headers)
+					curl_slist_free_all(body_headers);
+				PG_RE_THROW();
+			}
+			PG_END_TRY();
+			response->retries++;
+			continue;
+		}
+
+		/* the final attempt */
+		if (body_headers)
+			curl_slist_free_all(body_headers);
+		if (rc != CURLE_OK && is_post && !transfer_not_sent(rc, request_size) &&
+			rc != CURLE_ABORTED_BY_CALLBACK && !buf.too_large)
+		{
+			free(buf.data);
+			ereport(ERROR,
+					(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+					 errmsg("outcome of POST %s is unknown: %s", path_and_query,
+							errbuf[0] ? errbuf : curl_easy_strerror(rc)),
+					 errdetail("The request was sent but no answer came back, so Cloudflare may or may not have carried it out. cfiam never sends a POST twice."),
+					 errhint("Check with a SELECT (by name or email) whether it was applied before running the statement again.")));
+		}
+		if (rc != CURLE_OK)
+			report_transport_error(rc, errbuf, &buf, method, path_and_query);
+
+		response->status = status;
+		take_body(&buf, response);
+		break;
+	}
 	pfree(url);
 }
 
@@ -491,6 +688,7 @@ typedef struct CfTransfer
 	CURLcode	rc;
 	long		status;
 	long		connects;
+	long		request_size;
 	bool		done;
 } CfTransfer;
 
@@ -522,6 +720,8 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 	int			failed_status = -1;
 	int			failed_transport = -1;
 	bool		canceled = false;
+	bool		retry_rest = false;
+	bool	   *redo;
 
 	CHECK_FOR_INTERRUPTS();
 	if (n <= 0)
@@ -613,6 +813,7 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 			if (x->rc == CURLE_OK)
 				curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
 			curl_easy_getinfo(x->curl, CURLINFO_NUM_CONNECTS, &x->connects);
+			curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &x->request_size);
 			curl_multi_remove_handle(conn->multi, x->curl);
 			curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, NULL);
 			x->curl = NULL;
@@ -661,12 +862,37 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 				(errcode(ERRCODE_QUERY_CANCELED),
 				 errmsg("canceling statement due to user request")));
 	}
+	/*
+	 * A failure that may be retried: what answered is kept, and the failed
+	 * transfer and those stopped with it are sent again one at a time by
+	 * cf_http_request, which retries.
+	 */
 	if (failed_transport >= 0)
 	{
 		CfTransfer *x = &xfers[failed_transport];
 
-		report_transport_error(x->rc, x->errbuf, &x->buf, "GET", paths[failed_transport]);
+		if (conn->max_retries == 0 ||
+			retry_reason("GET", x->rc, x->request_size, 0, x->buf.too_large) == NULL)
+			report_transport_error(x->rc, x->errbuf, &x->buf, "GET", paths[failed_transport]);
+		free(x->buf.data);
+		x->buf.data = NULL;
+		x->done = false;
+		retry_rest = true;
 	}
+	if (failed_status >= 0 && conn->max_retries > 0 &&
+		retry_reason("GET", CURLE_OK, 1, xfers[failed_status].status, false) != NULL)
+	{
+		CfTransfer *x = &xfers[failed_status];
+
+		free(x->buf.data);
+		x->buf.data = NULL;
+		x->done = false;
+		failed_status = -1;
+		retry_rest = true;
+	}
+	redo = palloc0(sizeof(bool) * n);
+	for (int i = 0; i < n; i++)
+		redo[i] = retry_rest && !xfers[i].done;
 
 	/* an out-of-memory ERROR here must not leak the remaining buffers */
 	PG_TRY();
@@ -677,6 +903,7 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 
 			responses[i].status = x->done ? x->status : 0;
 			responses[i].connects = (int) x->connects;
+			responses[i].retries = 0;
 			responses[i].body = NULL;
 			responses[i].body_len = 0;
 			if (x->buf.data)
@@ -691,5 +918,16 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 	}
 	PG_END_TRY();
 	pfree(xfers);
+
+	for (int i = 0; i < n; i++)
+	{
+		if (!redo[i])
+			continue;
+		cf_http_request(conn, "GET", paths[i], NULL, &responses[i]);
+		responses[i].retries++;
+		if (status_is_failure(responses[i].status))
+			return i;
+	}
+	pfree(redo);
 	return failed_status;
 }

@@ -74,6 +74,7 @@ typedef struct CfModifyState
 	AttrNumber	wholerow_junk;	/* DELETE RETURNING: the old row */
 	MemoryContext temp_cxt;		/* reset for every row or batch */
 	int64		requests;		/* for EXPLAIN ANALYZE */
+	int64		retries;
 	int64		applied;		/* rows of this statement done at Cloudflare */
 } CfModifyState;
 
@@ -300,6 +301,7 @@ call_api(CfModifyState *st, const char *method, const char *path, cJSON *body,
 
 	cf_http_request(st->conn, method, path, body ? print_body(body) : NULL, &response);
 	st->requests++;
+	st->retries += response.retries;
 	doc = cf_decode_envelope(&response, method, path, not_found);
 	if (not_found && *not_found)
 		return NULL;
@@ -1154,7 +1156,11 @@ cfExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			ExplainPropertyInteger("Batch Size", NULL, rinfo->ri_BatchSize, es);
 	}
 	if (es->analyze)
+	{
 		ExplainPropertyInteger("API Requests", NULL, st->requests, es);
+		if (st->retries > 0)
+			ExplainPropertyInteger("API Retries", NULL, st->retries, es);
+	}
 }
 
 /* ---------------------------------------------------------------------

@@ -37,6 +37,7 @@ static const CfOption valid_options[] = {
 	{"max_retries", ForeignServerRelationId},
 	{"max_concurrency", ForeignServerRelationId},
 	{"count_pushdown", ForeignServerRelationId},
+	{"ca_file", ForeignServerRelationId},
 	{"api_token", UserMappingRelationId},
 	{"api_email", UserMappingRelationId},
 	{"api_key", UserMappingRelationId},
@@ -234,6 +235,16 @@ cfiam_validator(PG_FUNCTION_ARGS)
 			(void) parse_long_option(def, 0, 10);
 		else if (strcmp(def->defname, "max_concurrency") == 0)
 			(void) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
+		else if (strcmp(def->defname, "ca_file") == 0)
+		{
+			/* read by the backend, whatever its working directory */
+			if (!is_absolute_path(defGetString(def)))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"ca_file\" must be an absolute path: \"%s\"",
+								defGetString(def)),
+						 errdetail("It names a PEM file of CA certificates that verify the API's TLS certificate.")));
+		}
 		else if (strcmp(def->defname, "api_token") == 0)
 		{
 			check_header_value(def);
@@ -304,6 +315,7 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 	opts->connect_timeout_ms = 5000;
 	opts->max_retries = 3;
 	opts->max_concurrency = CF_DEFAULT_CONCURRENCY;
+	opts->ca_file = NULL;
 
 	foreach(lc, server->options)
 	{
@@ -319,6 +331,8 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 			opts->max_retries = (int) parse_long_option(def, 0, 10);
 		else if (strcmp(def->defname, "max_concurrency") == 0)
 			opts->max_concurrency = (int) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
+		else if (strcmp(def->defname, "ca_file") == 0)
+			opts->ca_file = defGetString(def);
 	}
 
 	/* Paths are appended to the base: drop a trailing slash. */

@@ -20,7 +20,7 @@ DROP SERVER IF EXISTS cloudflare CASCADE;
 -- and aggregate suites turn both on.
 CREATE SERVER cloudflare FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url',
-           max_concurrency '1', count_pushdown 'false');
+           max_concurrency '1', count_pushdown 'false', max_retries '0');
 CREATE USER MAPPING FOR CURRENT_USER SERVER cloudflare
   OPTIONS (api_token 'cfiam-test-token');
 DROP SCHEMA IF EXISTS cf CASCADE;
