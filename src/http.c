@@ -189,7 +189,7 @@ cf_http_init(void)
 							"Largest Cloudflare API answer cfiam accepts.",
 							"A larger answer is an error, not an out-of-memory.",
 							&cf_max_response_kb,
-							64 * 1024, 64, 1024 * 1024,
+							64 * 1024, 8, 1024 * 1024,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("cfiam");

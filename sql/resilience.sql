@@ -1,0 +1,133 @@
+-- Retries, what is never retried, and answers that lie. Each case shows the
+-- result or error, the calls made (from the mock's log), and that the
+-- session still works.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/test/fixture.sql
+\! python3 $MOCKCTL reset --account-members 120
+
+-- a server that retries twice (the suites' default server never retries)
+CREATE SERVER retrying FOREIGN DATA WRAPPER cfiam
+  OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url',
+           max_retries '2', max_concurrency '1', count_pushdown 'false');
+CREATE USER MAPPING FOR CURRENT_USER SERVER retrying OPTIONS (api_token 'cfiam-test-token');
+CREATE SCHEMA cfr;
+IMPORT FOREIGN SCHEMA cfiam FROM SERVER retrying INTO cfr;
+
+-- 429 with Retry-After: waited for, then answered; EXPLAIN ANALYZE counts it
+\! python3 $MOCKCTL fault status --status 429 --retry-after 1
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM cfr.roles;
+\! python3 $MOCKCTL log
+-- each retry is logged at DEBUG1, without credentials
+\! python3 $MOCKCTL fault status --status 429 --retry-after 1
+SET client_min_messages = debug1;
+SELECT count(*) FROM cfr.roles;
+RESET client_min_messages;
+\! python3 $MOCKCTL clear-log
+
+-- 5xx twice: backoff (0.5 s, then 1 s, with jitter), then the answer
+\! python3 $MOCKCTL fault status --status 502 --count 2
+SELECT count(*) FROM cfr.roles;
+\! python3 $MOCKCTL log
+-- three times: max_retries is spent, Cloudflare's error is reported
+\! python3 $MOCKCTL fault status --status 503 --count 3
+SELECT count(*) FROM cfr.roles;
+\! python3 $MOCKCTL log
+SELECT 1 AS still_working;
+
+-- a connection dropped without an answer: a GET is sent again
+\! python3 $MOCKCTL fault reset
+SELECT count(*) FROM cfr.roles;
+\! python3 $MOCKCTL log
+
+-- a Retry-After longer than cfiam waits (60 s): an error at once that says
+-- when to come back (the time is in the HINT)
+\! python3 $MOCKCTL fault status --status 429 --retry-after 3600
+\set VERBOSITY terse
+SELECT count(*) FROM cfr.roles;
+\set VERBOSITY default
+\echo :SQLSTATE
+\! python3 $MOCKCTL log
+
+-- a cancel (statement_timeout) during the wait for a retry ends it at once
+\! python3 $MOCKCTL fault status --status 429 --retry-after 30
+SELECT clock_timestamp() AS t0 \gset
+SET statement_timeout = '1s';
+SELECT count(*) FROM cfr.roles;
+\echo :SQLSTATE
+RESET statement_timeout;
+SELECT clock_timestamp() - :'t0'::timestamptz < interval '5 seconds' AS ended_quickly;
+\! python3 $MOCKCTL clear-faults
+\! python3 $MOCKCTL clear-log
+
+-- POST: never sent twice unless it certainly did not reach the API
+-- a 500 to a POST: not retried (it may have been carried out)
+\! python3 $MOCKCTL fault status --status 500 --method POST
+INSERT INTO cfr.user_groups (name) VALUES ('Once only');
+\! python3 $MOCKCTL log
+-- a 429 to a POST: Cloudflare did nothing, so it is sent again
+\! python3 $MOCKCTL fault status --status 429 --retry-after 1 --method POST
+INSERT INTO cfr.user_groups (name) VALUES ('After 429') RETURNING name;
+\! python3 $MOCKCTL log
+-- the POST was carried out but the answer was lost: no second POST, an
+-- error that says the outcome is unknown, and the group does exist
+\! python3 $MOCKCTL fault reset_after --method POST
+INSERT INTO cfr.user_groups (name) VALUES ('Outcome unknown');
+\echo :SQLSTATE
+\! python3 $MOCKCTL log
+SELECT name FROM cfr.user_groups WHERE name IN ('Once only', 'After 429', 'Outcome unknown') ORDER BY name;
+-- PUT and DELETE are safe to repeat
+\! python3 $MOCKCTL clear-log
+\! python3 $MOCKCTL fault status --status 500 --method DELETE
+DELETE FROM cfr.user_groups WHERE name = 'After 429' RETURNING name;
+\! python3 $MOCKCTL log | sed -e 's|user_groups/[0-9a-f]\{32\}|user_groups/<id>|'
+\! python3 $MOCKCTL clear-log
+
+-- answers that lie (with the suites' default server, which does not retry)
+-- total_count smaller than the rows of page 1: ignored, every row is read
+\! python3 $MOCKCTL fault envelope --field result_info.total_count --value 7 --match 'page=1&'
+SELECT count(*), count(DISTINCT id) FROM cf.account_members;
+-- total_count that changes mid-scan: the listing moved under the scan
+\! python3 $MOCKCTL fault envelope --field result_info.total_count --value 121 --match 'page=2&'
+SELECT count(*) FROM cf.account_members;
+\echo :SQLSTATE
+-- a total_count beyond any real listing
+\! python3 $MOCKCTL fault envelope --field result_info.total_count --value 1e300 --match 'page=1&'
+SELECT count(*) FROM cf.account_members;
+-- a page that repeats the rows of the page before it: never two rows alike
+\! python3 $MOCKCTL fault repeat_page --match 'page=2&'
+SELECT count(*) FROM cf.account_members;
+\echo :SQLSTATE
+-- "result" of the wrong type, a field of the wrong type
+\! python3 $MOCKCTL fault envelope --field result --value '{"id": "x"}'
+SELECT count(*) FROM cf.account_members;
+\! python3 $MOCKCTL fault patch --field user.email --value 5
+SELECT email FROM cf.account_members LIMIT 1;
+-- an enum value the spec does not know is shown as it is
+\! python3 $MOCKCTL fault patch --field status --value '"suspended"'
+SELECT DISTINCT status FROM cf.account_members;
+-- a redirect to another host: never followed
+\! python3 $MOCKCTL fault redirect
+SELECT count(*) FROM cf.roles;
+-- bytes that are not JSON at all
+\! python3 $MOCKCTL fault raw --value '{"success":true,"result":[{"id":"'
+SELECT count(*) FROM cf.roles;
+\! python3 $MOCKCTL fault raw --status 200 --value ''
+SELECT count(*) FROM cf.roles;
+SELECT 1 AS still_working;
+\! python3 $MOCKCTL log | sort | uniq -c
+
+-- an answer larger than cfiam.max_response_size is refused
+SET cfiam.max_response_size = '8kB';
+SELECT count(*) FROM cf.account_members;
+SELECT 1 AS still_working;
+RESET cfiam.max_response_size;
+SHOW cfiam.max_response_size;
+SELECT count(*) FROM cf.account_members;
+
+-- ca_file names a CA bundle; it must be an absolute path
+ALTER SERVER retrying OPTIONS (ADD ca_file 'certs/ca.pem');
+ALTER SERVER retrying OPTIONS (ADD ca_file '/nonexistent/ca.pem');
+SELECT count(*) FROM cfr.roles;
+
+DROP SCHEMA cfr CASCADE;
+DROP SERVER retrying CASCADE;
