@@ -119,7 +119,7 @@ exec valgrind --tool=memcheck --trace-children=yes --leak-check=no \\
     --num-callers=40 --error-limit=no --read-var-info=no \\
     --suppressions="$VG_DIR/valgrind.supp" --gen-suppressions=all \\
     --log-file="$VG_DIR/vg.%p.log" \\
-    "$PG_BINDIR/postgres" -c autovacuum=off "\$@"
+    "$PG_BINDIR/postgres" -c autovacuum=off -c jit=off "\$@"
 EOF
     chmod 0755 "$WRAPPER"
     if [ "$(id -u)" -eq 0 ]; then chown -R "$PG_OS_USER": "$VG_DIR"; fi
