@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# memcheck.sh - cfiam under valgrind memcheck, and a memory-growth loop.
+#
+# Usage (as root or the cluster's user, from any directory):
+#   bash test/memcheck.sh            both parts
+#   bash test/memcheck.sh --valgrind-only | --rss-only
+#
+# (a) valgrind: builds and installs cfiam, starts the throwaway cluster and
+#     the mock (test/pgcluster.sh), then restarts the postmaster under
+#     `valgrind --tool=memcheck --trace-children=yes` (pg_ctl -p <wrapper>),
+#     so every backend of the regression suite (`make installcheck`) runs
+#     under memcheck. One log per process in $CFIAM_PGDATA/valgrind/.
+#     Suppressions: test/valgrind.supp (PostgreSQL's own noise only). Errors
+#     are counted in total and listed when a stack has a frame of cfiam.so,
+#     libcurl or libcjson; any such error fails the script. Under valgrind
+#     the suite's timing tests (timeout_ms, statement_timeout) may fail;
+#     what counts here is the error count, and the pass/fail line is shown.
+# (b) RSS loop: with the postmaster restarted normally, ONE psql session (one
+#     backend) runs 1,000 queries cycling through: full scan, GET by id, a
+#     join (parameterized nested loop), a fault every tenth query (an error
+#     from the API), and an INSERT ... RETURNING + DELETE. VmRSS of the
+#     backend (/proc/<pid>/status) and the sum of pg_backend_memory_contexts
+#     are read after 100 and after 1,000 queries; growth over
+#     $CFIAM_MAX_GROWTH_KB (default 4096) fails the script.
+#
+# Environment: as test/run-tests.sh (PG_CONFIG, PG_BINDIR, CFIAM_PGDATA,
+# CFIAM_PGPORT, CFIAM_MOCK_PORT), all optional; plus CFIAM_VALGRIND_TIMEOUT
+# (seconds pg_ctl waits for the postmaster under valgrind, default 600).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+DO_VALGRIND=1
+DO_RSS=1
+case "${1:-}" in
+    --valgrind-only) DO_RSS=0 ;;
+    --rss-only) DO_VALGRIND=0 ;;
+    "") ;;
+    *) echo "usage: $0 [--valgrind-only|--rss-only]" >&2; exit 2 ;;
+esac
+
+if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+fi
+PG_CONFIG="${PG_CONFIG:-pg_config}"
+if [ -z "${PG_BINDIR:-}" ]; then
+    if [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
+        PG_BINDIR=/usr/lib/postgresql/15/bin
+    else
+        PG_BINDIR="$("$PG_CONFIG" --bindir)"
+    fi
+fi
+export PG_BINDIR
+BASE="${CFIAM_PGDATA:-/tmp/cfiam-pg}"
+PGDATA_DIR="$BASE/data"
+PG_LOG="$BASE/postgres.log"
+VG_DIR="$BASE/valgrind"
+MAX_GROWTH_KB="${CFIAM_MAX_GROWTH_KB:-4096}"
+PSQL="$PG_BINDIR/psql"
+[ -x "$PSQL" ] || PSQL="$(command -v psql)"
+
+if [ "$(id -u)" -eq 0 ]; then PG_OS_USER=postgres; else PG_OS_USER="$(id -un)"; fi
+as_pg() {
+    if [ "$(id -u)" -eq 0 ]; then
+        (cd "$BASE" && runuser -u "$PG_OS_USER" -- "$@")
+    else
+        (cd "$BASE" && "$@")
+    fi
+}
+log() { printf 'memcheck: %s\n' "$*" >&2; }
+
+FAIL=0
+cleanup() {
+    local rc=$?
+    set +e
+    bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
+    # a postmaster under valgrind that pgcluster.sh could not stop in time
+    if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
+        as_pg "$PG_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m immediate -w -t 120 >/dev/null 2>&1
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+
+echo "== build and install (PG_CONFIG=$PG_CONFIG)"
+make -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null
+make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+
+echo "== start the throwaway cluster and the mock API"
+bash "$ROOT/test/pgcluster.sh" start >/dev/null
+eval "$(bash "$ROOT/test/pgcluster.sh" env)"
+unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
+python3 "$ROOT/test/mockctl.py" latency 0
+
+restart_pg() {  # restart_pg [wrapper]
+    as_pg "$PG_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t 300 >/dev/null
+    if [ -n "${1:-}" ]; then
+        as_pg "$PG_BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -p "$1" \
+            -w -t "${CFIAM_VALGRIND_TIMEOUT:-600}" >/dev/null
+    else
+        as_pg "$PG_BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 >/dev/null
+    fi
+}
+
+# ----------------------------------------------------------------- (a) valgrind
+if [ "$DO_VALGRIND" -eq 1 ]; then
+    command -v valgrind >/dev/null || { log "valgrind not found"; exit 1; }
+    rm -rf "$VG_DIR"
+    mkdir -p "$VG_DIR"
+    cp "$ROOT/test/valgrind.supp" "$VG_DIR/valgrind.supp"
+    WRAPPER="$VG_DIR/postgres-under-valgrind"
+    # No --error-exitcode: a backend exiting with a code other than 0 or 1 is
+    # a crash to the postmaster, which would restart every session of the
+    # suite. The per-process logs are the verdict instead.
+    cat >"$WRAPPER" <<EOF
+#!/bin/sh
+exec valgrind --tool=memcheck --trace-children=yes --leak-check=no \\
+    --num-callers=40 --error-limit=no --read-var-info=no \\
+    --suppressions="$VG_DIR/valgrind.supp" --gen-suppressions=all \\
+    --log-file="$VG_DIR/vg.%p.log" \\
+    "$PG_BINDIR/postgres" -c autovacuum=off -c jit=off "\$@"
+EOF
+    chmod 0755 "$WRAPPER"
+    if [ "$(id -u)" -eq 0 ]; then chown -R "$PG_OS_USER": "$VG_DIR"; fi
+
+    echo "== restart the postmaster under valgrind ($VG_DIR)"
+    restart_pg "$WRAPPER"
+
+    echo "== make installcheck under valgrind (slow)"
+    OUT="$VG_DIR/installcheck.out"
+    set +e
+    PGOPTIONS="-c statement_timeout=0" make installcheck PG_CONFIG="$PG_CONFIG" >"$OUT" 2>&1
+    set -e
+    passed="$(grep -Ec '\.\.\. +ok( |$)' "$OUT" || true)"
+    failed="$(grep -Eic '\.\.\. +failed( |$)' "$OUT" || true)"
+    echo "suite under valgrind: $passed passed, $failed failed (timing tests may fail under valgrind; diffs in regression.diffs)"
+
+    echo "== stop the postmaster (valgrind writes its summaries at exit)"
+    restart_pg   # stop, then start normally for part (b)
+
+    python3 - "$VG_DIR" <<'PY' || FAIL=1
+import glob, os, re, sys
+vg_dir = sys.argv[1]
+total = 0
+ours = []
+procs = 0
+for path in sorted(glob.glob(os.path.join(vg_dir, "vg.*.log"))):
+    text = open(path, encoding="utf-8", errors="replace").read()
+    procs += 1
+    m = re.findall(r"ERROR SUMMARY: (\d+) errors", text)
+    if m:
+        total += int(m[-1])
+    # one error = a block of "==pid== " lines starting with a non-indented
+    # message and ending at a blank "==pid== " line
+    blocks = re.split(r"\n==\d+== \n", text)
+    for b in blocks:
+        if not re.search(r"==\d+== +(at|by) 0x", b):
+            continue
+        if re.search(r"ERROR SUMMARY|HEAP SUMMARY|LEAK SUMMARY", b):
+            continue
+        if re.search(r"cfiam\.so|libcurl|libcjson|\((src/)?(cfiam_fdw|catalog|option|pushdown|http|convert|modify)\.c:", b):
+            ours.append((path, b.strip()))
+print(f"valgrind: {procs} process logs, {total} errors in all (after test/valgrind.supp), "
+      f"{len(ours)} with a cfiam.so / libcurl / libcjson frame")
+for path, b in ours[:20]:
+    print(f"--- {os.path.basename(path)}")
+    print(b[:6000])
+sys.exit(1 if ours else 0)
+PY
+fi
+
+# ----------------------------------------------------------------- (b) RSS loop
+if [ "$DO_RSS" -eq 1 ]; then
+    echo "== 1,000 queries in one backend"
+    python3 "$ROOT/test/mockctl.py" reset
+    SQL="$BASE/memloop.sql"
+    OUT="$BASE/memloop.out"
+    {
+        echo '\set ON_ERROR_STOP 0'
+        echo '\set VERBOSITY terse'
+        echo 'CREATE EXTENSION IF NOT EXISTS cfiam;'
+        echo "\\i '$ROOT/test/fixture.sql'"
+        echo "SET statement_timeout = '60s';"
+        echo "SELECT pg_backend_pid() AS pid \\gset"
+        echo '\setenv CFIAM_BACKEND_PID :pid'
+        echo "SELECT id AS member_id FROM cf.account_members ORDER BY email LIMIT 1 \\gset"
+        echo "SELECT id AS group_id FROM cf.user_groups ORDER BY name LIMIT 1 \\gset"
+        echo '\o /dev/null'
+        for i in $(seq 1 1000); do
+            case $((i % 10)) in
+                0)  # a failing query: the API answers 500 (the fault), then a bad body
+                    if [ $((i % 20)) -eq 0 ]; then
+                        echo "\\! python3 '$ROOT/test/mockctl.py' fault status --status 500"
+                    else
+                        echo "\\! python3 '$ROOT/test/mockctl.py' fault raw --status 200 --value '{\"success\":true,\"result\":[{\"id\":1}]}'"
+                    fi
+                    echo "SELECT * FROM cf.user_groups;" ;;
+                1|5) echo "SELECT count(*) FROM cf.account_members;" ;;
+                2|6) echo "SELECT * FROM cf.account_members WHERE id = :'member_id';" ;;
+                3|7) echo "SELECT g.name, m.email FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id;" ;;
+                4) echo "INSERT INTO cf.user_groups (name, policies) VALUES ('memloop $i', '[]') RETURNING id AS new_id \\gset"
+                   echo "DELETE FROM cf.user_groups WHERE id = :'new_id';" ;;
+                8) echo "SELECT r.name, p.name FROM cf.roles r, cf.permission_groups p, cf.resource_groups x WHERE x.name IS NOT NULL;" ;;
+                9) echo "SELECT * FROM cf.user_group_members WHERE user_group_id = :'group_id' AND email LIKE '%example%';" ;;
+            esac
+            if [ "$i" -eq 100 ] || [ "$i" -eq 1000 ]; then
+                echo '\o'
+                echo "\\echo MARK $i"
+                echo "\\! grep -E '^Vm(RSS|HWM)' /proc/\$CFIAM_BACKEND_PID/status"
+                echo "SELECT 'CTX ' || sum(total_bytes) FROM pg_backend_memory_contexts \\g (tuples_only=on format=unaligned)"
+                echo '\o /dev/null'
+            fi
+        done
+        echo '\o'
+        echo "SELECT 'ALIVE';"
+    } >"$SQL"
+    PG_ABS_SRCDIR="$ROOT" "$PSQL" -X -q -d postgres -f "$SQL" >"$OUT" 2>"$OUT.err" || true
+    python3 - "$OUT" "$OUT.err" "$MAX_GROWTH_KB" <<'PY' || FAIL=1
+import re, sys
+out = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+err = open(sys.argv[2], encoding="utf-8", errors="replace").read()
+limit = int(sys.argv[3])
+marks = {}
+for m in re.finditer(r"MARK (\d+)\n(.*?)CTX (\d+)", out, re.S):
+    rss = re.search(r"VmRSS:\s+(\d+) kB", m.group(2))
+    hwm = re.search(r"VmHWM:\s+(\d+) kB", m.group(2))
+    marks[int(m.group(1))] = (int(rss.group(1)), int(hwm.group(1)), int(m.group(3)))
+errors = re.findall(r"ERROR:  (.*)", err)
+ok = "ALIVE" in out and 100 in marks and 1000 in marks
+print(f"errors seen in the loop: {len(errors)} (100 expected: one per fault)")
+for e in sorted(set(errors))[:5]:
+    print(f"   {e}")
+if not ok:
+    print("memory loop did not complete", out[-2000:], err[-2000:])
+    sys.exit(1)
+r1, h1, c1 = marks[100]
+r2, h2, c2 = marks[1000]
+print(f"backend VmRSS after 100 queries: {r1} kB, after 1000: {r2} kB (growth {r2 - r1} kB; "
+      f"VmHWM {h1} -> {h2} kB)")
+print(f"backend memory contexts after 100 queries: {c1} bytes, after 1000: {c2} bytes "
+      f"(growth {c2 - c1} bytes)")
+if r2 - r1 > limit or (c2 - c1) > limit * 1024:
+    print(f"FAIL: growth over {limit} kB")
+    sys.exit(1)
+PY
+fi
+
+if [ "$FAIL" -ne 0 ]; then
+    echo "memcheck: FAILED"
+    exit 1
+fi
+echo "memcheck: OK"
