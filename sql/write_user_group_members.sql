@@ -73,6 +73,11 @@ INSERT INTO cf.user_group_members (user_group_id, id) VALUES (NULL, :'m1');
 INSERT INTO cf.user_group_members (user_group_id, id, email) VALUES (:'e4', :'m1', 'x@example.com');
 INSERT INTO cf.user_group_members (user_group_id, id) VALUES (:'e4', :'m1'), (:'e4', :'m1');
 \echo :SQLSTATE
+-- with RETURNING rows go one at a time: the repeat is still caught before its POST
+INSERT INTO cf.user_group_members (user_group_id, id) VALUES (:'e4', :'m1'), (:'e4', :'m1') RETURNING id = :'m1' AS id_ok;
+\echo :SQLSTATE
+\! python3 $MOCKCTL log | sed -e "s/$E4/<e4>/g"
+DELETE FROM cf.user_group_members WHERE user_group_id = :'e4' AND id = :'m1';
 \! python3 $MOCKCTL log
 -- a group or member that does not exist: Cloudflare's error
 INSERT INTO cf.user_group_members (user_group_id, id) VALUES ('ffffffffffffffffffffffffffffffff', :'m1');

@@ -53,6 +53,16 @@ body_excerpt(const CfHttpResponse *response)
 	return s;
 }
 
+/* A request path short enough for a message (a URL may be 70 kB long). */
+static const char *
+clip_path(const char *path_and_query)
+{
+	if (strlen(path_and_query) <= 300)
+		return path_and_query;
+	return psprintf("%.*s...", pg_mbcliplen(path_and_query, strlen(path_and_query), 300),
+					path_and_query);
+}
+
 /* The SQLSTATE that fits an HTTP status from the API. */
 static int
 sqlstate_for_status(long status)
@@ -90,6 +100,7 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 
 	if (not_found)
 		*not_found = false;
+	path_and_query = clip_path(path_and_query);
 
 	doc = cJSON_ParseWithLength(response->body, response->body_len);
 
@@ -173,20 +184,25 @@ cf_json_get_string(cJSON *object, const char *path)
 	return cJSON_IsString(item) ? item->valuestring : NULL;
 }
 
+/* What a JSON value is, with its article, for messages. */
 static const char *
 json_type_name(cJSON *item)
 {
+	if (item == NULL)
+		return "nothing";
 	if (cJSON_IsString(item))
-		return "string";
+		return "a string";
 	if (cJSON_IsNumber(item))
-		return "number";
+		return "a number";
 	if (cJSON_IsBool(item))
-		return "boolean";
+		return "a boolean";
 	if (cJSON_IsArray(item))
-		return "array";
+		return "an array";
 	if (cJSON_IsObject(item))
-		return "object";
-	return "invalid value";
+		return "an object";
+	if (cJSON_IsNull(item))
+		return "null";
+	return "an invalid value";
 }
 
 static void
@@ -195,7 +211,7 @@ wrong_json_type(cJSON *item, const CfColumn *col, const char *table_name,
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-			 errmsg("Cloudflare API returned a %s for column \"%s\" of foreign table \"%s\", expected %s",
+			 errmsg("Cloudflare API returned %s for column \"%s\" of foreign table \"%s\", expected %s",
 					json_type_name(item), col->name, table_name, expected)));
 }
 
@@ -269,7 +285,7 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 	if (!cJSON_IsObject(object))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("Cloudflare API returned a %s where a %s object was expected",
+				 errmsg("Cloudflare API returned %s where a %s object was expected",
 						json_type_name(object), res->name)));
 
 	errcallback.callback = conversion_error_callback;

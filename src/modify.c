@@ -40,6 +40,7 @@
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -76,6 +77,8 @@ typedef struct CfModifyState
 	int64		requests;		/* for EXPLAIN ANALYZE */
 	int64		retries;
 	int64		applied;		/* rows of this statement done at Cloudflare */
+	HTAB	   *added;			/* "group/member" pairs this statement added */
+	MemoryContext state_cxt;	/* lives as long as the statement */
 } CfModifyState;
 
 /* ---------------------------------------------------------------------
@@ -670,6 +673,7 @@ create_modify_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 	st->attr_columns = cf_map_columns(rel, st->res, &natts);
 	st->attinmeta = TupleDescGetAttInMetadata(st->tupdesc);
 	st->has_returning = has_returning;
+	st->state_cxt = estate->es_query_cxt;
 	st->temp_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam modify",
 										 ALLOCSET_SMALL_SIZES);
 	if (connect)
@@ -831,6 +835,33 @@ insert_account_member(CfModifyState *st, TupleTableSlot *slot)
 }
 
 /*
+ * Has this statement added the member to the group already?  With record,
+ * remember that it has.  Rows reach us one at a time (RETURNING) or in
+ * batches, so a repeated pair is caught across rows and batches, before it
+ * is sent.
+ */
+static bool
+membership_added(CfModifyState *st, const char *group, const char *member, bool record)
+{
+	char		key[2 * CF_ID_LEN + 2];
+	bool		found;
+
+	if (st->added == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(key);
+		ctl.entrysize = sizeof(key);
+		ctl.hcxt = st->state_cxt;
+		st->added = hash_create("cfiam memberships added", 64, &ctl,
+								HASH_ELEM | HASH_STRINGS | HASH_CONTEXT);
+	}
+	snprintf(key, sizeof(key), "%s/%s", group, member);
+	(void) hash_search(st->added, key, record ? HASH_ENTER : HASH_FIND, &found);
+	return found;
+}
+
+/*
  * user_group_members: the rows of one batch grouped by group, one POST of
  * [{"id": member}, ...] per group, groups in the order they first appear.
  * Every row is checked before the first call.  With fill, each slot gets
@@ -845,6 +876,8 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 
 	for (int i = 0; i < n; i++)
 	{
+		bool		duplicate = false;
+
 		slot_getallattrs(slots[i]);
 		check_not_given(st, slots[i]);
 		groups[i] = required_text(st, slots[i], "user_group_id");
@@ -853,10 +886,12 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 		check_id(st, "id", members[i]);
 		for (int j = 0; j < i; j++)
 			if (strcmp(groups[i], groups[j]) == 0 && strcmp(members[i], members[j]) == 0)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNIQUE_VIOLATION),
-						 errmsg("member %s is added to user group %s twice in one statement",
-								members[i], groups[i])));
+				duplicate = true;
+		if (duplicate || membership_added(st, groups[i], members[i], false))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNIQUE_VIOLATION),
+					 errmsg("member %s is added to user group %s twice in one statement",
+							members[i], groups[i])));
 	}
 
 	for (int i = 0; i < n; i++)
@@ -884,6 +919,9 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 		snprintf(path, sizeof(path), st->res->list_path, st->account_id, groups[i]);
 		result = call_api(st, "POST", path, body, NULL);
 		st->applied += count;
+		for (int j = i; j < n; j++)
+			if (strcmp(groups[j], groups[i]) == 0)
+				(void) membership_added(st, groups[j], members[j], true);
 
 		if (!fill)
 			continue;
