@@ -183,7 +183,8 @@ SELECT (SELECT array_agg(id) FROM cfc.user_groups WHERE id = ANY(:'ids')) =
 \! python3 $MOCKCTL clear-log
 SELECT count(*) FROM cfc.user_groups WHERE id = ANY(:'ids' || '{nope}'::text[] || :'ids');
 \! python3 $MOCKCTL log | LC_ALL=C sort
-SELECT * FROM public.api_calls(format('SELECT * FROM cfc.user_groups WHERE id = ANY(%L)', :'ids'));
+-- keep-alive: at most one new connection (curl may replace one the mock closed)
+SELECT requests, pages, connections <= 1 AS reused FROM public.api_calls(format('SELECT * FROM cfc.user_groups WHERE id = ANY(%L)', :'ids'));
 
 --
 -- The fan-out of group members: page 1 of four groups' listings at a time;
@@ -195,14 +196,16 @@ SELECT (SELECT array_agg(user_group_id || '/' || id) FROM cfc.user_group_members
 \! python3 $MOCKCTL clear-log
 SELECT count(*), count(DISTINCT user_group_id) FROM cfc.user_group_members;
 \! python3 $MOCKCTL log | sed -E 's/user_groups\/[0-9a-f]{32}/user_groups\/{id}/' | LC_ALL=C sort | uniq -c
-SELECT * FROM public.api_calls('SELECT * FROM cfc.user_group_members');
+-- keep-alive: at most one new connection (curl may replace one the mock closed)
+SELECT requests, pages, connections <= 1 AS reused FROM public.api_calls('SELECT * FROM cfc.user_group_members');
 -- parent = ANY(...) likewise
 SELECT (SELECT array_agg(user_group_id || '/' || id) FROM cfc.user_group_members
           WHERE user_group_id = ANY(:'some_ids')) =
        (SELECT array_agg(user_group_id || '/' || id) FROM cf.user_group_members
           WHERE user_group_id = ANY(:'some_ids')) AS same_order;
 \! python3 $MOCKCTL clear-log
-SELECT * FROM public.api_calls(format('SELECT * FROM cfc.user_group_members WHERE user_group_id = ANY(%L)', :'some_ids'));
+-- keep-alive: at most one new connection (curl may replace one the mock closed)
+SELECT requests, pages, connections <= 1 AS reused FROM public.api_calls(format('SELECT * FROM cfc.user_group_members WHERE user_group_id = ANY(%L)', :'some_ids'));
 \! python3 $MOCKCTL log | sed -E 's/user_groups\/[0-9a-f]{32}/user_groups\/{id}/' | LC_ALL=C sort | uniq -c
 
 --
