@@ -78,5 +78,20 @@ SELECT email, first_name, last_name
  ORDER BY email;
 SQL
 
-echo "== API calls the mock received during the demo"
+echo "== API calls the mock received so far"
 python3 test/mockctl.py count
+
+"$PSQL" -X -q -v ON_ERROR_STOP=1 <<'SQL'
+\echo '== changing membership from SQL: a new group, and every pending member added to it'
+INSERT INTO cf.user_groups (name) VALUES ('Pending review') RETURNING id, name;
+INSERT INTO cf.user_group_members (user_group_id, id)
+SELECT g.id, m.id
+  FROM cf.user_groups g, cf.account_members m
+ WHERE g.name = 'Pending review' AND m.status = 'pending';
+SELECT count(*) AS members_of_pending_review
+  FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id
+ WHERE g.name = 'Pending review';
+SQL
+echo "== the calls those statements made: one POST for the group, one for all its members"
+python3 test/mockctl.py log | sed -e 's/0123456789abcdef0123456789abcdef/<account>/'
+
