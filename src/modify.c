@@ -292,6 +292,28 @@ modify_error_callback(void *arg)
 }
 
 /*
+ * Around each row (or batch): a fresh temporary context, and the error
+ * context that says how much of the statement was applied.
+ */
+static MemoryContext
+start_row(CfModifyState *st, ErrorContextCallback *errcallback)
+{
+	MemoryContextReset(st->temp_cxt);
+	errcallback->callback = modify_error_callback;
+	errcallback->arg = st;
+	errcallback->previous = error_context_stack;
+	error_context_stack = errcallback;
+	return MemoryContextSwitchTo(st->temp_cxt);
+}
+
+static void
+finish_row(ErrorContextCallback *errcallback, MemoryContext oldcxt)
+{
+	error_context_stack = errcallback->previous;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/*
  * Send one request and decode its envelope.  With not_found non-NULL, a 404
  * sets it instead of raising an error.  Returns the "result" member.
  */
@@ -957,12 +979,10 @@ cfExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
 {
 	CfModifyState *st = (CfModifyState *) rinfo->ri_FdwState;
-	ErrorContextCallback errcallback = {error_context_stack, modify_error_callback, st};
+	ErrorContextCallback errcallback;
 	MemoryContext oldcxt;
 
-	MemoryContextReset(st->temp_cxt);
-	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
-	error_context_stack = &errcallback;
+	oldcxt = start_row(st, &errcallback);
 
 	if (st->res->parent)
 		insert_group_members(st, &slot, 1, true);
@@ -976,8 +996,7 @@ cfExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 			insert_account_member(st, slot);
 	}
 
-	error_context_stack = errcallback.previous;
-	MemoryContextSwitchTo(oldcxt);
+	finish_row(&errcallback, oldcxt);
 	return slot;
 }
 
@@ -986,18 +1005,15 @@ cfExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **
 						 TupleTableSlot **planSlots, int *numSlots)
 {
 	CfModifyState *st = (CfModifyState *) rinfo->ri_FdwState;
-	ErrorContextCallback errcallback = {error_context_stack, modify_error_callback, st};
+	ErrorContextCallback errcallback;
 	MemoryContext oldcxt;
 
-	MemoryContextReset(st->temp_cxt);
-	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
-	error_context_stack = &errcallback;
+	oldcxt = start_row(st, &errcallback);
 
 	/* only memberships are batched (see cfGetForeignModifyBatchSize) */
 	insert_group_members(st, slots, *numSlots, false);
 
-	error_context_stack = errcallback.previous;
-	MemoryContextSwitchTo(oldcxt);
+	finish_row(&errcallback, oldcxt);
 	return slots;
 }
 
@@ -1028,7 +1044,7 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
 {
 	CfModifyState *st = (CfModifyState *) rinfo->ri_FdwState;
-	ErrorContextCallback errcallback = {error_context_stack, modify_error_callback, st};
+	ErrorContextCallback errcallback;
 	MemoryContext oldcxt;
 	cJSON	   *body = NULL;
 	cJSON	   *result;
@@ -1037,9 +1053,7 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	bool		not_found;
 	ListCell   *lc;
 
-	MemoryContextReset(st->temp_cxt);
-	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
-	error_context_stack = &errcallback;
+	oldcxt = start_row(st, &errcallback);
 
 	row_path(st, planSlot, path, sizeof(path), &parent_id);
 	slot_getallattrs(slot);
@@ -1094,8 +1108,7 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 		store_object(st, slot, result, parent_id);
 	}
 
-	error_context_stack = errcallback.previous;
-	MemoryContextSwitchTo(oldcxt);
+	finish_row(&errcallback, oldcxt);
 	return slot;
 }
 
@@ -1105,15 +1118,13 @@ cfExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
 {
 	CfModifyState *st = (CfModifyState *) rinfo->ri_FdwState;
-	ErrorContextCallback errcallback = {error_context_stack, modify_error_callback, st};
+	ErrorContextCallback errcallback;
 	MemoryContext oldcxt;
 	char		path[256];
 	char	   *parent_id;
 	bool		not_found;
 
-	MemoryContextReset(st->temp_cxt);
-	oldcxt = MemoryContextSwitchTo(st->temp_cxt);
-	error_context_stack = &errcallback;
+	oldcxt = start_row(st, &errcallback);
 
 	row_path(st, planSlot, path, sizeof(path), &parent_id);
 	call_api(st, "DELETE", path, NULL, &not_found);
@@ -1143,8 +1154,7 @@ cfExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 		}
 	}
 
-	error_context_stack = errcallback.previous;
-	MemoryContextSwitchTo(oldcxt);
+	finish_row(&errcallback, oldcxt);
 	return slot;
 }
 
