@@ -124,7 +124,7 @@ typedef struct CfTableOptions
 
 /* Bounds and default of the max_concurrency server option. */
 #define CF_MAX_CONCURRENCY 16
-#define CF_DEFAULT_CONCURRENCY 4
+#define CF_DEFAULT_CONCURRENCY 12
 
 typedef struct CfServerOptions
 {
@@ -219,6 +219,7 @@ typedef struct CfHttpResponse
 	size_t		body_len;
 	int			connects;		/* new connections the request opened */
 	int			retries;		/* attempts repeated (see http.c) */
+	const char *protocol;		/* "HTTP/2", "HTTP/1.1"; NULL if unknown */
 } CfHttpResponse;
 
 extern CfConnection *cf_get_connection(ForeignServer *server, UserMapping *user);

@@ -55,6 +55,13 @@ PG_MODULE_MAGIC;
 /* rows guessed for an id = ANY(param) or parent = ANY(param) list */
 #define CF_ARRAY_GUESS 10
 
+/*
+ * A batch of GETs holds this many times max_concurrency requests: within a
+ * batch a finished request is at once followed by the next, so the
+ * connection stays busy, and only the batch's raw bodies are held.
+ */
+#define CF_BATCH_PER_SLOT 4
+
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(cfiam_handler);
@@ -62,8 +69,8 @@ PG_FUNCTION_INFO_V1(cfiam_handler);
 /*
  * A paged listing (or a single GET) being read.  Page 1 is fetched alone;
  * when it tells how many rows there are, the following pages are fetched
- * max_concurrency at a time (a "window" of raw bodies) and decoded one at a
- * time, in page order.
+ * a batch at a time (a "window" of raw bodies, max_concurrency of them in
+ * flight at once) and decoded one at a time, in page order.
  */
 typedef struct CfPager
 {
@@ -120,7 +127,7 @@ typedef struct CfScanState
 	int			per_page;
 
 	/*
-	 * Units fetched ahead, max_concurrency at a time: the GETs of the next
+	 * Units fetched ahead, a batch at a time: the GETs of the next
 	 * ids, or page 1 of the next parents' listings.  Consumed in order.
 	 */
 	MemoryContext ahead_cxt;
@@ -133,11 +140,13 @@ typedef struct CfScanState
 	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
 	bool		counted;		/* count(*) pushdown: its row was returned */
 	int			max_concurrency;
+	int			batch_size;		/* GETs fetched ahead at most (1: none) */
 
 	/* for EXPLAIN ANALYZE, over all runs */
 	int64		requests;
 	int64		pages;
 	int64		connections;	/* new connections opened */
+	const char *protocol;		/* of the latest answer ("HTTP/2"), or NULL */
 	int64		retries;		/* requests sent again (see http.c) */
 } CfScanState;
 
@@ -544,6 +553,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 
 		st->conn = cf_get_connection(server, user);
 		st->max_concurrency = cf_http_max_concurrency(st->conn);
+		st->batch_size = st->max_concurrency > 1 ?
+			st->max_concurrency * CF_BATCH_PER_SLOT : 1;
 	}
 }
 
@@ -804,6 +815,26 @@ get_result(cJSON *doc, const char *method, const char *path_and_query)
 	return cJSON_GetObjectItemCaseSensitive(doc, "result");
 }
 
+/*
+ * The "result" of a listing: an array, or NULL for a null result (the
+ * members of an empty group).  Anything else is an error, whatever the
+ * query needs of the answer (rows, or only result_info's count).
+ */
+static cJSON *
+get_list_result(cJSON *doc, const char *path_and_query)
+{
+	cJSON	   *result = get_result(doc, "GET", path_and_query);
+
+	if (cJSON_IsNull(result))
+		return NULL;
+	if (!cJSON_IsArray(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
+				 errdetail("Request: GET %s.", path_and_query)));
+	return result;
+}
+
 /* JSON number member of result_info, or -1 */
 static int64
 result_info_number(cJSON *doc, const char *name)
@@ -814,6 +845,19 @@ result_info_number(cJSON *doc, const char *name)
 	/* a count beyond any real listing is a lie, and would overflow int64 */
 	return cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 1e15 ?
 		(int64) item->valuedouble : -1;
+}
+
+/* Count one answer for EXPLAIN ANALYZE. */
+static void
+count_answer(CfScanState *st, const CfHttpResponse *response, bool is_page)
+{
+	st->requests++;
+	if (is_page)
+		st->pages++;
+	st->connections += response->connects;
+	st->retries += response->retries;
+	if (response->protocol)
+		st->protocol = response->protocol;
 }
 
 /*
@@ -831,25 +875,21 @@ run_batch(CfScanState *st, char **paths, int n, CfHttpResponse *responses,
 	{
 		if (responses[i].status == 0)
 			continue;			/* stopped: not answered */
-		st->requests++;
-		if (is_list)
-			st->pages++;
-		st->connections += responses[i].connects;
-		st->retries += responses[i].retries;
+		count_answer(st, &responses[i], is_list);
 	}
 	if (failed >= 0)
 		(void) cf_decode_envelope(&responses[failed], "GET", paths[failed], NULL);
 }
 
 /*
- * Fetch the pages after page 1 that are known to exist, up to
- * max_concurrency of them, into the pager's window.
+ * Fetch the pages after page 1 that are known to exist, a batch of them,
+ * into the pager's window.
  */
 static void
 pager_fill_window(CfScanState *st, CfPager *pg)
 {
 	MemoryContext oldcxt;
-	int			n = Min(st->max_concurrency, pg->last_page - pg->next_page + 1);
+	int			n = Min(st->batch_size, pg->last_page - pg->next_page + 1);
 
 	MemoryContextReset(pg->window_cxt);
 	pg->window_n = 0;
@@ -967,27 +1007,12 @@ fetch_page(CfScanState *st, CfPager *pg)
 	{
 		path_and_query = pager_page_path(pg, pg->next_page);
 		cf_http_request(st->conn, "GET", path_and_query, NULL, &local);
-		st->requests++;
-		st->pages++;
-		st->connections += local.connects;
-		st->retries += local.retries;
+		count_answer(st, &local, true);
 		response = &local;
 	}
 	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
-	result = get_result(doc, "GET", path_and_query);
-
-	if (cJSON_IsNull(result))
-	{
-		count = 0;				/* the members list of an empty group */
-		result = NULL;
-	}
-	else if (cJSON_IsArray(result))
-		count = cJSON_GetArraySize(result);
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
-				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
-				 errdetail("Request: GET %s.", path_and_query)));
+	result = get_list_result(doc, path_and_query);
+	count = result ? cJSON_GetArraySize(result) : 0;
 
 	/* the raw body is parsed: a window's copy is no longer needed */
 	if (response != &local && response->body)
@@ -1121,9 +1146,7 @@ fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 	if (response == NULL)
 	{
 		cf_http_request(st->conn, "GET", pg->path, NULL, &local);
-		st->requests++;
-		st->connections += local.connects;
-		st->retries += local.retries;
+		count_answer(st, &local, false);
 		response = &local;
 	}
 	doc = cf_decode_envelope(response, "GET", pg->path, &not_found);
@@ -1149,9 +1172,11 @@ fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 }
 
 /*
- * Take up to max_concurrency next ids (GET by id) or parent ids (their
- * listings) into the "ahead" window; with more than one, fetch them all at
- * once (the GETs, or page 1 of each listing).  Returns how many ids.
+ * Take up to a batch of next ids (GET by id) or parent ids (their listings)
+ * into the "ahead" window; with more than one, fetch them all at once (the
+ * GETs, or page 1 of each listing, max_concurrency in flight).  Under a
+ * LIMIT only max_concurrency are taken: the rows wanted may come from the
+ * first few.  Returns how many ids.
  */
 static int
 fill_ahead(CfScanState *st)
@@ -1160,13 +1185,14 @@ fill_ahead(CfScanState *st)
 	bool		by_id = st->plan->id_expr >= 0;
 	MemoryContext oldcxt;
 	int			n = 0;
+	int			want = st->limit_hint >= 0 ? st->max_concurrency : st->batch_size;
 
 	MemoryContextReset(st->ahead_cxt);
 	st->ahead_n = st->ahead_pos = 0;
 	st->ahead = NULL;
 	oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
-	st->ahead_ids = palloc(sizeof(*st->ahead_ids) * st->max_concurrency);
-	while (n < st->max_concurrency)
+	st->ahead_ids = palloc(sizeof(*st->ahead_ids) * want);
+	while (n < want)
 	{
 		const char *id;
 
@@ -1309,12 +1335,9 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 			snprintf(path, sizeof(path), res->list_path, st->account_id);
 		path_and_query = page_path(path, st->query, true, res->per_page_min, 1);
 		cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
-		st->requests++;
-		st->pages++;
-		st->connections += response.connects;
-		st->retries += response.retries;
+		count_answer(st, &response, true);
 		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
-		(void) get_result(doc, "GET", path_and_query);
+		(void) get_list_result(doc, path_and_query);
 		total = result_info_number(doc, "total_count");
 		if (total < 0)
 			ereport(ERROR,
@@ -1387,6 +1410,28 @@ cfEndForeignScan(ForeignScanState *node)
  * ---------------------------------------------------------------------
  */
 
+
+/*
+ * "API Connections: 1 (HTTP/2)": the protocol the server negotiated is shown
+ * with the connections that negotiated it; other formats get it as a key
+ * of its own so that the count stays a number.
+ */
+static void
+explain_connections(int64 connections, const char *protocol, ExplainState *es)
+{
+	if (es->format != EXPLAIN_FORMAT_TEXT)
+	{
+		ExplainPropertyInteger("API Connections", NULL, connections, es);
+		if (protocol)
+			ExplainPropertyText("API Protocol", protocol, es);
+	}
+	else if (connections > 0 && protocol)
+		ExplainPropertyText("API Connections",
+							psprintf(INT64_FORMAT " (%s)", connections, protocol), es);
+	else
+		ExplainPropertyInteger("API Connections", NULL, connections, es);
+}
+
 static void
 cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
@@ -1426,7 +1471,7 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	{
 		ExplainPropertyInteger("API Requests", NULL, st->requests, es);
 		ExplainPropertyInteger("API Pages", NULL, st->pages, es);
-		ExplainPropertyInteger("API Connections", NULL, st->connections, es);
+		explain_connections(st->connections, st->protocol, es);
 		/* shown only when there were some, like the rest of EXPLAIN's extras */
 		if (st->retries > 0)
 			ExplainPropertyInteger("API Retries", NULL, st->retries, es);

@@ -11,10 +11,15 @@
  *
  * Two ways to send: cf_http_request, one request on the mapping's main
  * handle (any method), and cf_http_get_many, a batch of GETs run at most
- * max_concurrency at a time on a multi handle with a small pool of easy
- * handles.  All of them share one connection cache, DNS cache and TLS
- * session cache (a CURLSH), so a connection opened by one is reused by the
- * others; over HTTP/2 the concurrent GETs are multiplexed on one connection.
+ * max_concurrency at a time on a multi handle, each transfer on an easy
+ * handle of its own.  All of them share one connection cache, DNS cache and
+ * TLS session cache (a CURLSH), so a connection opened by one is reused by
+ * the others; over HTTP/2 the concurrent GETs are multiplexed on one
+ * connection.  Whether a failed attempt is sent again is decided in one
+ * place, decide_retry, for both.
+ *
+ * While a transfer runs, the backend shows wait event "Extension" in
+ * pg_stat_activity, so a DBA can tell a slow API from a slow query.
  *
  * libcurl allocates with malloc, never palloc: an ERROR thrown from inside a
  * curl callback would longjmp through curl.  The response buffer is malloc'd
@@ -37,6 +42,7 @@
 #include "utils/hsearch.h"
 #include "utils/timestamp.h"
 #include "utils/wait_event.h"
+#include "pgstat.h"
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
@@ -59,13 +65,22 @@ static int	cf_max_response_kb = 64 * 1024;
 /* How often a batch wakes up to look for a cancel, at the latest. */
 #define CF_POLL_INTERVAL_MS 100
 
+/*
+ * Batches start at most this many requests per second per user mapping,
+ * after a burst of at most CF_START_BURST.  Cloudflare allows 200 per
+ * second per client IP; the pace keeps one backend inside it however short
+ * the round trip (16 in flight at 10 ms would be 1,600 a second).
+ */
+#define CF_MAX_STARTS_PER_SECOND 160
+#define CF_START_INTERVAL_US (1000000 / CF_MAX_STARTS_PER_SECOND)
+#define CF_START_BURST 16
+
 struct CfConnection
 {
 	Oid			umid;			/* hash key: user mapping OID */
 	CURL	   *curl;			/* cf_http_request's handle */
 	CURLSH	   *share;			/* connection, DNS and TLS session caches */
 	CURLM	   *multi;			/* cf_http_get_many's; NULL until first use */
-	CURL	   *pool[CF_MAX_CONCURRENCY];	/* its easy handles, made lazily */
 	int			max_concurrency;
 	struct curl_slist *headers; /* includes the credential */
 	char	   *base_url;		/* malloc'd */
@@ -73,6 +88,7 @@ struct CfConnection
 	long		timeout_ms;
 	long		connect_timeout_ms;
 	int			max_retries;
+	TimestampTz pace;			/* token bucket of batch starts: see above */
 	bool		invalidated;	/* server or mapping changed: rebuild */
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
@@ -123,13 +139,16 @@ write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 /*
  * Called by curl at least once a second during a transfer: a query cancel,
  * statement_timeout or termination aborts the transfer, and the caller then
- * lets CHECK_FOR_INTERRUPTS report it the normal way.
+ * lets CHECK_FOR_INTERRUPTS report it the normal way.  Only when the
+ * interrupt can be serviced now: otherwise CHECK_FOR_INTERRUPTS would not
+ * throw and the transfer would have been cut short for nothing.
  */
 static int
 progress_callback(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 				  curl_off_t ultotal, curl_off_t ulnow)
 {
-	return (QueryCancelPending || ProcDiePending) ? 1 : 0;
+	return ((QueryCancelPending || ProcDiePending) &&
+			INTERRUPTS_CAN_BE_PROCESSED()) ? 1 : 0;
 }
 
 static void
@@ -139,12 +158,6 @@ release_connection(CfConnection *conn)
 	if (conn->multi)
 		curl_multi_cleanup(conn->multi);
 	conn->multi = NULL;
-	for (int i = 0; i < CF_MAX_CONCURRENCY; i++)
-	{
-		if (conn->pool[i])
-			curl_easy_cleanup(conn->pool[i]);
-		conn->pool[i] = NULL;
-	}
 	if (conn->curl)
 		curl_easy_cleanup(conn->curl);
 	if (conn->share)
@@ -202,7 +215,21 @@ cf_http_init(void)
 	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidation_callback, (Datum) 0);
 }
 
-/* Append a header line to a curl list; malloc failure is an ERROR here. */
+/* Append a line to a curl list; malloc failure is an ERROR here. */
+static struct curl_slist *
+add_header_line(struct curl_slist *list, const char *line)
+{
+	struct curl_slist *result = curl_slist_append(list, line);
+
+	if (result == NULL)
+	{
+		curl_slist_free_all(list);
+		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+	}
+	return result;
+}
+
+/* Append "name: value", wiping our copy: the value may be a credential. */
 static struct curl_slist *
 add_header(struct curl_slist *list, const char *name, const char *value)
 {
@@ -328,10 +355,10 @@ cf_get_connection(ForeignServer *server, UserMapping *user)
 		conn->curl = NULL;
 		conn->share = NULL;
 		conn->multi = NULL;
-		memset(conn->pool, 0, sizeof(conn->pool));
 		conn->headers = NULL;
 		conn->base_url = NULL;
 		conn->ca_file = NULL;
+		conn->pace = 0;
 		conn->invalidated = true;
 	}
 	if (conn->invalidated || conn->curl == NULL)
@@ -363,46 +390,90 @@ cf_http_max_concurrency(CfConnection *conn)
 	return conn->max_concurrency;
 }
 
-/*
- * Set up a handle for one request.  curl_easy_reset keeps the handle's live
- * connections and its share, so keep-alive is not lost.
+/* ---------------------------------------------------------------------
+ * Setting up a transfer
+ * ---------------------------------------------------------------------
  */
-static void
+
+/*
+ * Set up a handle for one request.  The caller has just made the handle or
+ * reset it (curl_easy_reset keeps its share, so keep-alive is not lost).
+ * Returns false when libcurl refused an option that correctness depends on.
+ */
+static bool
 prepare_handle(CfConnection *conn, CURL *curl, const char *url,
 			   const char *method, char *errbuf, CfBuffer *buf)
 {
-	curl_easy_reset(curl);
+	bool		ok = true;
+
 	errbuf[0] = '\0';
 	buf->limit = (size_t) cf_max_response_kb * 1024;
-	curl_easy_setopt(curl, CURLOPT_URL, url);
+
+	/*
+	 * libcurl 7.88's HTTP/2 code pauses the whole connection when one
+	 * stream's receive buffer (16 kB by default) fills, and then does not
+	 * process the data of the other streams it has already read from the
+	 * socket until something else drives the connection: multiplexed
+	 * batches stalled until timeout_ms, or handed back empty bodies.  A
+	 * buffer as large as libcurl allows holds any page whole, so no stream
+	 * pauses.  libcurl refuses the option once the handle has a buffer
+	 * (after a multiplexed transfer it keeps one), which is why a batch
+	 * uses a new handle per transfer; the buffer is malloc'd per transfer
+	 * and only what arrives is touched.
+	 */
+	ok &= curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, (long) CURL_MAX_READ_SIZE) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_SHARE, conn->share) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_URL, url) == CURLE_OK;
 	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	ok &= curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK;
 #else
-	curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	ok &= curl_easy_setopt(curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS)) == CURLE_OK;
 #endif
 	/* Never follow a redirect: it could carry the credential elsewhere. */
-	curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	ok &= curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
 	if (conn->ca_file)
-		curl_easy_setopt(curl, CURLOPT_CAINFO, conn->ca_file);
+		ok &= curl_easy_setopt(curl, CURLOPT_CAINFO, conn->ca_file) == CURLE_OK;
 	/* HTTP/2 when the TLS server offers it (the real API does), else 1.1 */
 	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, conn->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, conn->connect_timeout_ms);
+	ok &= curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, conn->timeout_ms) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, conn->connect_timeout_ms) == CURLE_OK;
 	curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_callback);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, buf);
-	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_callback);
-	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+	ok &= curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, write_callback) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_WRITEDATA, buf) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, progress_callback) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method) == CURLE_OK;
+	return ok;
+}
+
+/* The protocol a finished transfer spoke, for EXPLAIN ANALYZE. */
+static const char *
+transfer_protocol(CURL *curl)
+{
+	long		version = 0;
+
+	if (curl_easy_getinfo(curl, CURLINFO_HTTP_VERSION, &version) != CURLE_OK)
+		return NULL;
+	switch (version)
+	{
+		case CURL_HTTP_VERSION_1_0:
+			return "HTTP/1.0";
+		case CURL_HTTP_VERSION_1_1:
+			return "HTTP/1.1";
+		case CURL_HTTP_VERSION_2_0:
+			return "HTTP/2";
+		default:
+			return NULL;
+	}
 }
 
 /*
  * Report a failed transfer.  The buffer is freed first: nothing of curl's
- * may outlive the call.  A cancel is reported as the cancel it is.
+ * may outlive the call.
  */
 static void
 report_transport_error(CURLcode rc, const char *errbuf, CfBuffer *buf,
@@ -414,8 +485,17 @@ report_transport_error(CURLcode rc, const char *errbuf, CfBuffer *buf,
 	buf->data = NULL;
 	if (rc == CURLE_ABORTED_BY_CALLBACK)
 	{
+		/*
+		 * The progress callback aborts only when the interrupt can be
+		 * serviced, so this normally throws the cancel or the termination.
+		 * If the interrupt turned out to need no error, the transfer was
+		 * still cut short: say so, without claiming a cancel.
+		 */
 		CHECK_FOR_INTERRUPTS();
-		/* not reached when an interrupt was pending */
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_ERROR),
+				 errmsg("Cloudflare API request was interrupted"),
+				 errdetail("Request: %s %s.", method, path_and_query)));
 	}
 	if (too_large)
 		ereport(ERROR,
@@ -438,23 +518,56 @@ report_transport_error(CURLcode rc, const char *errbuf, CfBuffer *buf,
 			 errdetail("Request: %s %s.", method, path_and_query)));
 }
 
-/* Move a malloc'd body into palloc memory of the current context. */
+/*
+ * Move a malloc'd body into palloc memory of the current context.  The
+ * malloc'd copy is freed even when the palloc fails.
+ */
 static void
 take_body(CfBuffer *buf, CfHttpResponse *response)
 {
-	response->body_len = buf->len;
-	response->body = palloc(buf->len + 1);
-	if (buf->len > 0)
-		memcpy(response->body, buf->data, buf->len);
-	response->body[buf->len] = '\0';
-	free(buf->data);
+	char	   *data = buf->data;
+	size_t		len = buf->len;
+
 	buf->data = NULL;
+	buf->len = 0;
+	PG_TRY();
+	{
+		response->body = palloc(len + 1);
+	}
+	PG_CATCH();
+	{
+		free(data);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	if (len > 0)
+		memcpy(response->body, data, len);
+	response->body[len] = '\0';
+	response->body_len = len;
+	free(data);
 }
 
 /* ---------------------------------------------------------------------
- * Retries
+ * Retries: the one place that decides whether an attempt is repeated
  * ---------------------------------------------------------------------
  */
+
+/* What one attempt gave, as far as the retry decision needs it. */
+typedef struct CfAttempt
+{
+	CURLcode	rc;
+	long		status;			/* 0 unless rc == CURLE_OK */
+	long		request_size;	/* bytes sent: 0 means nothing reached the API */
+	bool		too_large;
+	curl_off_t	retry_after;	/* seconds, -1 when the API gave none */
+} CfAttempt;
+
+typedef enum CfRetryDecision
+{
+	CF_FINAL,					/* hand the attempt to the caller as it is */
+	CF_RETRY,					/* send it again after *wait_ms */
+	CF_RETRY_TOO_LATE			/* retryable, but Retry-After is too long */
+} CfRetryDecision;
 
 /* Did a failed transfer certainly not reach the API (nothing was sent)? */
 static bool
@@ -471,57 +584,72 @@ transfer_not_sent(CURLcode rc, long request_size)
  * anything): repeating a POST that was carried out would create twice.
  */
 static const char *
-retry_reason(const char *method, CURLcode rc, long request_size, long status,
-			 bool too_large)
+retry_reason(const char *method, const CfAttempt *a)
 {
 	bool		idempotent = strcmp(method, "POST") != 0;
 
-	if (rc != CURLE_OK)
+	if (a->rc != CURLE_OK)
 	{
-		if (rc == CURLE_ABORTED_BY_CALLBACK || too_large ||
-			rc == CURLE_PEER_FAILED_VERIFICATION || rc == CURLE_SSL_CACERT_BADFILE ||
-			rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT ||
-			rc == CURLE_OUT_OF_MEMORY)
+		if (a->rc == CURLE_ABORTED_BY_CALLBACK || a->too_large ||
+			a->rc == CURLE_PEER_FAILED_VERIFICATION || a->rc == CURLE_SSL_CACERT_BADFILE ||
+			a->rc == CURLE_UNSUPPORTED_PROTOCOL || a->rc == CURLE_URL_MALFORMAT ||
+			a->rc == CURLE_OUT_OF_MEMORY)
 			return NULL;
-		if (transfer_not_sent(rc, request_size))
+		if (transfer_not_sent(a->rc, a->request_size))
 			return "could not connect";
 		if (!idempotent)
 			return NULL;
-		return rc == CURLE_OPERATION_TIMEDOUT ? "timed out" : "connection failed";
+		return a->rc == CURLE_OPERATION_TIMEDOUT ? "timed out" : "connection failed";
 	}
-	if (status == 429)
+	if (a->status == 429)
 		return "rate limited (HTTP 429)";
-	if (idempotent && (status >= 500 || status == 408))
-		return status == 408 ? "HTTP 408" : "server error (HTTP 5xx)";
+	if (idempotent && (a->status >= 500 || a->status == 408))
+		return a->status == 408 ? "HTTP 408" : "server error (HTTP 5xx)";
 	return NULL;
 }
 
 /*
- * Wait before a retry: Retry-After when the API gave one, else 0.5 s doubling
- * per attempt up to 8 s, with jitter so that many backends do not come back
- * at once.  The wait is on the backend's latch, so a cancel, a
- * statement_timeout or a termination ends it at once.
+ * Decide what follows attempt number `attempt` (0 for the first) of a
+ * request.  For CF_RETRY, *wait_ms is how long to wait first: Retry-After
+ * when the API gave one, else 0.5 s doubling per attempt up to 8 s, with
+ * jitter so that many backends do not come back at once.
  */
-static void
-retry_wait(int attempt, long retry_after_s, const char *method,
-		   const char *path_and_query, const char *reason, int max_retries)
+static CfRetryDecision
+decide_retry(CfConnection *conn, const char *method, const char *path_and_query,
+			 const CfAttempt *a, int attempt, long *wait_ms)
 {
-	long		wait_ms;
-	TimestampTz end;
+	const char *reason = retry_reason(method, a);
 
-	if (retry_after_s > 0)
-		wait_ms = retry_after_s * 1000;
+	if (reason == NULL)
+		return CF_FINAL;
+	if (a->retry_after > CF_RETRY_AFTER_MAX_S)
+		return CF_RETRY_TOO_LATE;
+	if (attempt >= conn->max_retries)
+		return CF_FINAL;
+
+	if (a->retry_after > 0)
+		*wait_ms = (long) a->retry_after * 1000;
 	else
 	{
 		long		base = CF_BACKOFF_FIRST_MS << Min(attempt, 8);
 
 		base = Min(base, CF_BACKOFF_MAX_MS);
-		wait_ms = base / 2 + (long) (pg_prng_double(&pg_global_prng_state) * (base / 2));
+		*wait_ms = base / 2 + (long) (pg_prng_double(&pg_global_prng_state) * (base / 2));
 	}
 	elog(DEBUG1, "cfiam: %s %s: %s; retry %d of %d in %ld ms",
-		 method, path_and_query, reason, attempt + 1, max_retries, wait_ms);
+		 method, path_and_query, reason, attempt + 1, conn->max_retries, *wait_ms);
+	return CF_RETRY;
+}
 
-	end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+/*
+ * Wait before a retry, on the backend's latch, so that a cancel, a
+ * statement_timeout or a termination ends the wait at once.
+ */
+static void
+retry_wait(long wait_ms)
+{
+	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+
 	for (;;)
 	{
 		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
@@ -551,9 +679,84 @@ report_retry_after(long retry_after_s, long status, const char *method,
 			 errhint("Try again after %s.", timestamptz_to_str(when))));
 }
 
+/* ---------------------------------------------------------------------
+ * One request
+ * ---------------------------------------------------------------------
+ */
+
+/* A copy of the mapping's header list plus the body's content type. */
+static struct curl_slist *
+body_header_list(CfConnection *conn)
+{
+	struct curl_slist *list = NULL;
+
+	for (struct curl_slist *h = conn->headers; h; h = h->next)
+		list = add_header_line(list, h->data);
+	return add_header_line(list, "Content-Type: application/json");
+}
+
+/*
+ * One attempt of a request on the mapping's own handle.  Fills *a and
+ * leaves the answer in *buf (malloc'd).
+ */
+static void
+perform_once(CfConnection *conn, const char *method, const char *url,
+			 const char *body, struct curl_slist *headers, char *errbuf,
+			 CfBuffer *buf, CfAttempt *a, CfHttpResponse *response)
+{
+	CURL	   *curl = conn->curl;
+	long		connects = 0;
+	bool		ok;
+
+	curl_easy_reset(curl);
+	ok = prepare_handle(conn, curl, url, method, errbuf, buf);
+
+	/*
+	 * libcurl silently sends a request again when a reused keep-alive
+	 * connection turns out to be closed.  That is harmless for GET, PUT and
+	 * DELETE, but a POST that the API did receive would create twice: a
+	 * POST always gets a connection of its own.
+	 */
+	if (strcmp(method, "POST") == 0)
+		ok &= curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L) == CURLE_OK;
+	if (body != NULL)
+	{
+		ok &= curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body) == CURLE_OK;
+		ok &= curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) strlen(body)) == CURLE_OK;
+	}
+	else if (strcmp(method, "GET") == 0)
+		ok &= curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers) == CURLE_OK;
+
+	memset(a, 0, sizeof(*a));
+	a->retry_after = -1;
+	if (!ok)
+	{
+		a->rc = CURLE_OUT_OF_MEMORY;
+		return;
+	}
+
+	pgstat_report_wait_start(PG_WAIT_EXTENSION);
+	a->rc = curl_easy_perform(curl);
+	pgstat_report_wait_end();
+
+	if (a->rc == CURLE_OK)
+	{
+		curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &a->status);
+		/* seconds, from either form of the header (libcurl parses dates) */
+		curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &a->retry_after);
+		response->protocol = transfer_protocol(curl);
+	}
+	curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+	curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &a->request_size);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
+	a->too_large = buf->too_large;
+	response->connects += (int) connects;
+}
+
 /*
  * Send one request and return its status and body, retrying what is safe to
- * retry (see retry_reason) up to the server's max_retries.  Transport
+ * retry (see decide_retry) up to the server's max_retries.  Transport
  * failures are reported here; what the status and body mean is the
  * caller's business.
  */
@@ -562,135 +765,108 @@ cf_http_request(CfConnection *conn, const char *method,
 				const char *path_and_query, const char *body,
 				CfHttpResponse *response)
 {
-	CURL	   *curl = conn->curl;
 	char		errbuf[CURL_ERROR_SIZE];
 	char	   *url;
-	struct curl_slist *headers = conn->headers;
-	struct curl_slist *body_headers = NULL;
-	bool		is_post = strcmp(method, "POST") == 0;
+	struct curl_slist *volatile body_headers = NULL;
 
 	CHECK_FOR_INTERRUPTS();
 
 	url = psprintf("%s%s", conn->base_url, path_and_query);
 	if (body != NULL)
+		body_headers = body_header_list(conn);
+	memset(response, 0, sizeof(*response));
+
+	PG_TRY();
 	{
-		/* a copy of the header list that adds the content type */
-		for (struct curl_slist *h = conn->headers; h; h = h->next)
-			body_headers = curl_slist_append(body_headers, h->data);
-		body_headers = curl_slist_append(body_headers, "Content-Type: application/json");
-		if (body_headers == NULL)
-			ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
-		headers = body_headers;
+		for (int attempt = 0;; attempt++)
+		{
+			CfBuffer	buf = {0};
+			CfAttempt	a;
+			long		wait_ms = 0;
+
+			perform_once(conn, method, url, body,
+						 body_headers ? body_headers : conn->headers,
+						 errbuf, &buf, &a, response);
+
+			switch (decide_retry(conn, method, path_and_query, &a, attempt, &wait_ms))
+			{
+				case CF_RETRY:
+					free(buf.data);
+					retry_wait(wait_ms);
+					response->retries++;
+					continue;
+				case CF_RETRY_TOO_LATE:
+					free(buf.data);
+					report_retry_after((long) a.retry_after, a.status, method, path_and_query);
+					break;
+				case CF_FINAL:
+					break;
+			}
+
+			if (a.rc != CURLE_OK && strcmp(method, "POST") == 0 &&
+				!transfer_not_sent(a.rc, a.request_size) &&
+				a.rc != CURLE_ABORTED_BY_CALLBACK && !a.too_large)
+			{
+				free(buf.data);
+				ereport(ERROR,
+						(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+						 errmsg("outcome of POST %s is unknown: %s", path_and_query,
+								errbuf[0] ? errbuf : curl_easy_strerror(a.rc)),
+						 errdetail("The request was sent but no answer came back, so Cloudflare may or may not have carried it out. cfiam never sends a POST twice."),
+						 errhint("Check with a SELECT (by name or email) whether it was applied before running the statement again.")));
+			}
+			if (a.rc != CURLE_OK)
+				report_transport_error(a.rc, errbuf, &buf, method, path_and_query);
+
+			response->status = a.status;
+			take_body(&buf, response);
+			break;
+		}
 	}
-	response->connects = 0;
-	response->retries = 0;
-
-	for (int attempt = 0;; attempt++)
+	PG_FINALLY();
 	{
-		CfBuffer	buf = {0};
-		CURLcode	rc;
-		long		status = 0;
-		long		connects = 0;
-		long		request_size = 0;
-		curl_off_t	retry_after = -1;
-		const char *reason;
-
-		prepare_handle(conn, curl, url, method, errbuf, &buf);
-
-		/*
-		 * libcurl silently sends a request again when a reused keep-alive
-		 * connection turns out to be closed.  That is harmless for GET, PUT
-		 * and DELETE, but a POST that the API did receive would create twice:
-		 * a POST always gets a connection of its own.
-		 */
-		if (is_post)
-			curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, 1L);
-		if (body != NULL)
-		{
-			curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-			curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, (long) strlen(body));
-		}
-		else if (strcmp(method, "GET") == 0)
-			curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-
-		rc = curl_easy_perform(curl);
-		if (rc == CURLE_OK)
-		{
-			curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-			/* seconds, from either form of the header (libcurl parses dates) */
-			curl_easy_getinfo(curl, CURLINFO_RETRY_AFTER, &retry_after);
-		}
-		curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
-		curl_easy_getinfo(curl, CURLINFO_REQUEST_SIZE, &request_size);
-		curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
-		response->connects += (int) connects;
-
-		reason = retry_reason(method, rc, request_size, status, buf.too_large);
-		if (reason != NULL && retry_after > CF_RETRY_AFTER_MAX_S)
-		{
-			free(buf.data);
-			if (body_headers)
-				curl_slist_free_all(body_headers);
-			report_retry_after((long) retry_after, status, method, path_and_query);
-		}
-		if (reason != NULL && attempt < conn->max_retries)
-		{
-			free(buf.data);
-			/* the wait may end in a cancel: nothing of curl's may be left */
-			PG_TRY();
-			{
-				retry_wait(attempt, (long) retry_after, method, path_and_query, reason,
-						   conn->max_retries);
-			}
-			PG_CATCH();
-			{
-				if (body_headers)
-					curl_slist_free_all(body_headers);
-				PG_RE_THROW();
-			}
-			PG_END_TRY();
-			response->retries++;
-			continue;
-		}
-
-		/* the final attempt */
 		if (body_headers)
 			curl_slist_free_all(body_headers);
-		if (rc != CURLE_OK && is_post && !transfer_not_sent(rc, request_size) &&
-			rc != CURLE_ABORTED_BY_CALLBACK && !buf.too_large)
-		{
-			free(buf.data);
-			ereport(ERROR,
-					(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
-					 errmsg("outcome of POST %s is unknown: %s", path_and_query,
-							errbuf[0] ? errbuf : curl_easy_strerror(rc)),
-					 errdetail("The request was sent but no answer came back, so Cloudflare may or may not have carried it out. cfiam never sends a POST twice."),
-					 errhint("Check with a SELECT (by name or email) whether it was applied before running the statement again.")));
-		}
-		if (rc != CURLE_OK)
-			report_transport_error(rc, errbuf, &buf, method, path_and_query);
-
-		response->status = status;
-		take_body(&buf, response);
-		break;
 	}
+	PG_END_TRY();
 	pfree(url);
 }
 
-/* One transfer of a batch. */
+/* ---------------------------------------------------------------------
+ * A batch of GETs
+ * ---------------------------------------------------------------------
+ */
+
+typedef enum CfTransferState
+{
+	XFER_QUEUED,				/* not started yet */
+	XFER_RUNNING,				/* on the multi handle */
+	XFER_WAITING,				/* failed, to be sent again at not_before */
+	XFER_DONE					/* answered: status and body kept */
+} CfTransferState;
+
+/* One GET of a batch, across its attempts. */
 typedef struct CfTransfer
 {
+	const char *path;			/* path and query, for messages */
 	char	   *url;
-	CURL	   *curl;			/* pool handle while in flight, else NULL */
-	CfBuffer	buf;
+	CfTransferState state;
+	CURL	   *curl;			/* a handle of its own while running */
+	CfBuffer	buf;			/* malloc'd answer of the current attempt */
 	char		errbuf[CURL_ERROR_SIZE];
-	CURLcode	rc;
-	long		status;
-	long		connects;
-	long		request_size;
-	bool		done;
+	CfAttempt	last;			/* outcome of the latest attempt */
+	int			attempts;		/* started so far */
+	TimestampTz not_before;		/* XFER_WAITING: when to send it again */
+	int			connects;
+	const char *protocol;
 } CfTransfer;
+
+/* How a batch ended, when not with every transfer answered. */
+typedef struct CfBatchFailure
+{
+	int			index;			/* the transfer, or -1 */
+	CfRetryDecision decision;	/* CF_FINAL: its last attempt is the error */
+} CfBatchFailure;
 
 /* A failed status stops a batch; 404 does not (a GET by id: no such row). */
 static bool
@@ -699,216 +875,308 @@ status_is_failure(long status)
 	return (status < 200 || status >= 300) && status != 404;
 }
 
+/* Make the multi handle on first use. */
+static void
+ensure_multi(CfConnection *conn)
+{
+	if (conn->multi != NULL)
+		return;
+	conn->multi = curl_multi_init();
+	if (conn->multi == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("could not create an HTTP handle")));
+	/* HTTP/2: several GETs share one connection when the server allows */
+	curl_multi_setopt(conn->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+	/* over HTTP/1.1, keep as many idle connections as run at once */
+	curl_multi_setopt(conn->multi, CURLMOPT_MAXCONNECTS, (long) CF_MAX_CONCURRENCY + 1);
+}
+
+/* Detach a transfer's handle and free it; its answer stays in x->buf. */
+static void
+release_transfer_handle(CfConnection *conn, CfTransfer *x)
+{
+	if (x->curl == NULL)
+		return;
+	curl_multi_remove_handle(conn->multi, x->curl);
+	curl_easy_cleanup(x->curl);
+	x->curl = NULL;
+}
+
+/* Start one attempt of a transfer on a new handle; false if curl refused. */
+static bool
+start_transfer(CfConnection *conn, CfTransfer *x)
+{
+	CURL	   *curl = curl_easy_init();
+	bool		ok;
+
+	if (curl == NULL)
+		return false;
+	x->buf.len = 0;
+	x->buf.too_large = false;
+	ok = prepare_handle(conn, curl, x->url, "GET", x->errbuf, &x->buf);
+	ok &= curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+	ok &= curl_easy_setopt(curl, CURLOPT_HTTPHEADER, conn->headers) == CURLE_OK;
+	/* wait for a connection that may multiplex rather than open one */
+	curl_easy_setopt(curl, CURLOPT_PIPEWAIT, 1L);
+	ok &= curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *) x) == CURLE_OK;
+	if (!ok || curl_multi_add_handle(conn->multi, curl) != CURLM_OK)
+	{
+		curl_easy_cleanup(curl);
+		return false;
+	}
+	x->curl = curl;
+	x->state = XFER_RUNNING;
+	x->attempts++;
+	return true;
+}
+
+/*
+ * A transfer finished: record its outcome and decide, in decide_retry,
+ * whether it is done, waits to be sent again (alone: the others of the
+ * batch go on and keep their answers), or ends the batch.
+ */
+static CfRetryDecision
+finish_transfer(CfConnection *conn, CfTransfer *x, CURLcode rc)
+{
+	long		connects = 0;
+	long		wait_ms = 0;
+	CfRetryDecision decision;
+
+	memset(&x->last, 0, sizeof(x->last));
+	x->last.rc = rc;
+	x->last.retry_after = -1;
+	if (rc == CURLE_OK)
+	{
+		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->last.status);
+		curl_easy_getinfo(x->curl, CURLINFO_RETRY_AFTER, &x->last.retry_after);
+		x->protocol = transfer_protocol(x->curl);
+	}
+	curl_easy_getinfo(x->curl, CURLINFO_NUM_CONNECTS, &connects);
+	curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &x->last.request_size);
+	x->last.too_large = x->buf.too_large;
+	x->connects += (int) connects;
+	release_transfer_handle(conn, x);
+
+	decision = decide_retry(conn, "GET", x->path, &x->last, x->attempts - 1, &wait_ms);
+	if (decision == CF_RETRY)
+	{
+		free(x->buf.data);
+		x->buf.data = NULL;
+		x->state = XFER_WAITING;
+		x->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
+		return CF_RETRY;
+	}
+	x->state = XFER_DONE;
+	return decision;
+}
+
+/*
+ * Run the batch until every transfer is done or one ends it.  At most
+ * max_concurrency run at once, started in the order given.  Fills *failure
+ * when one ends the batch: a transport failure or a status that may not be
+ * retried (other than 404), or a Retry-After longer than cfiam waits.
+ * A cancel throws from CHECK_FOR_INTERRUPTS; the caller cleans up.
+ */
+static void
+run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *failure)
+{
+	int			next = 0;		/* first transfer never started */
+	int			running = 0;
+	int			waiting = 0;
+	int			done = 0;
+
+	while (done < n)
+	{
+		TimestampTz now = GetCurrentTimestamp();
+		TimestampTz burst_floor = now - (TimestampTz) CF_START_BURST * CF_START_INTERVAL_US;
+		long		timeout_ms = CF_POLL_INTERVAL_MS;
+		int			still_running;
+		int			queued;
+		int			finished = 0;
+		CURLMsg    *msg;
+
+		CHECK_FOR_INTERRUPTS();
+
+		/* an idle while refills the bucket, up to the burst */
+		if (conn->pace < burst_floor)
+			conn->pace = burst_floor;
+
+		/* retries whose wait is over go first, then new transfers */
+		for (int i = 0; i < next && waiting > 0 && running < conn->max_concurrency &&
+			 conn->pace <= now; i++)
+		{
+			CfTransfer *x = &xfers[i];
+
+			if (x->state != XFER_WAITING)
+				continue;
+			if (x->not_before > now)
+			{
+				timeout_ms = Min(timeout_ms,
+								 Max(1, TimestampDifferenceMilliseconds(now, x->not_before)));
+				continue;
+			}
+			if (!start_transfer(conn, x))
+				goto out_of_memory;
+			waiting--;
+			running++;
+			conn->pace += CF_START_INTERVAL_US;
+		}
+		while (next < n && running < conn->max_concurrency && conn->pace <= now)
+		{
+			if (!start_transfer(conn, &xfers[next]))
+				goto out_of_memory;
+			next++;
+			running++;
+			conn->pace += CF_START_INTERVAL_US;
+		}
+		if (conn->pace > now && (next < n || waiting > 0))
+			timeout_ms = Min(timeout_ms, Max(1, (conn->pace - now + 999) / 1000));
+
+		if (running > 0)
+		{
+			pgstat_report_wait_start(PG_WAIT_EXTENSION);
+			curl_multi_perform(conn->multi, &still_running);
+			pgstat_report_wait_end();
+		}
+		while ((msg = curl_multi_info_read(conn->multi, &queued)) != NULL)
+		{
+			CfTransfer *x = NULL;
+			CfRetryDecision decision;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
+			decision = finish_transfer(conn, x, msg->data.result);
+			running--;
+			finished++;
+			if (decision == CF_RETRY)
+			{
+				waiting++;
+				continue;
+			}
+			done++;
+			if (decision == CF_RETRY_TOO_LATE || x->last.rc != CURLE_OK ||
+				status_is_failure(x->last.status))
+			{
+				failure->index = x - xfers;
+				failure->decision = decision;
+				return;
+			}
+		}
+		if (finished > 0)
+			continue;			/* fill the freed slots before waiting */
+		if (done < n && running > 0)
+		{
+			pgstat_report_wait_start(PG_WAIT_EXTENSION);
+			curl_multi_poll(conn->multi, NULL, 0, (int) timeout_ms, NULL);
+			pgstat_report_wait_end();
+		}
+		else if (done < n)
+			retry_wait(timeout_ms);	/* only retries waiting */
+	}
+	return;
+
+out_of_memory:
+	ereport(ERROR,
+			(errcode(ERRCODE_OUT_OF_MEMORY),
+			 errmsg("could not create an HTTP handle")));
+}
+
 /*
  * GET every path of paths[0..n-1], at most max_concurrency at once, in the
  * order given (later ones start as earlier ones finish).  Fills responses[i]
  * (palloc'd in the current context) and returns -1 when all answered with a
- * 2xx or a 404.  When one answers another status, the transfers still in
- * flight are abandoned (their status is left 0, body NULL) and its index is
- * returned: the caller decodes that response into its error.  A transport
- * failure is reported here, as cf_http_request reports it, after every
- * transfer of the batch has been stopped.  A cancel is noticed within
- * CF_POLL_INTERVAL_MS.  Handles and connections stay usable afterwards.
+ * 2xx or a 404.  A transfer that fails in a way that may be retried is sent
+ * again on its own, after its backoff, while the rest of the batch goes on;
+ * an answer once received is kept and never asked for again.  When one
+ * answers a status that is not retried, the transfers still in flight are
+ * abandoned (their status is left 0, body NULL) and its index is returned:
+ * the caller decodes that response into its error.  A transport failure is
+ * reported here, as cf_http_request reports it, after every transfer of the
+ * batch has been stopped.  A cancel is noticed within CF_POLL_INTERVAL_MS.
  */
 int
 cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 				 CfHttpResponse *responses)
 {
 	CfTransfer *xfers;
-	int			next = 0;		/* next transfer to start */
-	int			in_flight = 0;
-	int			failed_status = -1;
-	int			failed_transport = -1;
-	bool		canceled = false;
-	bool		retry_rest = false;
-	bool	   *redo;
+	CfBatchFailure failure = {-1, CF_FINAL};
 
 	CHECK_FOR_INTERRUPTS();
 	if (n <= 0)
 		return -1;
+	ensure_multi(conn);
 
-	if (conn->multi == NULL)
-	{
-		conn->multi = curl_multi_init();
-		if (conn->multi == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_OUT_OF_MEMORY),
-					 errmsg("could not create an HTTP handle")));
-		/* HTTP/2: several GETs share one connection when the server allows */
-		curl_multi_setopt(conn->multi, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
-	}
-	for (int i = 0; i < conn->max_concurrency; i++)
-	{
-		if (conn->pool[i] == NULL)
-		{
-			conn->pool[i] = curl_easy_init();
-			if (conn->pool[i] == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_OUT_OF_MEMORY),
-						 errmsg("could not create an HTTP handle")));
-			curl_easy_setopt(conn->pool[i], CURLOPT_SHARE, conn->share);
-		}
-	}
-
-	/* everything that can fail with an ERROR is done before curl starts */
 	xfers = palloc0(sizeof(CfTransfer) * n);
 	for (int i = 0; i < n; i++)
+	{
+		xfers[i].path = paths[i];
 		xfers[i].url = psprintf("%s%s", conn->base_url, paths[i]);
-
-	/*
-	 * From here to the end of the cleanup nothing may throw: transfers in
-	 * flight and malloc'd buffers must be released before any ereport.
-	 */
-	for (;;)
-	{
-		int			running;
-		CURLMsg    *msg;
-		int			queued;
-
-		/* start transfers up to the limit, in the order given */
-		while (next < n && in_flight < conn->max_concurrency &&
-			   failed_status < 0 && failed_transport < 0)
-		{
-			CfTransfer *x = &xfers[next];
-			CURL	   *curl = NULL;
-
-			for (int i = 0; i < conn->max_concurrency && curl == NULL; i++)
-			{
-				bool		busy = false;
-
-				for (int j = 0; j < next && !busy; j++)
-					busy = (xfers[j].curl == conn->pool[i]);
-				if (!busy)
-					curl = conn->pool[i];
-			}
-			Assert(curl != NULL);
-			prepare_handle(conn, curl, x->url, "GET", x->errbuf, &x->buf);
-			curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-			curl_easy_setopt(curl, CURLOPT_HTTPHEADER, conn->headers);
-			/* wait for a connection that may multiplex rather than open one */
-			curl_easy_setopt(curl, CURLOPT_PIPEWAIT, 1L);
-			curl_easy_setopt(curl, CURLOPT_PRIVATE, (void *) x);
-			if (curl_multi_add_handle(conn->multi, curl) != CURLM_OK)
-			{
-				x->rc = CURLE_OUT_OF_MEMORY;
-				failed_transport = next;
-				break;
-			}
-			x->curl = curl;
-			in_flight++;
-			next++;
-		}
-		if (in_flight == 0 || failed_status >= 0 || failed_transport >= 0)
-			break;
-
-		curl_multi_perform(conn->multi, &running);
-		while ((msg = curl_multi_info_read(conn->multi, &queued)) != NULL)
-		{
-			CfTransfer *x = NULL;
-
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **) &x);
-			x->rc = msg->data.result;
-			if (x->rc == CURLE_OK)
-				curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->status);
-			curl_easy_getinfo(x->curl, CURLINFO_NUM_CONNECTS, &x->connects);
-			curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &x->request_size);
-			curl_multi_remove_handle(conn->multi, x->curl);
-			curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, NULL);
-			x->curl = NULL;
-			x->done = true;
-			in_flight--;
-			if (x->rc != CURLE_OK && failed_transport < 0)
-				failed_transport = x - xfers;
-			else if (x->rc == CURLE_OK && status_is_failure(x->status) && failed_status < 0)
-				failed_status = x - xfers;
-		}
-		if (failed_status >= 0 || failed_transport >= 0)
-			break;
-		if (QueryCancelPending || ProcDiePending)
-		{
-			canceled = true;
-			break;
-		}
-		if (in_flight > 0)
-			curl_multi_poll(conn->multi, NULL, 0, CF_POLL_INTERVAL_MS, NULL);
 	}
 
-	/* stop what is still in flight; its connection is closed, not reused */
+	/* whatever throws, no handle stays on the multi and no buffer leaks */
+	PG_TRY();
+	{
+		run_transfers(conn, xfers, n, &failure);
+	}
+	PG_CATCH();
+	{
+		for (int i = 0; i < n; i++)
+		{
+			release_transfer_handle(conn, &xfers[i]);
+			free(xfers[i].buf.data);
+		}
+		pgstat_report_wait_end();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+
+	/* stop what is still in flight; its stream or connection is dropped */
 	for (int i = 0; i < n; i++)
 	{
-		CfTransfer *x = &xfers[i];
-
-		if (x->curl)
+		release_transfer_handle(conn, &xfers[i]);
+		if (xfers[i].state != XFER_DONE)
 		{
-			curl_multi_remove_handle(conn->multi, x->curl);
-			curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, NULL);
-			x->curl = NULL;
-		}
-		if (!x->done || (failed_transport >= 0 && i != failed_transport) || canceled)
-		{
-			free(x->buf.data);
-			x->buf.data = NULL;
-			x->buf.len = 0;
+			free(xfers[i].buf.data);
+			xfers[i].buf.data = NULL;
 		}
 	}
 
-	if (canceled)
+	if (failure.index >= 0)
 	{
-		CHECK_FOR_INTERRUPTS();
-		/* a pending interrupt that does not throw (e.g. held off): go on */
-		ereport(ERROR,
-				(errcode(ERRCODE_QUERY_CANCELED),
-				 errmsg("canceling statement due to user request")));
-	}
-	/*
-	 * A failure that may be retried: what answered is kept, and the failed
-	 * transfer and those stopped with it are sent again one at a time by
-	 * cf_http_request, which retries.
-	 */
-	if (failed_transport >= 0)
-	{
-		CfTransfer *x = &xfers[failed_transport];
+		CfTransfer *x = &xfers[failure.index];
 
-		if (conn->max_retries == 0 ||
-			retry_reason("GET", x->rc, x->request_size, 0, x->buf.too_large) == NULL)
-			report_transport_error(x->rc, x->errbuf, &x->buf, "GET", paths[failed_transport]);
-		free(x->buf.data);
-		x->buf.data = NULL;
-		x->done = false;
-		retry_rest = true;
+		if (failure.decision == CF_RETRY_TOO_LATE || x->last.rc != CURLE_OK)
+		{
+			for (int i = 0; i < n; i++)
+				if (i != failure.index)
+					free(xfers[i].buf.data);
+			if (failure.decision == CF_RETRY_TOO_LATE)
+			{
+				free(x->buf.data);
+				report_retry_after((long) x->last.retry_after, x->last.status, "GET", x->path);
+			}
+			report_transport_error(x->last.rc, x->errbuf, &x->buf, "GET", x->path);
+		}
 	}
-	if (failed_status >= 0 && conn->max_retries > 0 &&
-		retry_reason("GET", CURLE_OK, 1, xfers[failed_status].status, false) != NULL)
-	{
-		CfTransfer *x = &xfers[failed_status];
 
-		free(x->buf.data);
-		x->buf.data = NULL;
-		x->done = false;
-		failed_status = -1;
-		retry_rest = true;
-	}
-	redo = palloc0(sizeof(bool) * n);
-	for (int i = 0; i < n; i++)
-		redo[i] = retry_rest && !xfers[i].done;
-
-	/* an out-of-memory ERROR here must not leak the remaining buffers */
+	/* hand the answers over; an out-of-memory here leaks no buffer */
 	PG_TRY();
 	{
 		for (int i = 0; i < n; i++)
 		{
 			CfTransfer *x = &xfers[i];
 
-			responses[i].status = x->done ? x->status : 0;
-			responses[i].connects = (int) x->connects;
-			responses[i].retries = 0;
-			responses[i].body = NULL;
-			responses[i].body_len = 0;
-			if (x->buf.data)
+			memset(&responses[i], 0, sizeof(CfHttpResponse));
+			responses[i].connects = x->connects;
+			responses[i].retries = Max(x->attempts - 1, 0);
+			responses[i].protocol = x->protocol;
+			if (x->state == XFER_DONE)
+			{
+				responses[i].status = x->last.status;
 				take_body(&x->buf, &responses[i]);
-			pfree(x->url);
+			}
 		}
 	}
 	PG_FINALLY();
@@ -917,17 +1185,9 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 			free(xfers[i].buf.data);
 	}
 	PG_END_TRY();
-	pfree(xfers);
 
 	for (int i = 0; i < n; i++)
-	{
-		if (!redo[i])
-			continue;
-		cf_http_request(conn, "GET", paths[i], NULL, &responses[i]);
-		responses[i].retries++;
-		if (status_is_failure(responses[i].status))
-			return i;
-	}
-	pfree(redo);
-	return failed_status;
+		pfree(xfers[i].url);
+	pfree(xfers);
+	return failure.index;
 }
