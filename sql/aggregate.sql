@@ -73,6 +73,10 @@ DEALLOCATE c;
 \! python3 $MOCKCTL fault missing_result
 SELECT count(*) FROM cf.roles;
 \! python3 $MOCKCTL log
+-- nor is a "result" that is not a list, however plausible total_count is
+\! python3 $MOCKCTL fault envelope --field result --value '{"not": "a list"}'
+SELECT count(*) FROM cf.roles;
+\! python3 $MOCKCTL log
 
 -- count_pushdown 'false' on the table (or server) reads the rows
 ALTER FOREIGN TABLE cf.roles OPTIONS (ADD count_pushdown 'false');

@@ -124,6 +124,40 @@ RESET cfiam.max_response_size;
 SHOW cfiam.max_response_size;
 SELECT count(*) FROM cf.account_members;
 
+-- Concurrent batches: a failed request is sent again alone, after its
+-- backoff, while the rest of the batch goes on; an answer once received is
+-- never asked for again.  1,000 members are 20 pages: 20 requests, plus one
+-- for each retry, whatever the order in which the pages arrive.
+ALTER SERVER retrying OPTIONS (SET max_concurrency '4');
+\! python3 $MOCKCTL reset --account-members 1000
+-- the connection dropped on page 3: page 3 twice, every other page once
+\! python3 $MOCKCTL fault reset --match 'page=3&'
+SELECT count(*), count(DISTINCT id) FROM cfr.account_members;
+\! python3 $MOCKCTL log | sed -E 's/.*[?&](page=[0-9]+)&.*/\1/' | LC_ALL=C sort | uniq -c | sort -k2,2V | awk '$1 != 1'
+-- a 500 on page 2: page 2 twice, page 3 once
+\! python3 $MOCKCTL fault status --status 500 --match 'page=2&'
+SELECT count(*), count(DISTINCT id) FROM cfr.account_members;
+\! python3 $MOCKCTL log | sed -E 's/.*[?&](page=[0-9]+)&.*/\1/' | LC_ALL=C sort | uniq -c | sort -k2,2V | awk '$1 != 1'
+-- a 500 on page 2 and a dropped connection on page 5 in the same batch
+\! python3 $MOCKCTL fault status --status 500 --match 'page=2&'
+\! python3 $MOCKCTL fault reset --match 'page=5&'
+SELECT count(*), count(DISTINCT id) FROM cfr.account_members;
+\! python3 $MOCKCTL count
+-- GETs by id: only the one that failed is sent again
+SELECT array_agg(id) AS member_ids FROM (SELECT id FROM cf.account_members LIMIT 6) s \gset
+\! python3 $MOCKCTL clear-log
+SELECT :'member_ids'::text[] AS ids \gset
+\! python3 $MOCKCTL fault status --status 502 --count 1 --match 'members/'
+SELECT count(*) FROM cfr.account_members WHERE id = ANY(:'ids');
+\! python3 $MOCKCTL count
+-- a 403 ends the batch at once: Cloudflare's error, nothing sent again
+\! python3 $MOCKCTL fault status --status 403 --match 'page=4&'
+SELECT count(*) FROM cfr.account_members;
+\! python3 $MOCKCTL log | sed -E 's/.*[?&](page=[0-9]+)&.*/\1/' | LC_ALL=C sort | uniq -c | awk '$1 != 1'
+SELECT 1 AS still_working;
+ALTER SERVER retrying OPTIONS (SET max_concurrency '1');
+\! python3 $MOCKCTL reset --account-members 120
+
 -- ca_file names a CA bundle; it must be an absolute path
 ALTER SERVER retrying OPTIONS (ADD ca_file 'certs/ca.pem');
 ALTER SERVER retrying OPTIONS (ADD ca_file '/nonexistent/ca.pem');

@@ -106,6 +106,17 @@ typedef struct CfBuffer
 	bool		too_large;
 } CfBuffer;
 
+/* Free a buffer's data and make it empty, ready for another attempt. */
+static void
+buffer_reset(CfBuffer *buf)
+{
+	free(buf->data);
+	buf->data = NULL;
+	buf->len = 0;
+	buf->cap = 0;
+	buf->too_large = false;
+}
+
 static size_t
 write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -912,8 +923,7 @@ start_transfer(CfConnection *conn, CfTransfer *x)
 
 	if (curl == NULL)
 		return false;
-	x->buf.len = 0;
-	x->buf.too_large = false;
+	buffer_reset(&x->buf);
 	ok = prepare_handle(conn, curl, x->url, "GET", x->errbuf, &x->buf);
 	ok &= curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(curl, CURLOPT_HTTPHEADER, conn->headers) == CURLE_OK;
@@ -961,8 +971,7 @@ finish_transfer(CfConnection *conn, CfTransfer *x, CURLcode rc)
 	decision = decide_retry(conn, "GET", x->path, &x->last, x->attempts - 1, &wait_ms);
 	if (decision == CF_RETRY)
 	{
-		free(x->buf.data);
-		x->buf.data = NULL;
+		buffer_reset(&x->buf);
 		x->state = XFER_WAITING;
 		x->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 		return CF_RETRY;
