@@ -470,70 +470,122 @@ cf_like_core(const char *pattern)
 
 /* ---- serialisation into fdw_private ---- */
 
+/*
+ * A scan plan travels in ForeignScan.fdw_private as a flat List, one
+ * element per field, read back by these names (as postgres_fdw's
+ * FdwScanPrivateIndex does).  A missing string is a NULL element; copyObject
+ * and the plan cache keep NULLs.
+ */
+enum CfScanPrivateIndex
+{
+	CfScanPrivateResource,		/* String: catalog name of the table */
+	CfScanPrivateIdExpr,		/* Integer: fdw_exprs index of id value(s), -1 */
+	CfScanPrivateIdIsArray,		/* Boolean: id = ANY(array) */
+	CfScanPrivateParentExpr,	/* Integer: index of parent id(s), -1 */
+	CfScanPrivateParentIsArray, /* Boolean */
+	CfScanPrivateFilters,		/* List of filter triples, see below */
+	CfScanPrivateOrderValue,	/* String ?order= value, or NULL */
+	CfScanPrivateDirection,		/* String ?direction= value, or NULL */
+	CfScanPrivateLimitExpr,		/* Integer: index of LIMIT count, -1 */
+	CfScanPrivateOffsetExpr,	/* Integer: index of OFFSET, -1 */
+	CfScanPrivateAllExact,		/* Boolean: every qual pushed exactly */
+	CfScanPrivateExprLabels,	/* List of String, one per fdw_expr */
+	CfScanPrivateUsedAttnos,	/* List of Integer */
+	CfScanPrivateCountOnly,		/* Boolean: count(*) pushed down */
+	CfScanPrivateCount			/* (number of fields) */
+};
+
+/* Each filter of CfScanPrivateFilters is a List of these. */
+enum CfFilterPrivateIndex
+{
+	CfFilterPrivateParam,		/* String: query parameter name */
+	CfFilterPrivateExpr,		/* Integer: fdw_exprs index of its value */
+	CfFilterPrivateFuzzy		/* Boolean: a LIKE core */
+};
+
+static Node *
+string_or_null(const char *value)
+{
+	return value ? (Node *) makeString(pstrdup(value)) : NULL;
+}
+
 List *
 cf_plan_to_list(CfScanPlan *plan)
 {
+	Node	   *fields[CfScanPrivateCount];
 	List	   *filters = NIL;
+	List	   *result = NIL;
 	ListCell   *lc;
 
 	foreach(lc, plan->filters)
 	{
 		CfFilter   *f = lfirst(lc);
 
+		/* in CfFilterPrivateIndex order */
 		filters = lappend(filters, list_make3(makeString(pstrdup(f->param)),
 											  makeInteger(f->expr),
-											  makeInteger(f->fuzzy)));
+											  makeBoolean(f->fuzzy)));
 	}
-	return lappend(lappend(lappend(list_make5(makeString(pstrdup(plan->resource->name)),
-					  list_make4(makeInteger(plan->id_expr),
-								 makeInteger(plan->id_is_array),
-								 makeInteger(plan->parent_expr),
-								 makeInteger(plan->parent_is_array)),
-					  filters,
-					  list_make2(makeString(pstrdup(plan->order_value ? plan->order_value : "-")),
-								 makeString(pstrdup(plan->direction ? plan->direction : "-"))),
-					  list_make3(makeInteger(plan->limit_expr),
-								 makeInteger(plan->offset_expr),
-								 makeInteger(plan->all_exact))),
-				   plan->expr_labels),
-				   plan->used_attnos),
-				   makeInteger(plan->count_only));
+	fields[CfScanPrivateResource] = (Node *) makeString(pstrdup(plan->resource->name));
+	fields[CfScanPrivateIdExpr] = (Node *) makeInteger(plan->id_expr);
+	fields[CfScanPrivateIdIsArray] = (Node *) makeBoolean(plan->id_is_array);
+	fields[CfScanPrivateParentExpr] = (Node *) makeInteger(plan->parent_expr);
+	fields[CfScanPrivateParentIsArray] = (Node *) makeBoolean(plan->parent_is_array);
+	fields[CfScanPrivateFilters] = (Node *) filters;
+	fields[CfScanPrivateOrderValue] = string_or_null(plan->order_value);
+	fields[CfScanPrivateDirection] = string_or_null(plan->direction);
+	fields[CfScanPrivateLimitExpr] = (Node *) makeInteger(plan->limit_expr);
+	fields[CfScanPrivateOffsetExpr] = (Node *) makeInteger(plan->offset_expr);
+	fields[CfScanPrivateAllExact] = (Node *) makeBoolean(plan->all_exact);
+	fields[CfScanPrivateExprLabels] = (Node *) plan->expr_labels;
+	fields[CfScanPrivateUsedAttnos] = (Node *) plan->used_attnos;
+	fields[CfScanPrivateCountOnly] = (Node *) makeBoolean(plan->count_only);
+	for (int i = 0; i < CfScanPrivateCount; i++)
+		result = lappend(result, fields[i]);
+	return result;
+}
+
+static const char *
+string_or_null_value(List *list, int index)
+{
+	Node	   *node = list_nth(list, index);
+
+	return node ? strVal(node) : NULL;
 }
 
 CfScanPlan *
 cf_plan_from_list(List *list)
 {
 	CfScanPlan *plan = palloc0(sizeof(CfScanPlan));
-	List	   *ids = lsecond(list);
-	List	   *order = lfourth(list);
-	List	   *limit = list_nth(list, 4);
 	ListCell   *lc;
 
-	plan->resource = cf_resource_by_name(strVal(linitial(list)));
+	if (list_length(list) != CfScanPrivateCount)
+		elog(ERROR, "cfiam: malformed scan plan");
+	plan->resource = cf_resource_by_name(strVal(list_nth(list, CfScanPrivateResource)));
 	if (plan->resource == NULL)
 		elog(ERROR, "cfiam: unknown resource in plan");
-	plan->id_expr = intVal(linitial(ids));
-	plan->id_is_array = intVal(lsecond(ids));
-	plan->parent_expr = intVal(lthird(ids));
-	plan->parent_is_array = intVal(lfourth(ids));
-	foreach(lc, (List *) lthird(list))
+	plan->id_expr = intVal(list_nth(list, CfScanPrivateIdExpr));
+	plan->id_is_array = boolVal(list_nth(list, CfScanPrivateIdIsArray));
+	plan->parent_expr = intVal(list_nth(list, CfScanPrivateParentExpr));
+	plan->parent_is_array = boolVal(list_nth(list, CfScanPrivateParentIsArray));
+	foreach(lc, (List *) list_nth(list, CfScanPrivateFilters))
 	{
 		List	   *item = lfirst(lc);
 		CfFilter   *f = palloc0(sizeof(CfFilter));
 
-		f->param = strVal(linitial(item));
-		f->expr = intVal(lsecond(item));
-		f->fuzzy = intVal(lthird(item));
+		f->param = strVal(list_nth(item, CfFilterPrivateParam));
+		f->expr = intVal(list_nth(item, CfFilterPrivateExpr));
+		f->fuzzy = boolVal(list_nth(item, CfFilterPrivateFuzzy));
 		plan->filters = lappend(plan->filters, f);
 	}
-	plan->order_value = strcmp(strVal(linitial(order)), "-") ? strVal(linitial(order)) : NULL;
-	plan->direction = strcmp(strVal(lsecond(order)), "-") ? strVal(lsecond(order)) : NULL;
-	plan->limit_expr = intVal(linitial(limit));
-	plan->offset_expr = intVal(lsecond(limit));
-	plan->all_exact = intVal(lthird(limit));
-	plan->expr_labels = list_nth(list, 5);
-	plan->used_attnos = list_nth(list, 6);
-	plan->count_only = intVal(list_nth(list, 7));
+	plan->order_value = string_or_null_value(list, CfScanPrivateOrderValue);
+	plan->direction = string_or_null_value(list, CfScanPrivateDirection);
+	plan->limit_expr = intVal(list_nth(list, CfScanPrivateLimitExpr));
+	plan->offset_expr = intVal(list_nth(list, CfScanPrivateOffsetExpr));
+	plan->all_exact = boolVal(list_nth(list, CfScanPrivateAllExact));
+	plan->expr_labels = list_nth(list, CfScanPrivateExprLabels);
+	plan->used_attnos = list_nth(list, CfScanPrivateUsedAttnos);
+	plan->count_only = boolVal(list_nth(list, CfScanPrivateCountOnly));
 	return plan;
 }
 
