@@ -2,6 +2,7 @@
 MODULE_big = cfiam
 OBJS = \
 	src/cfiam_fdw.o \
+	src/scan.o \
 	src/catalog.o \
 	src/option.o \
 	src/pushdown.o \

@@ -4,7 +4,8 @@
  *		Private declarations of cfiam, the Cloudflare IAM foreign data wrapper.
  *
  * The pieces, one file each (like postgres_fdw):
- *	 cfiam_fdw.c	FdwRoutine callbacks: planning, scanning, EXPLAIN, IMPORT
+ *	 cfiam_fdw.c	FdwRoutine: planning callbacks, IMPORT FOREIGN SCHEMA
+ *	 scan.c			scan callbacks: paging, batches, EXPLAIN of a scan
  *	 catalog.c		the static description of every Cloudflare resource
  *	 option.c		option validation and lookup
  *	 pushdown.c		which quals, orderings and limits become API parameters
@@ -248,6 +249,17 @@ extern void cf_object_to_values(const CfResource *res, cJSON *object,
 								Datum *values, bool *nulls,
 								const char *table_name);
 extern const char *cf_json_get_string(cJSON *object, const char *path);
+
+/* ---------------------------------------------------------------------
+ * scan.c
+ * ---------------------------------------------------------------------
+ */
+
+extern void cfBeginForeignScan(ForeignScanState *node, int eflags);
+extern TupleTableSlot *cfIterateForeignScan(ForeignScanState *node);
+extern void cfReScanForeignScan(ForeignScanState *node);
+extern void cfEndForeignScan(ForeignScanState *node);
+extern void cfExplainForeignScan(ForeignScanState *node, ExplainState *es);
 
 /* ---------------------------------------------------------------------
  * modify.c

@@ -1,0 +1,1130 @@
+/*-------------------------------------------------------------------------
+ *
+ * scan.c
+ *		Running a foreign scan: the paging machinery behind the executor's
+ *		scan callbacks, and what EXPLAIN shows of it.
+ *
+ * A scan is a sequence of "units", each one API call or one paged listing:
+ * a GET per id, one listing, one listing per parent id, or (for group
+ * members with no group given) a listing of groups followed by a listing of
+ * each group's members.  A pager (CfPager) reads one listing: page 1 alone,
+ * then the pages total_count announces, a batch at a time.  One decoded page
+ * is held at a time, in a memory context reset when the next page arrives.
+ * The request counters feed EXPLAIN ANALYZE.
+ *
+ * Planning (cfiam_fdw.c) hands over a CfScanPlan in fdw_private; this file
+ * reads it back and knows nothing of paths or costs.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "cfiam.h"
+
+#include "access/sysattr.h"
+#include "catalog/pg_type.h"
+#include "commands/explain.h"
+#include "executor/executor.h"
+#include "foreign/fdwapi.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+
+/*
+ * A batch of GETs holds this many times max_concurrency requests: within a
+ * batch a finished request is at once followed by the next, so the
+ * connection stays busy, and only the batch's raw bodies are held.
+ */
+#define CF_BATCH_PER_SLOT 4
+
+/*
+ * A paged listing (or a single GET) being read.  Page 1 is fetched alone;
+ * when it tells how many rows there are, the following pages are fetched
+ * a batch at a time (a "window" of raw bodies, max_concurrency of them in
+ * flight at once) and decoded one at a time, in page order.
+ */
+typedef struct CfPager
+{
+	char		path[256];		/* path without query */
+	const char *query;			/* "?a=b&" prefix, or "?" (filters) */
+	bool		paged;
+	int			per_page;
+	int64		row_limit;		/* rows the executor may want, or -1 */
+	bool		active;
+	bool		done;			/* no further page to fetch */
+	int			next_page;
+	int64		seen;			/* rows received so far */
+	int			last_page;		/* from page 1's total_count; 0: unknown */
+	cJSON	   *cursor;			/* next row of the current page */
+	bool		single;			/* cursor is a GET's result object */
+	bool		read_all;		/* read every page before the first row */
+	int64		total;			/* total_count first given, or -1 */
+	char	  **prev_ids;		/* ids of the previous page, sorted */
+	int			nprev;
+	MemoryContext ids_cxt;		/* holds prev_ids */
+	MemoryContext cxt;			/* holds the current page */
+	MemoryContext window_cxt;	/* holds the window's raw bodies */
+	CfHttpResponse *window;		/* pages window_first .. + window_n - 1 */
+	char	  **window_paths;
+	int			window_first;
+	int			window_n;
+	CfHttpResponse *first;		/* page 1 fetched ahead (fan-out), or NULL */
+	char	   *first_path;
+} CfPager;
+
+typedef struct CfScanState
+{
+	CfScanPlan *plan;
+	const CfResource *res;
+	char	   *account_id;
+	char	   *table_name;
+	CfConnection *conn;
+	List	   *expr_states;	/* of fdw_exprs */
+	const CfColumn **attr_columns;
+	AttInMetadata *attinmeta;
+
+	/* per run (reset on rescan) */
+	MemoryContext run_cxt;		/* values, ids and query of this run */
+	bool		started;
+	bool		no_rows;		/* a value the API cannot match: no call */
+	char	  **ids;			/* ids to GET, or parent ids to list */
+	int			nids;
+	int			id_pos;
+	bool		listed;			/* the single listing was started */
+	char		parent_id[CF_ID_LEN + 1];
+	CfPager		parents;		/* fan-out: the listing of parents */
+	CfPager		rows;			/* the current unit */
+	char	   *query;			/* filters, order, direction */
+	int			per_page;
+
+	/*
+	 * Units fetched ahead, a batch at a time: the GETs of the next
+	 * ids, or page 1 of the next parents' listings.  Consumed in order.
+	 */
+	MemoryContext ahead_cxt;
+	int			ahead_n;
+	int			ahead_pos;
+	char		(*ahead_ids)[CF_ID_LEN + 1];
+	char	  **ahead_paths;
+	CfHttpResponse *ahead;		/* NULL: not fetched ahead (one at a time) */
+
+	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
+	bool		counted;		/* count(*) pushdown: its row was returned */
+	int			max_concurrency;
+	int			batch_size;		/* GETs fetched ahead at most (1: none) */
+
+	/* for EXPLAIN ANALYZE, over all runs */
+	int64		requests;
+	int64		pages;
+	int64		connections;	/* new connections opened */
+	const char *protocol;		/* of the latest answer ("HTTP/2"), or NULL */
+	int64		retries;		/* requests sent again (see http.c) */
+} CfScanState;
+
+/* ---------------------------------------------------------------------
+ * Execution
+ * ---------------------------------------------------------------------
+ */
+
+void
+cfBeginForeignScan(ForeignScanState *node, int eflags)
+{
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+	EState	   *estate = node->ss.ps.state;
+	Relation	rel = node->ss.ss_currentRelation;
+	CfScanState *st = palloc0(sizeof(CfScanState));
+	CfTableOptions opts;
+	Oid			relid;
+	int			rtindex;
+	int			natts;
+
+	node->fdw_state = st;
+	st->plan = cf_plan_from_list(fsplan->fdw_private);
+	st->res = st->plan->resource;
+
+	/* a pushed-down count(*) scans no relation of its own (scanrelid 0) */
+	rtindex = fsplan->scan.scanrelid > 0 ? (int) fsplan->scan.scanrelid :
+		bms_next_member(fsplan->fs_relids, -1);
+	relid = exec_rt_fetch(rtindex, estate)->relid;
+	cf_get_table_options(relid, &opts);
+	st->account_id = opts.account_id;
+	st->table_name = get_rel_name(relid);
+	if (rel != NULL)
+	{
+		st->attr_columns = cf_map_columns(rel, st->res, &natts);
+		/* convert only what the query reads */
+		for (int attno = 1; attno <= natts; attno++)
+		{
+			ListCell   *lc;
+			bool		used = false;
+
+			foreach(lc, st->plan->used_attnos)
+				used |= (intVal(lfirst(lc)) == attno);
+			if (!used)
+				st->attr_columns[attno - 1] = NULL;
+		}
+		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
+	}
+	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
+
+	st->rows.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page",
+										 ALLOCSET_DEFAULT_SIZES);
+	st->rows.ids_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page ids",
+											 ALLOCSET_SMALL_SIZES);
+	st->parents.ids_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page ids",
+												ALLOCSET_SMALL_SIZES);
+	st->rows.window_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page window",
+												ALLOCSET_DEFAULT_SIZES);
+	st->parents.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page",
+											ALLOCSET_DEFAULT_SIZES);
+	st->parents.window_cxt = AllocSetContextCreate(estate->es_query_cxt,
+												   "cfiam parent page window",
+												   ALLOCSET_DEFAULT_SIZES);
+	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
+										ALLOCSET_SMALL_SIZES);
+	/* the rows an UPDATE or DELETE changes: see pager_fetch */
+	st->rows.read_all = ExecRelationIsTargetRelation(estate, fsplan->scan.scanrelid);
+	st->ahead_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam units ahead",
+										  ALLOCSET_DEFAULT_SIZES);
+
+	/* A plain EXPLAIN sends nothing and needs no connection. */
+	if (eflags & EXEC_FLAG_EXPLAIN_ONLY)
+		return;
+
+	{
+		ForeignTable *table = GetForeignTable(relid);
+		ForeignServer *server = GetForeignServer(table->serverid);
+		RangeTblEntry *rte = exec_rt_fetch(rtindex, estate);
+		Oid			userid = OidIsValid(rte->checkAsUser) ? rte->checkAsUser : GetUserId();
+		UserMapping *user = GetUserMapping(userid, server->serverid);
+
+		st->conn = cf_get_connection(server, user);
+		st->max_concurrency = cf_http_max_concurrency(st->conn);
+		st->batch_size = st->max_concurrency > 1 ?
+			st->max_concurrency * CF_BATCH_PER_SLOT : 1;
+	}
+}
+
+/* Evaluate one of fdw_exprs; NULL result sets *isnull. */
+static Datum
+eval_expr(ForeignScanState *node, int index, bool *isnull)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	ExprState  *state = list_nth(st->expr_states, index);
+
+	return ExecEvalExpr(state, node->ss.ps.ps_ExprContext, isnull);
+}
+
+/* Is the value one the API can take for this column? */
+static bool
+value_acceptable(const CfColumn *col, const char *value)
+{
+	switch (col->check)
+	{
+		case CF_CHECK_ID:
+			return cf_is_id(value);
+		case CF_CHECK_MEMBER_STATUS:
+			return cf_is_member_status(value);
+		case CF_CHECK_NONE:
+			break;
+	}
+	return true;
+}
+
+/*
+ * The id value(s) of a qual as a deduplicated list of valid ids: a value
+ * that is not a 32-hex id can match nothing and never reaches a URL.
+ */
+static void
+eval_ids(ForeignScanState *node, int index, bool is_array, char ***ids, int *nids)
+{
+	bool		isnull;
+	Datum		value = eval_expr(node, index, &isnull);
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			nelems;
+	int			n = 0;
+
+	*ids = NULL;
+	*nids = 0;
+	if (isnull)
+		return;
+	if (!is_array)
+	{
+		char	   *id = TextDatumGetCString(value);
+
+		if (cf_is_id(id))
+		{
+			*ids = palloc(sizeof(char *));
+			(*ids)[0] = id;
+			*nids = 1;
+		}
+		return;
+	}
+
+	{
+		ArrayType  *arr = DatumGetArrayTypeP(value);
+		int16		typlen;
+		bool		typbyval;
+		char		typalign;
+
+		get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+		deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign,
+						  &elems, &elem_nulls, &nelems);
+	}
+	*ids = palloc(sizeof(char *) * Max(nelems, 1));
+	for (int i = 0; i < nelems; i++)
+	{
+		char	   *id;
+		bool		dup = false;
+
+		if (elem_nulls[i])
+			continue;
+		id = TextDatumGetCString(elems[i]);
+		if (!cf_is_id(id))
+			continue;
+		for (int j = 0; j < n && !dup; j++)
+			dup = strcmp((*ids)[j], id) == 0;
+		if (!dup)
+			(*ids)[n++] = id;
+	}
+	*nids = n;
+}
+
+/* Evaluate the plan's values for this run and build the query string. */
+static void
+start_scan(ForeignScanState *node)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	CfScanPlan *plan = st->plan;
+	MemoryContext oldcxt;
+	StringInfoData query;
+	ListCell   *lc;
+	int64		limit_hint = -1;
+	bool		isnull;
+
+	st->started = true;
+	st->no_rows = false;
+	st->ids = NULL;
+	st->nids = 0;
+	st->id_pos = 0;
+	st->listed = false;
+	st->counted = false;
+	MemoryContextReset(st->ahead_cxt);
+	st->ahead_n = st->ahead_pos = 0;
+	st->rows.active = st->parents.active = false;
+	MemoryContextReset(st->rows.cxt);
+	MemoryContextReset(st->rows.window_cxt);
+	st->rows.window_n = 0;
+	MemoryContextReset(st->parents.cxt);
+	MemoryContextReset(st->parents.window_cxt);
+	st->parents.window_n = 0;
+
+	/*
+	 * Values live as long as the run; a nested loop starts a run per outer
+	 * row, so they must not pile up in the query context.
+	 */
+	MemoryContextReset(st->run_cxt);
+	oldcxt = MemoryContextSwitchTo(st->run_cxt);
+
+	if (plan->id_expr >= 0)
+	{
+		eval_ids(node, plan->id_expr, plan->id_is_array, &st->ids, &st->nids);
+		if (st->nids == 0)
+			st->no_rows = true;
+	}
+	if (plan->parent_expr >= 0)
+	{
+		char	  **parents;
+		int			nparents;
+
+		eval_ids(node, plan->parent_expr, plan->parent_is_array, &parents, &nparents);
+		if (nparents == 0)
+			st->no_rows = true;
+		else if (plan->id_expr >= 0)
+			strlcpy(st->parent_id, parents[0], sizeof(st->parent_id));
+		else
+		{
+			st->ids = parents;
+			st->nids = nparents;
+		}
+	}
+
+	initStringInfo(&query);
+	foreach(lc, plan->filters)
+	{
+		CfFilter   *f = lfirst(lc);
+		Datum		value = eval_expr(node, f->expr, &isnull);
+		char	   *str;
+
+		if (isnull)
+		{
+			st->no_rows = true;	/* "= NULL" and "LIKE NULL" match nothing */
+			continue;
+		}
+		str = TextDatumGetCString(value);
+		if (f->fuzzy)
+		{
+			str = cf_like_core(str);
+			if (str == NULL)
+				continue;		/* nothing literal to search for: local only */
+		}
+		else
+		{
+			for (int i = 0; i < st->res->ncolumns; i++)
+				if (st->res->columns[i].eq_param &&
+					strcmp(st->res->columns[i].eq_param, f->param) == 0 &&
+					!value_acceptable(&st->res->columns[i], str))
+					st->no_rows = true;
+		}
+		appendStringInfo(&query, "%s=%s&", f->param, cf_escape(str));
+	}
+	if (plan->order_value && *plan->order_value)
+		appendStringInfo(&query, "order=%s&", plan->order_value);
+	if (plan->direction)
+		appendStringInfo(&query, "direction=%s&", plan->direction);
+	st->query = query.data;
+
+	if (plan->limit_expr >= 0)
+	{
+		bool		offset_isnull = true;
+		Datum		count = eval_expr(node, plan->limit_expr, &isnull);
+		Datum		offset = (Datum) 0;
+
+		if (plan->offset_expr >= 0)
+			offset = eval_expr(node, plan->offset_expr, &offset_isnull);
+		limit_hint = cf_limit_hint(isnull, DatumGetInt64(count),
+								   offset_isnull, DatumGetInt64(offset));
+	}
+	st->per_page = cf_plan_per_page(plan, limit_hint);
+	st->limit_hint = limit_hint;
+
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Start reading a listing (first page fetched lazily). */
+static void
+pager_start(CfPager *pg, const char *path, const char *query, bool paged,
+			int per_page, int64 row_limit)
+{
+	MemoryContextReset(pg->cxt);
+	MemoryContextReset(pg->window_cxt);
+	strlcpy(pg->path, path, sizeof(pg->path));
+	pg->query = query;
+	pg->paged = paged;
+	pg->per_page = per_page;
+	pg->row_limit = row_limit;
+	pg->active = true;
+	pg->done = false;
+	pg->next_page = 1;
+	pg->seen = 0;
+	pg->last_page = 0;
+	pg->cursor = NULL;
+	pg->single = false;
+	pg->window = NULL;
+	pg->window_paths = NULL;
+	pg->window_first = 0;
+	pg->window_n = 0;
+	pg->first = NULL;
+	pg->first_path = NULL;
+	pg->total = -1;
+	MemoryContextReset(pg->ids_cxt);
+	pg->prev_ids = NULL;
+	pg->nprev = 0;
+}
+
+/* The path and query of one page of a listing (or of the unpaged list). */
+static char *
+page_path(const char *path, const char *query, bool paged, int per_page, int page)
+{
+	if (paged)
+		return psprintf("%s?%spage=%d&per_page=%d", path, query, page, per_page);
+	else if (*query)
+		return psprintf("%s?%.*s", path, (int) strlen(query) - 1, query);
+	else
+		return pstrdup(path);
+}
+
+static char *
+pager_page_path(CfPager *pg, int page)
+{
+	return page_path(pg->path, pg->query, pg->paged, pg->per_page, page);
+}
+
+static cJSON *
+get_result(cJSON *doc, const char *method, const char *path_and_query)
+{
+	if (!cJSON_IsObject(doc) || !cJSON_HasObjectItem(doc, "result"))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Cloudflare API answer has no \"result\""),
+				 errdetail("Request: %s %s.", method, path_and_query)));
+	return cJSON_GetObjectItemCaseSensitive(doc, "result");
+}
+
+/*
+ * The "result" of a listing: an array, or NULL for a null result (the
+ * members of an empty group).  Anything else is an error, whatever the
+ * query needs of the answer (rows, or only result_info's count).
+ */
+static cJSON *
+get_list_result(cJSON *doc, const char *path_and_query)
+{
+	cJSON	   *result = get_result(doc, "GET", path_and_query);
+
+	if (cJSON_IsNull(result))
+		return NULL;
+	if (!cJSON_IsArray(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
+				 errdetail("Request: GET %s.", path_and_query)));
+	return result;
+}
+
+/* JSON number member of result_info, or -1 */
+static int64
+result_info_number(cJSON *doc, const char *name)
+{
+	cJSON	   *info = cJSON_GetObjectItemCaseSensitive(doc, "result_info");
+	cJSON	   *item = cJSON_IsObject(info) ? cJSON_GetObjectItemCaseSensitive(info, name) : NULL;
+
+	/* a count beyond any real listing is a lie, and would overflow int64 */
+	return cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 1e15 ?
+		(int64) item->valuedouble : -1;
+}
+
+/* Count one answer for EXPLAIN ANALYZE. */
+static void
+count_answer(CfScanState *st, const CfHttpResponse *response, bool is_page)
+{
+	st->requests++;
+	if (is_page)
+		st->pages++;
+	st->connections += response->connects;
+	st->retries += response->retries;
+	if (response->protocol)
+		st->protocol = response->protocol;
+}
+
+/*
+ * Send a batch of GETs and account for them.  When one answers an error
+ * status, the others have been stopped; its answer is decoded here into
+ * the error the user sees, as a sequential scan would have raised it.
+ */
+static void
+run_batch(CfScanState *st, char **paths, int n, CfHttpResponse *responses,
+		  bool is_list)
+{
+	int			failed = cf_http_get_many(st->conn, paths, n, responses);
+
+	for (int i = 0; i < n; i++)
+	{
+		if (responses[i].status == 0)
+			continue;			/* stopped: not answered */
+		count_answer(st, &responses[i], is_list);
+	}
+	if (failed >= 0)
+		(void) cf_decode_envelope(&responses[failed], "GET", paths[failed], NULL);
+}
+
+/*
+ * Fetch the pages after page 1 that are known to exist, a batch of them,
+ * into the pager's window.
+ */
+static void
+pager_fill_window(CfScanState *st, CfPager *pg)
+{
+	MemoryContext oldcxt;
+	int			n = Min(st->batch_size, pg->last_page - pg->next_page + 1);
+
+	MemoryContextReset(pg->window_cxt);
+	pg->window_n = 0;
+	oldcxt = MemoryContextSwitchTo(pg->window_cxt);
+	pg->window_paths = palloc(sizeof(char *) * n);
+	pg->window = palloc0(sizeof(CfHttpResponse) * n);
+	for (int i = 0; i < n; i++)
+		pg->window_paths[i] = pager_page_path(pg, pg->next_page + i);
+	run_batch(st, pg->window_paths, n, pg->window, true);
+	pg->window_first = pg->next_page;
+	pg->window_n = n;
+	MemoryContextSwitchTo(oldcxt);
+}
+
+static int
+compare_ids(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+/*
+ * Drop the rows of a page that the previous page already gave: a listing
+ * that shifted between two calls (or an API that repeats itself) must not
+ * hand the same row over twice.  A page made only of the previous page's
+ * rows is an error: rows were lost somewhere, and nothing tells which.
+ * Then remember this page's ids for the next page.
+ */
+static void
+drop_repeated_rows(CfPager *pg, cJSON *rows, const char *path_and_query)
+{
+	cJSON	   *item;
+	cJSON	   *next;
+	int			total = 0;
+	int			dropped = 0;
+	int			n = 0;
+	char	  **ids;
+
+	for (item = rows->child; item; item = next)
+	{
+		const char *id = cf_json_get_string(item, "id");
+
+		next = item->next;
+		total++;
+		if (id && pg->nprev > 0 &&
+			bsearch(&id, pg->prev_ids, pg->nprev, sizeof(char *), compare_ids))
+		{
+			cJSON_DetachItemViaPointer(rows, item);
+			dropped++;
+		}
+	}
+	if (dropped > 0 && dropped == total)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("Cloudflare API answered page %d with the rows of the page before it",
+						pg->next_page),
+				 errdetail("Request: GET %s.", path_and_query),
+				 errhint("The listing may have changed while it was read; run the query again.")));
+
+	MemoryContextReset(pg->ids_cxt);
+	ids = MemoryContextAlloc(pg->ids_cxt, sizeof(char *) * Max(total, 1));
+	cJSON_ArrayForEach(item, rows)
+	{
+		const char *id = cf_json_get_string(item, "id");
+
+		if (id)
+			ids[n++] = MemoryContextStrdup(pg->ids_cxt, id);
+	}
+	qsort(ids, n, sizeof(char *), compare_ids);
+	pg->prev_ids = ids;
+	pg->nprev = n;
+}
+
+/*
+ * Fetch the next page of a listing into the current memory context and
+ * return its rows (an array, or NULL for none).  Paging stops on an empty or
+ * null result, on a short page, or once total_count rows have been read, so
+ * a listing of N rows costs ceil(N / per_page) calls and not one more.
+ *
+ * Once page 1 has given total_count, the pages known to exist are fetched
+ * a window at a time (see pager_fill_window) but still decoded here one at
+ * a time, in page order: only the window's raw bodies and one decoded page
+ * are held.  A LIMIT caps the pages known to be wanted; past them (the
+ * executor wanted more after all) pages are fetched one by one as before.
+ */
+static cJSON *
+fetch_page(CfScanState *st, CfPager *pg)
+{
+	char	   *path_and_query;
+	CfHttpResponse local;
+	CfHttpResponse *response;
+	cJSON	   *doc;
+	cJSON	   *result;
+	int64		count;
+	int64		total;
+	int64		page_size;
+
+	if (pg->paged && pg->next_page > 1 && pg->next_page <= pg->last_page &&
+		st->max_concurrency > 1 &&
+		!(pg->window_n > 0 && pg->next_page < pg->window_first + pg->window_n))
+		pager_fill_window(st, pg);
+
+	if (pg->next_page == 1 && pg->first)
+	{
+		response = pg->first;
+		path_and_query = pg->first_path;
+		pg->first = NULL;
+	}
+	else if (pg->window_n > 0 && pg->next_page >= pg->window_first &&
+		pg->next_page < pg->window_first + pg->window_n)
+	{
+		response = &pg->window[pg->next_page - pg->window_first];
+		path_and_query = pg->window_paths[pg->next_page - pg->window_first];
+	}
+	else
+	{
+		path_and_query = pager_page_path(pg, pg->next_page);
+		cf_http_request(st->conn, "GET", path_and_query, NULL, &local);
+		count_answer(st, &local, true);
+		response = &local;
+	}
+	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
+	result = get_list_result(doc, path_and_query);
+	count = result ? cJSON_GetArraySize(result) : 0;
+
+	/* the raw body is parsed: a window's copy is no longer needed */
+	if (response != &local && response->body)
+	{
+		pfree(response->body);
+		response->body = NULL;
+	}
+
+	if (result && pg->paged)
+		drop_repeated_rows(pg, result, path_and_query);
+
+	pg->seen += count;
+	total = result_info_number(doc, "total_count");
+	page_size = result_info_number(doc, "per_page");
+	if (page_size <= 0)
+		page_size = pg->per_page;
+
+	/*
+	 * total_count is trusted only while it is consistent: a page holding
+	 * more rows than it claims exist is ignored (paging then goes on to a
+	 * short page), and a count that changes between pages means the listing
+	 * changed under the scan: rows may have moved between pages unseen.
+	 */
+	if (total >= 0 && pg->seen > total)
+		total = -1;
+	if (total >= 0 && pg->total >= 0 && total != pg->total)
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("Cloudflare listing changed while it was read"),
+				 errdetail("total_count was " INT64_FORMAT " and is " INT64_FORMAT " on page %d of GET %s.",
+						   pg->total, total, pg->next_page, path_and_query),
+				 errhint("Run the query again.")));
+	if (total >= 0 && pg->total < 0 && pg->next_page == 1)
+		pg->total = total;
+	if (pg->next_page == 1 && pg->paged && total >= 0 && page_size > 0)
+	{
+		int64		rows = total;
+
+		if (pg->row_limit >= 0 && pg->row_limit < rows)
+			rows = pg->row_limit;
+		pg->last_page = (int) Min((rows + page_size - 1) / page_size, INT_MAX);
+	}
+	pg->next_page++;
+	if (!pg->paged || count == 0 || count < page_size || (total >= 0 && pg->seen >= total))
+		pg->done = true;
+	return result;
+}
+
+/*
+ * Read the next page of a listing, replacing the previous one.
+ *
+ * A listing that feeds an UPDATE or DELETE is read whole first: the rows it
+ * changes as it goes would shift the later pages under it (deleting the rows
+ * of page 1 pulls page 2's rows forward, and they would be skipped).
+ */
+static void
+pager_fetch(CfScanState *st, CfPager *pg)
+{
+	MemoryContext oldcxt;
+	cJSON	   *rows;
+
+	MemoryContextReset(pg->cxt);
+	oldcxt = MemoryContextSwitchTo(pg->cxt);
+
+	rows = fetch_page(st, pg);
+	while (pg->read_all && !pg->done)
+	{
+		cJSON	   *more = fetch_page(st, pg);
+		cJSON	   *item;
+
+		CHECK_FOR_INTERRUPTS();
+		while (more && (item = more->child) != NULL)
+		{
+			cJSON_DetachItemViaPointer(more, item);
+			if (rows == NULL)
+				rows = cJSON_CreateArray();
+			cJSON_AddItemToArray(rows, item);
+		}
+	}
+	pg->cursor = rows ? rows->child : NULL;
+
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The next row object of a listing or GET, or NULL when it is exhausted. */
+static cJSON *
+pager_next(CfScanState *st, CfPager *pg)
+{
+	for (;;)
+	{
+		if (pg->cursor)
+		{
+			cJSON	   *item = pg->cursor;
+
+			pg->cursor = pg->single ? NULL : item->next;
+			return item;
+		}
+		if (pg->done)
+		{
+			pg->active = false;
+			return NULL;
+		}
+		CHECK_FOR_INTERRUPTS();
+		pager_fetch(st, pg);
+	}
+}
+
+/*
+ * Put one object fetched by id into the row pager; false on 404 (no such
+ * row).  The answer is the one fetched ahead, or NULL: GET it now.
+ */
+static bool
+fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
+{
+	CfPager    *pg = &st->rows;
+	char		path[256];
+	CfHttpResponse local;
+	CfHttpResponse *response = ahead;
+	cJSON	   *doc;
+	cJSON	   *result;
+	bool		not_found;
+	MemoryContext oldcxt;
+
+	if (st->res->parent)
+		snprintf(path, sizeof(path), st->res->item_path, st->account_id, st->parent_id, id);
+	else
+		snprintf(path, sizeof(path), st->res->item_path, st->account_id, id);
+
+	pager_start(pg, path, "", false, 0, -1);
+	oldcxt = MemoryContextSwitchTo(pg->cxt);
+	if (response == NULL)
+	{
+		cf_http_request(st->conn, "GET", pg->path, NULL, &local);
+		count_answer(st, &local, false);
+		response = &local;
+	}
+	doc = cf_decode_envelope(response, "GET", pg->path, &not_found);
+	if (ahead && ahead->body)
+	{
+		pfree(ahead->body);
+		ahead->body = NULL;
+	}
+	pg->done = true;
+	if (!not_found)
+	{
+		result = get_result(doc, "GET", pg->path);
+		if (!cJSON_IsObject(result))
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("Cloudflare API answer has a \"result\" that is not an object"),
+					 errdetail("Request: GET %s.", pg->path)));
+		pg->cursor = result;
+		pg->single = true;
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return !not_found;
+}
+
+/*
+ * Take up to a batch of next ids (GET by id) or parent ids (their listings)
+ * into the "ahead" window; with more than one, fetch them all at once (the
+ * GETs, or page 1 of each listing, max_concurrency in flight).  Under a
+ * LIMIT only max_concurrency are taken: the rows wanted may come from the
+ * first few.  Returns how many ids.
+ */
+static int
+fill_ahead(CfScanState *st)
+{
+	const CfResource *res = st->res;
+	bool		by_id = st->plan->id_expr >= 0;
+	MemoryContext oldcxt;
+	int			n = 0;
+	int			want = st->limit_hint >= 0 ? st->max_concurrency : st->batch_size;
+
+	MemoryContextReset(st->ahead_cxt);
+	st->ahead_n = st->ahead_pos = 0;
+	st->ahead = NULL;
+	oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
+	st->ahead_ids = palloc(sizeof(*st->ahead_ids) * want);
+	while (n < want)
+	{
+		const char *id;
+
+		if (by_id || st->plan->parent_expr >= 0)
+		{
+			if (st->id_pos >= st->nids)
+				break;
+			id = st->ids[st->id_pos++];
+		}
+		else
+		{
+			/* every parent: ids from the listing of parents */
+			cJSON	   *parent;
+
+			MemoryContextSwitchTo(oldcxt);
+			parent = pager_next(st, &st->parents);
+			MemoryContextSwitchTo(st->ahead_cxt);
+			if (parent == NULL)
+				break;
+			id = cf_json_get_string(parent, "id");
+			if (id == NULL || !cf_is_id(id))
+				ereport(ERROR,
+						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						 errmsg("Cloudflare API returned a %s without a valid id",
+								res->parent->name)));
+		}
+		strlcpy(st->ahead_ids[n++], id, CF_ID_LEN + 1);
+	}
+	st->ahead_n = n;
+
+	if (n > 1)
+	{
+		char		path[256];
+
+		st->ahead_paths = palloc(sizeof(char *) * n);
+		st->ahead = palloc0(sizeof(CfHttpResponse) * n);
+		for (int i = 0; i < n; i++)
+		{
+			if (by_id && res->parent)
+				snprintf(path, sizeof(path), res->item_path, st->account_id,
+						 st->parent_id, st->ahead_ids[i]);
+			else if (by_id)
+				snprintf(path, sizeof(path), res->item_path, st->account_id,
+						 st->ahead_ids[i]);
+			else
+				snprintf(path, sizeof(path), res->list_path, st->account_id,
+						 st->ahead_ids[i]);
+			st->ahead_paths[i] = by_id ? pstrdup(path) :
+				page_path(path, st->query, res->paged, st->per_page, 1);
+		}
+		run_batch(st, st->ahead_paths, n, st->ahead, !by_id);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return n;
+}
+
+/* Move to the next unit of the scan; false when there is none. */
+static bool
+next_unit(CfScanState *st)
+{
+	const CfResource *res = st->res;
+	CfScanPlan *plan = st->plan;
+	char		path[256];
+
+	if (plan->id_expr >= 0)
+	{
+		for (;;)
+		{
+			int			i;
+
+			if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
+				return false;
+			i = st->ahead_pos++;
+			if (fetch_by_id(st, st->ahead_ids[i], st->ahead ? &st->ahead[i] : NULL))
+				return true;
+		}
+	}
+
+	if (res->parent == NULL)
+	{
+		if (st->listed)
+			return false;
+		st->listed = true;
+		snprintf(path, sizeof(path), res->list_path, st->account_id);
+		pager_start(&st->rows, path, st->query, res->paged, st->per_page,
+					st->limit_hint);
+		return true;
+	}
+
+	/* one listing per parent id: given ones, or every group's */
+	if (plan->parent_expr < 0 && !st->listed)
+	{
+		st->listed = true;
+		snprintf(path, sizeof(path), res->parent->list_path, st->account_id);
+		pager_start(&st->parents, path, "", res->parent->paged,
+					res->parent->per_page_max, -1);
+	}
+	if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
+		return false;
+	strlcpy(st->parent_id, st->ahead_ids[st->ahead_pos], sizeof(st->parent_id));
+	snprintf(path, sizeof(path), res->list_path, st->account_id, st->parent_id);
+	pager_start(&st->rows, path, st->query, res->paged, st->per_page,
+				st->limit_hint);
+	if (st->ahead)
+	{
+		st->rows.first = &st->ahead[st->ahead_pos];
+		st->rows.first_path = st->ahead_paths[st->ahead_pos];
+	}
+	st->ahead_pos++;
+	return true;
+}
+
+/*
+ * count(*) pushed down: one listing request of the smallest page size the
+ * endpoint takes, answered from result_info.total_count.  Every column of
+ * the scan's output is that count(*).
+ */
+static TupleTableSlot *
+iterate_count(CfScanState *st, TupleTableSlot *slot)
+{
+	const CfResource *res = st->res;
+	int64		total = 0;
+	char		path[256];
+	char	   *path_and_query;
+	CfHttpResponse response;
+	cJSON	   *doc;
+	MemoryContext oldcxt;
+
+	if (st->counted)
+		return slot;
+	st->counted = true;
+
+	if (!st->no_rows)
+	{
+		MemoryContextReset(st->rows.cxt);
+		oldcxt = MemoryContextSwitchTo(st->rows.cxt);
+		if (res->parent)
+			snprintf(path, sizeof(path), res->list_path, st->account_id, st->ids[0]);
+		else
+			snprintf(path, sizeof(path), res->list_path, st->account_id);
+		path_and_query = page_path(path, st->query, true, res->per_page_min, 1);
+		cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
+		count_answer(st, &response, true);
+		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
+		(void) get_list_result(doc, path_and_query);
+		total = result_info_number(doc, "total_count");
+		if (total < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					 errmsg("Cloudflare API answer has no \"result_info.total_count\" to count \"%s\"",
+							st->table_name),
+					 errdetail("Request: GET %s.", path_and_query),
+					 errhint("Set OPTIONS (count_pushdown 'false') on the foreign table or server to count the rows one by one.")));
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		slot->tts_values[i] = Int64GetDatum(total);
+		slot->tts_isnull[i] = false;
+	}
+	return ExecStoreVirtualTuple(slot);
+}
+
+TupleTableSlot *
+cfIterateForeignScan(ForeignScanState *node)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
+	MemoryContext oldcxt;
+	cJSON	   *object = NULL;
+
+	ExecClearTuple(slot);
+	if (!st->started)
+		start_scan(node);
+	if (st->plan->count_only)
+		return iterate_count(st, slot);
+	if (st->no_rows)
+		return slot;
+
+	for (;;)
+	{
+		if (st->rows.active && (object = pager_next(st, &st->rows)) != NULL)
+			break;
+		if (!next_unit(st))
+			return slot;
+	}
+
+	/* the executor resets this context before asking for the next row */
+	oldcxt = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	cf_object_to_values(st->res, object, st->parent_id, slot->tts_tupleDescriptor,
+						st->attr_columns, st->attinmeta,
+						slot->tts_values, slot->tts_isnull, st->table_name);
+	MemoryContextSwitchTo(oldcxt);
+	return ExecStoreVirtualTuple(slot);
+}
+
+void
+cfReScanForeignScan(ForeignScanState *node)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+
+	/* parameters may have changed: evaluate again on the next fetch */
+	st->started = false;
+}
+
+void
+cfEndForeignScan(ForeignScanState *node)
+{
+	/* page contexts belong to the query context; the handle is cached */
+}
+
+/* ---------------------------------------------------------------------
+ * EXPLAIN
+ * ---------------------------------------------------------------------
+ */
+
+
+/*
+ * "API Connections: 1 (HTTP/2)": the protocol the server negotiated is shown
+ * with the connections that negotiated it; other formats get it as a key
+ * of its own so that the count stays a number.
+ */
+static void
+explain_connections(int64 connections, const char *protocol, ExplainState *es)
+{
+	if (es->format != EXPLAIN_FORMAT_TEXT)
+	{
+		ExplainPropertyInteger("API Connections", NULL, connections, es);
+		if (protocol)
+			ExplainPropertyText("API Protocol", protocol, es);
+	}
+	else if (connections > 0 && protocol)
+		ExplainPropertyText("API Connections",
+							psprintf(INT64_FORMAT " (%s)", connections, protocol), es);
+	else
+		ExplainPropertyInteger("API Connections", NULL, connections, es);
+}
+
+void
+cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
+
+	if (es->verbose)
+	{
+		int64		limit_hint = -1;
+		CfScanPlan *plan = st->plan;
+
+		/* a constant LIMIT is known now; a parameter shows the maximum */
+		if (plan->limit_expr >= 0)
+		{
+			Node	   *count = list_nth(fsplan->fdw_exprs, plan->limit_expr);
+			Node	   *offset = plan->offset_expr >= 0 ?
+				list_nth(fsplan->fdw_exprs, plan->offset_expr) : NULL;
+
+			if (IsA(count, Const) && (offset == NULL || IsA(offset, Const)))
+				limit_hint = cf_limit_hint(((Const *) count)->constisnull,
+										   DatumGetInt64(((Const *) count)->constvalue),
+										   offset == NULL || ((Const *) offset)->constisnull,
+										   offset ? DatumGetInt64(((Const *) offset)->constvalue) : 0);
+		}
+		ExplainPropertyText("Cloudflare API",
+							cf_plan_describe(plan, st->account_id, fsplan->fdw_exprs,
+											 set_deparse_context_plan(es->deparse_cxt,
+																	  node->ss.ps.plan, NIL),
+											 plan->count_only ? plan->resource->per_page_min :
+											 cf_plan_per_page(plan, limit_hint)),
+							es);
+		if (plan->count_only)
+			ExplainPropertyText("Pushed Aggregate",
+								"count(*) from result_info.total_count", es);
+	}
+	if (es->analyze)
+	{
+		ExplainPropertyInteger("API Requests", NULL, st->requests, es);
+		ExplainPropertyInteger("API Pages", NULL, st->pages, es);
+		explain_connections(st->connections, st->protocol, es);
+		/* shown only when there were some, like the rest of EXPLAIN's extras */
+		if (st->retries > 0)
+			ExplainPropertyInteger("API Retries", NULL, st->retries, es);
+	}
+}
+
