@@ -294,18 +294,10 @@ eval_ids(ForeignScanState *node, int index, bool is_array, char ***ids, int *nid
 	*nids = n;
 }
 
-/* Evaluate the plan's values for this run and build the query string. */
+/* Forget everything of the previous run (a rescan starts afresh). */
 static void
-start_scan(ForeignScanState *node)
+reset_run(CfScanState *st)
 {
-	CfScanState *st = (CfScanState *) node->fdw_state;
-	CfScanPlan *plan = st->plan;
-	MemoryContext oldcxt;
-	StringInfoData query;
-	ListCell   *lc;
-	int64		limit_hint = -1;
-	bool		isnull;
-
 	st->started = true;
 	st->no_rows = false;
 	st->ids = NULL;
@@ -322,13 +314,17 @@ start_scan(ForeignScanState *node)
 	MemoryContextReset(st->parents.cxt);
 	MemoryContextReset(st->parents.window_cxt);
 	st->parents.window_n = 0;
-
-	/*
-	 * Values live as long as the run; a nested loop starts a run per outer
-	 * row, so they must not pile up in the query context.
-	 */
 	MemoryContextReset(st->run_cxt);
-	oldcxt = MemoryContextSwitchTo(st->run_cxt);
+}
+
+/*
+ * The ids this run reads: GETs by id, or the parents whose listings it
+ * reads.  An empty list (no valid id among the values) means no rows.
+ */
+static void
+evaluate_ids(ForeignScanState *node, CfScanState *st)
+{
+	CfScanPlan *plan = st->plan;
 
 	if (plan->id_expr >= 0)
 	{
@@ -352,6 +348,20 @@ start_scan(ForeignScanState *node)
 			st->nids = nparents;
 		}
 	}
+}
+
+/*
+ * The listing's query string, "name=v&order=x&direction=y&" (values escaped
+ * by libcurl).  A NULL value, or one the column can never hold, means no
+ * rows: nothing is sent for it.
+ */
+static char *
+build_query(ForeignScanState *node, CfScanState *st)
+{
+	CfScanPlan *plan = st->plan;
+	StringInfoData query;
+	ListCell   *lc;
+	bool		isnull;
 
 	initStringInfo(&query);
 	foreach(lc, plan->filters)
@@ -386,22 +396,45 @@ start_scan(ForeignScanState *node)
 		appendStringInfo(&query, "order=%s&", plan->order_value);
 	if (plan->direction)
 		appendStringInfo(&query, "direction=%s&", plan->direction);
-	st->query = query.data;
+	return query.data;
+}
 
-	if (plan->limit_expr >= 0)
-	{
-		bool		offset_isnull = true;
-		Datum		count = eval_expr(node, plan->limit_expr, &isnull);
-		Datum		offset = (Datum) 0;
+/* The rows a LIMIT (+ OFFSET) of this run may want, or -1. */
+static int64
+evaluate_limit(ForeignScanState *node, CfScanPlan *plan)
+{
+	bool		isnull;
+	bool		offset_isnull = true;
+	Datum		count;
+	Datum		offset = (Datum) 0;
 
-		if (plan->offset_expr >= 0)
-			offset = eval_expr(node, plan->offset_expr, &offset_isnull);
-		limit_hint = cf_limit_hint(isnull, DatumGetInt64(count),
-								   offset_isnull, DatumGetInt64(offset));
-	}
-	st->per_page = cf_plan_per_page(plan, limit_hint);
-	st->limit_hint = limit_hint;
+	if (plan->limit_expr < 0)
+		return -1;
+	count = eval_expr(node, plan->limit_expr, &isnull);
+	if (plan->offset_expr >= 0)
+		offset = eval_expr(node, plan->offset_expr, &offset_isnull);
+	return cf_limit_hint(isnull, DatumGetInt64(count),
+						 offset_isnull, DatumGetInt64(offset));
+}
 
+/* Evaluate the plan's values for this run and build the query string. */
+static void
+start_scan(ForeignScanState *node)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	MemoryContext oldcxt;
+
+	reset_run(st);
+
+	/*
+	 * Values live as long as the run; a nested loop starts a run per outer
+	 * row, so they must not pile up in the query context.
+	 */
+	oldcxt = MemoryContextSwitchTo(st->run_cxt);
+	evaluate_ids(node, st);
+	st->query = build_query(node, st);
+	st->limit_hint = evaluate_limit(node, st->plan);
+	st->per_page = cf_plan_per_page(st->plan, st->limit_hint);
 	MemoryContextSwitchTo(oldcxt);
 }
 
@@ -613,29 +646,14 @@ drop_repeated_rows(CfPager *pg, cJSON *rows, const char *path_and_query)
 }
 
 /*
- * Fetch the next page of a listing into the current memory context and
- * return its rows (an array, or NULL for none).  Paging stops on an empty or
- * null result, on a short page, or once total_count rows have been read, so
- * a listing of N rows costs ceil(N / per_page) calls and not one more.
- *
- * Once page 1 has given total_count, the pages known to exist are fetched
- * a window at a time (see pager_fill_window) but still decoded here one at
- * a time, in page order: only the window's raw bodies and one decoded page
- * are held.  A LIMIT caps the pages known to be wanted; past them (the
- * executor wanted more after all) pages are fetched one by one as before.
+ * The answer for the pager's next page: page 1 fetched ahead by a fan-out,
+ * a page of the current batch (fetching the next batch when the pages
+ * known to exist go past it), or a GET of that page alone.
  */
-static cJSON *
-fetch_page(CfScanState *st, CfPager *pg)
+static CfHttpResponse *
+page_response(CfScanState *st, CfPager *pg, CfHttpResponse *local,
+			  char **path_and_query)
 {
-	char	   *path_and_query;
-	CfHttpResponse local;
-	CfHttpResponse *response;
-	cJSON	   *doc;
-	cJSON	   *result;
-	int64		count;
-	int64		total;
-	int64		page_size;
-
 	if (pg->paged && pg->next_page > 1 && pg->next_page <= pg->last_page &&
 		st->max_concurrency > 1 &&
 		!(pg->window_n > 0 && pg->next_page < pg->window_first + pg->window_n))
@@ -643,49 +661,42 @@ fetch_page(CfScanState *st, CfPager *pg)
 
 	if (pg->next_page == 1 && pg->first)
 	{
-		response = pg->first;
-		path_and_query = pg->first_path;
+		CfHttpResponse *response = pg->first;
+
+		*path_and_query = pg->first_path;
 		pg->first = NULL;
+		return response;
 	}
-	else if (pg->window_n > 0 && pg->next_page >= pg->window_first &&
+	if (pg->window_n > 0 && pg->next_page >= pg->window_first &&
 		pg->next_page < pg->window_first + pg->window_n)
 	{
-		response = &pg->window[pg->next_page - pg->window_first];
-		path_and_query = pg->window_paths[pg->next_page - pg->window_first];
+		*path_and_query = pg->window_paths[pg->next_page - pg->window_first];
+		return &pg->window[pg->next_page - pg->window_first];
 	}
-	else
-	{
-		path_and_query = pager_page_path(pg, pg->next_page);
-		cf_http_request(st->conn, "GET", path_and_query, NULL, &local);
-		count_answer(st, &local, true);
-		response = &local;
-	}
-	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
-	result = get_list_result(doc, path_and_query);
-	count = result ? cJSON_GetArraySize(result) : 0;
+	*path_and_query = pager_page_path(pg, pg->next_page);
+	cf_http_request(st->conn, "GET", *path_and_query, NULL, local);
+	count_answer(st, local, true);
+	return local;
+}
 
-	/* the raw body is parsed: a window's copy is no longer needed */
-	if (response != &local && response->body)
-	{
-		pfree(response->body);
-		response->body = NULL;
-	}
+/*
+ * After a page of `count` rows: learn from page 1's total_count how many
+ * pages there are, and decide whether paging is done.  Paging stops on an
+ * empty or short page, or once total_count rows have been read.
+ *
+ * total_count is trusted only while it is consistent: a page holding more
+ * rows than it claims exist is ignored (paging then goes on to a short
+ * page), and a count that changes between pages means the listing changed
+ * under the scan: rows may have moved between pages unseen.
+ */
+static void
+pager_advance(CfPager *pg, cJSON *doc, int64 count, const char *path_and_query)
+{
+	int64		total = result_info_number(doc, "total_count");
+	int64		page_size = result_info_number(doc, "per_page");
 
-	if (result && pg->paged)
-		drop_repeated_rows(pg, result, path_and_query);
-
-	pg->seen += count;
-	total = result_info_number(doc, "total_count");
-	page_size = result_info_number(doc, "per_page");
 	if (page_size <= 0)
 		page_size = pg->per_page;
-
-	/*
-	 * total_count is trusted only while it is consistent: a page holding
-	 * more rows than it claims exist is ignored (paging then goes on to a
-	 * short page), and a count that changes between pages means the listing
-	 * changed under the scan: rows may have moved between pages unseen.
-	 */
 	if (total >= 0 && pg->seen > total)
 		total = -1;
 	if (total >= 0 && pg->total >= 0 && total != pg->total)
@@ -708,6 +719,46 @@ fetch_page(CfScanState *st, CfPager *pg)
 	pg->next_page++;
 	if (!pg->paged || count == 0 || count < page_size || (total >= 0 && pg->seen >= total))
 		pg->done = true;
+}
+
+/*
+ * Fetch the next page of a listing into the current memory context and
+ * return its rows (an array, or NULL for none).  Paging stops on an empty or
+ * null result, on a short page, or once total_count rows have been read, so
+ * a listing of N rows costs ceil(N / per_page) calls and not one more.
+ *
+ * Once page 1 has given total_count, the pages known to exist are fetched
+ * a window at a time (see pager_fill_window) but still decoded here one at
+ * a time, in page order: only the window's raw bodies and one decoded page
+ * are held.  A LIMIT caps the pages known to be wanted; past them (the
+ * executor wanted more after all) pages are fetched one by one as before.
+ */
+static cJSON *
+fetch_page(CfScanState *st, CfPager *pg)
+{
+	char	   *path_and_query;
+	CfHttpResponse local;
+	CfHttpResponse *response;
+	cJSON	   *doc;
+	cJSON	   *result;
+	int64		count;
+
+	response = page_response(st, pg, &local, &path_and_query);
+	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
+	result = get_list_result(doc, path_and_query);
+	count = result ? cJSON_GetArraySize(result) : 0;
+
+	/* the raw body is parsed: a window's copy is no longer needed */
+	if (response != &local && response->body)
+	{
+		pfree(response->body);
+		response->body = NULL;
+	}
+
+	if (result && pg->paged)
+		drop_repeated_rows(pg, result, path_and_query);
+	pg->seen += count;
+	pager_advance(pg, doc, count, path_and_query);
 	return result;
 }
 
