@@ -20,21 +20,29 @@
 #include "lib/stringinfo.h"
 #include "utils/rel.h"
 
-/* name, type, json path, fallback, kind, check, eq, fuzzy, order, nullable, writes */
-
 static const CfColumn user_group_columns[] = {
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false, CF_W_KEY},
-	{"name", "text COLLATE \"C\"", "name", NULL, CF_JSON_STRING, CF_CHECK_NONE, "name", "fuzzyName", "", false, CF_W_INSERT | CF_W_REQUIRED | CF_W_UPDATE},
-	{"created_on", "timestamptz", "created_on", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, false},
-	{"modified_on", "timestamptz", "modified_on", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, false},
-	{"policies", "jsonb", "policies", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true, CF_W_INSERT | CF_W_UPDATE},
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+		.check = CF_CHECK_ID, .writes = CF_W_KEY},
+	{.name = "name", .sql_type = "text COLLATE \"C\"", .json_path = "name",
+		.json_kind = CF_JSON_STRING, .eq_param = "name", .fuzzy_param = "fuzzyName",
+		.order_value = "", .writes = CF_W_INSERT | CF_W_REQUIRED | CF_W_UPDATE},
+	{.name = "created_on", .sql_type = "timestamptz", .json_path = "created_on",
+		.json_kind = CF_JSON_STRING},
+	{.name = "modified_on", .sql_type = "timestamptz", .json_path = "modified_on",
+		.json_kind = CF_JSON_STRING},
+	{.name = "policies", .sql_type = "jsonb", .json_path = "policies", .json_kind = CF_JSON_ANY,
+		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE},
 };
 
 static const CfColumn user_group_member_columns[] = {
-	{"user_group_id", "text", NULL, NULL, CF_JSON_PARENT, CF_CHECK_ID, NULL, NULL, NULL, false, CF_W_KEY | CF_W_INSERT | CF_W_REQUIRED},
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false, CF_W_KEY | CF_W_INSERT | CF_W_REQUIRED},
-	{"email", "text COLLATE \"C\"", "email", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, "fuzzyEmail", "", false},
-	{"status", "text", "status", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, true},
+	{.name = "user_group_id", .sql_type = "text", .json_kind = CF_JSON_PARENT,
+		.check = CF_CHECK_ID, .writes = CF_W_KEY | CF_W_INSERT | CF_W_REQUIRED},
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+		.check = CF_CHECK_ID, .writes = CF_W_KEY | CF_W_INSERT | CF_W_REQUIRED},
+	{.name = "email", .sql_type = "text COLLATE \"C\"", .json_path = "email",
+		.json_kind = CF_JSON_STRING, .fuzzy_param = "fuzzyEmail", .order_value = ""},
+	{.name = "status", .sql_type = "text", .json_path = "status", .json_kind = CF_JSON_STRING,
+		.nullable = true},
 };
 
 /*
@@ -44,93 +52,139 @@ static const CfColumn user_group_member_columns[] = {
  * never claimed (PostgreSQL still sorts).
  */
 static const CfColumn account_member_columns[] = {
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false, CF_W_KEY},
-	{"email", "text COLLATE \"C\"", "user.email", "email", CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, "user.email", false, CF_W_INSERT | CF_W_REQUIRED},
-	{"status", "text COLLATE \"C\"", "status", NULL, CF_JSON_STRING, CF_CHECK_MEMBER_STATUS, "status", NULL, "status", false, CF_W_INSERT},
-	{"user_id", "text", "user.id", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, true},
-	{"first_name", "text COLLATE \"C\"", "user.first_name", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, "user.first_name", true},
-	{"last_name", "text COLLATE \"C\"", "user.last_name", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, "user.last_name", true},
-	{"two_factor_authentication_enabled", "boolean", "user.two_factor_authentication_enabled", NULL, CF_JSON_BOOL, CF_CHECK_NONE, NULL, NULL, NULL, true},
-	{"role_ids", "text[]", "roles", NULL, CF_JSON_ID_LIST, CF_CHECK_NONE, NULL, NULL, NULL, true, CF_W_INSERT | CF_W_UPDATE},
-	{"roles", "jsonb", "roles", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true, CF_W_INSERT | CF_W_UPDATE},
-	{"policies", "jsonb", "policies", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true, CF_W_INSERT | CF_W_UPDATE},
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+		.check = CF_CHECK_ID, .writes = CF_W_KEY},
+	{.name = "email", .sql_type = "text COLLATE \"C\"", .json_path = "user.email",
+		.json_fallback = "email", .json_kind = CF_JSON_STRING, .order_value = "user.email",
+		.writes = CF_W_INSERT | CF_W_REQUIRED},
+	{.name = "status", .sql_type = "text COLLATE \"C\"", .json_path = "status",
+		.json_kind = CF_JSON_STRING, .check = CF_CHECK_MEMBER_STATUS, .eq_param = "status",
+		.order_value = "status", .writes = CF_W_INSERT},
+	{.name = "user_id", .sql_type = "text", .json_path = "user.id", .json_kind = CF_JSON_STRING,
+		.nullable = true},
+	{.name = "first_name", .sql_type = "text COLLATE \"C\"", .json_path = "user.first_name",
+		.json_kind = CF_JSON_STRING, .order_value = "user.first_name", .nullable = true},
+	{.name = "last_name", .sql_type = "text COLLATE \"C\"", .json_path = "user.last_name",
+		.json_kind = CF_JSON_STRING, .order_value = "user.last_name", .nullable = true},
+	{.name = "two_factor_authentication_enabled", .sql_type = "boolean",
+		.json_path = "user.two_factor_authentication_enabled", .json_kind = CF_JSON_BOOL,
+		.nullable = true},
+	{.name = "role_ids", .sql_type = "text[]", .json_path = "roles", .json_kind = CF_JSON_ID_LIST,
+		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE},
+	{.name = "roles", .sql_type = "jsonb", .json_path = "roles", .json_kind = CF_JSON_ANY,
+		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE},
+	{.name = "policies", .sql_type = "jsonb", .json_path = "policies", .json_kind = CF_JSON_ANY,
+		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE},
 };
 
 static const CfColumn role_columns[] = {
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false},
-	{"name", "text", "name", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, false},
-	{"description", "text", "description", NULL, CF_JSON_STRING, CF_CHECK_NONE, NULL, NULL, NULL, true},
-	{"permissions", "jsonb", "permissions", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true},
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+		.check = CF_CHECK_ID},
+	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING},
+	{.name = "description", .sql_type = "text", .json_path = "description",
+		.json_kind = CF_JSON_STRING, .nullable = true},
+	{.name = "permissions", .sql_type = "jsonb", .json_path = "permissions",
+		.json_kind = CF_JSON_ANY, .nullable = true},
 };
 
 static const CfColumn permission_group_columns[] = {
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false},
-	{"name", "text", "name", NULL, CF_JSON_STRING, CF_CHECK_NONE, "name", NULL, NULL, true},
-	{"meta", "jsonb", "meta", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true},
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+		.check = CF_CHECK_ID},
+	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING,
+		.eq_param = "name", .nullable = true},
+	{.name = "meta", .sql_type = "jsonb", .json_path = "meta", .json_kind = CF_JSON_ANY,
+		.nullable = true},
 };
 
 static const CfColumn resource_group_columns[] = {
-	{"id", "text", "id", NULL, CF_JSON_STRING, CF_CHECK_ID, NULL, NULL, NULL, false},
-	{"name", "text", "name", NULL, CF_JSON_STRING, CF_CHECK_NONE, "name", NULL, NULL, true},
-	{"scope", "jsonb", "scope", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true},
-	{"meta", "jsonb", "meta", NULL, CF_JSON_ANY, CF_CHECK_NONE, NULL, NULL, NULL, true},
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+		.check = CF_CHECK_ID},
+	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING,
+		.eq_param = "name", .nullable = true},
+	{.name = "scope", .sql_type = "jsonb", .json_path = "scope", .json_kind = CF_JSON_ANY,
+		.nullable = true},
+	{.name = "meta", .sql_type = "jsonb", .json_path = "meta", .json_kind = CF_JSON_ANY,
+		.nullable = true},
 };
 
 #define NCOLS(a) ((int) lengthof(a))
 
 static const CfResource resources[] = {
 	{
-		"user_groups",
-		"/accounts/%s/iam/user_groups",
-		"/accounts/%s/iam/user_groups/%s",
-		NULL, NULL,
-		true, 1, 500, 100,
-		user_group_columns, NCOLS(user_group_columns),
-		CF_OP_INSERT | CF_OP_UPDATE | CF_OP_DELETE
+		.name = "user_groups",
+		.item_name = "user group",
+		.list_path = "/accounts/%s/iam/user_groups",
+		.item_path = "/accounts/%s/iam/user_groups/%s",
+		.paged = true,
+		.per_page_min = 1,
+		.per_page_max = 500,
+		.rows_estimate = 100,
+		.columns = user_group_columns,
+		.ncolumns = NCOLS(user_group_columns),
+		.operations = CF_OP_INSERT | CF_OP_UPDATE | CF_OP_DELETE,
 	},
 	{
-		"user_group_members",
-		"/accounts/%s/iam/user_groups/%s/members",
-		"/accounts/%s/iam/user_groups/%s/members/%s",
-		&resources[0], "user_group_id",
-		true, 1, 500, 1000,
-		user_group_member_columns, NCOLS(user_group_member_columns),
+		.name = "user_group_members",
+		.item_name = "user group member",
+		.list_path = "/accounts/%s/iam/user_groups/%s/members",
+		.item_path = "/accounts/%s/iam/user_groups/%s/members/%s",
+		.parent = &resources[0],
+		.parent_column = "user_group_id",
+		.paged = true,
+		.per_page_min = 1,
+		.per_page_max = 500,
+		.rows_estimate = 1000,
+		.columns = user_group_member_columns,
+		.ncolumns = NCOLS(user_group_member_columns),
 		/* a membership has no field to change: UPDATE is refused with a hint */
-		CF_OP_INSERT | CF_OP_DELETE
+		.operations = CF_OP_INSERT | CF_OP_DELETE,
 	},
 	{
-		"account_members",
-		"/accounts/%s/members",
-		"/accounts/%s/members/%s",
-		NULL, NULL,
-		true, 5, 50, 100,
-		account_member_columns, NCOLS(account_member_columns),
-		CF_OP_INSERT | CF_OP_UPDATE | CF_OP_DELETE
+		.name = "account_members",
+		.item_name = "account member",
+		.list_path = "/accounts/%s/members",
+		.item_path = "/accounts/%s/members/%s",
+		.paged = true,
+		.per_page_min = 5,
+		.per_page_max = 50,
+		.rows_estimate = 100,
+		.columns = account_member_columns,
+		.ncolumns = NCOLS(account_member_columns),
+		.operations = CF_OP_INSERT | CF_OP_UPDATE | CF_OP_DELETE,
 	},
 	{
-		"roles",
-		"/accounts/%s/roles",
-		"/accounts/%s/roles/%s",
-		NULL, NULL,
-		true, 5, 50, 20,
-		role_columns, NCOLS(role_columns)
+		.name = "roles",
+		.item_name = "role",
+		.list_path = "/accounts/%s/roles",
+		.item_path = "/accounts/%s/roles/%s",
+		.paged = true,
+		.per_page_min = 5,
+		.per_page_max = 50,
+		.rows_estimate = 20,
+		.columns = role_columns,
+		.ncolumns = NCOLS(role_columns),
 	},
 	{
-		"permission_groups",
-		"/accounts/%s/iam/permission_groups",
-		"/accounts/%s/iam/permission_groups/%s",
-		NULL, NULL,
-		true, 5, 50, 200,
-		permission_group_columns, NCOLS(permission_group_columns)
+		.name = "permission_groups",
+		.item_name = "permission group",
+		.list_path = "/accounts/%s/iam/permission_groups",
+		.item_path = "/accounts/%s/iam/permission_groups/%s",
+		.paged = true,
+		.per_page_min = 5,
+		.per_page_max = 50,
+		.rows_estimate = 200,
+		.columns = permission_group_columns,
+		.ncolumns = NCOLS(permission_group_columns),
 	},
 	{
 		/* Resource groups are not paged: one call answers the whole list. */
-		"resource_groups",
-		"/accounts/%s/iam/resource_groups",
-		"/accounts/%s/iam/resource_groups/%s",
-		NULL, NULL,
-		false, 0, 0, 50,
-		resource_group_columns, NCOLS(resource_group_columns)
+		.name = "resource_groups",
+		.item_name = "resource group",
+		.list_path = "/accounts/%s/iam/resource_groups",
+		.item_path = "/accounts/%s/iam/resource_groups/%s",
+		.rows_estimate = 50,
+		.columns = resource_group_columns,
+		.ncolumns = NCOLS(resource_group_columns),
 	},
 };
 
@@ -231,4 +285,28 @@ cf_is_member_status(const char *s)
 {
 	return strcmp(s, "accepted") == 0 || strcmp(s, "pending") == 0 ||
 		strcmp(s, "rejected") == 0;
+}
+
+/*
+ * The path of a resource's listing (item_id NULL) or of one of its items:
+ * the account, then the parent's id for a child resource (user group
+ * members), then the item's id.  Every path cfiam sends or shows is built
+ * here, from the catalog's templates.
+ */
+char *
+cf_resource_path(const CfResource *res, const char *account_id,
+				 const char *parent_id, const char *item_id)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	if (item_id == NULL && res->parent)
+		appendStringInfo(&buf, res->list_path, account_id, parent_id);
+	else if (item_id == NULL)
+		appendStringInfo(&buf, res->list_path, account_id);
+	else if (res->parent)
+		appendStringInfo(&buf, res->item_path, account_id, parent_id, item_id);
+	else
+		appendStringInfo(&buf, res->item_path, account_id, item_id);
+	return buf.data;
 }

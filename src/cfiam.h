@@ -87,6 +87,7 @@ typedef struct CfColumn
 typedef struct CfResource
 {
 	const char *name;			/* value of the "resource" table option */
+	const char *item_name;		/* one item, in words: "user group" */
 	const char *list_path;		/* printf: account id [, parent id] */
 	const char *item_path;		/* printf: account id, [parent id,] item id */
 	const struct CfResource *parent;	/* resource listed to find parents */
@@ -106,6 +107,8 @@ extern int	cf_resource_count(void);
 extern const CfResource *cf_resource_by_index(int i);
 extern const char *cf_resource_names(void);
 extern const CfColumn **cf_map_columns(Relation rel, const CfResource *res, int *natts);
+extern char *cf_resource_path(const CfResource *res, const char *account_id,
+							  const char *parent_id, const char *item_id);
 extern bool cf_is_id(const char *s);
 extern bool cf_is_member_status(const char *s);
 

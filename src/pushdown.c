@@ -667,10 +667,9 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 	{
 		if (plan->parent_expr < 0)
 		{
-			appendStringInfo(&buf, "GET ");
-			appendStringInfo(&buf, res->parent->list_path, account_id);
-			appendStringInfo(&buf, "?page=N&per_page=%d, then for each user group ",
-							 res->parent->per_page_max);
+			appendStringInfo(&buf, "GET %s?page=N&per_page=%d, then for each %s ",
+							 cf_resource_path(res->parent, account_id, NULL, NULL),
+							 res->parent->per_page_max, res->parent->item_name);
 			parent = "{id}";
 		}
 		else if (plan->parent_is_array)
@@ -692,17 +691,11 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 					 describe_expr(plan, fdw_exprs, plan->id_expr, dpcontext)) :
 			describe_value(plan, fdw_exprs, plan->id_expr, dpcontext, false);
 
-		if (parent)
-			appendStringInfo(&buf, res->item_path, account_id, parent, id);
-		else
-			appendStringInfo(&buf, res->item_path, account_id, id);
+		appendStringInfoString(&buf, cf_resource_path(res, account_id, parent, id));
 		return buf.data;
 	}
 
-	if (parent)
-		appendStringInfo(&buf, res->list_path, account_id, parent);
-	else
-		appendStringInfo(&buf, res->list_path, account_id);
+	appendStringInfoString(&buf, cf_resource_path(res, account_id, parent, NULL));
 
 	foreach(lc, plan->filters)
 	{

@@ -48,7 +48,7 @@
  */
 typedef struct CfPager
 {
-	char		path[256];		/* path without query */
+	char	   *path;			/* path without query, in the query context */
 	const char *query;			/* "?a=b&" prefix, or "?" (filters) */
 	bool		paged;
 	int			per_page;
@@ -65,6 +65,7 @@ typedef struct CfPager
 	char	  **prev_ids;		/* ids of the previous page, sorted */
 	int			nprev;
 	MemoryContext ids_cxt;		/* holds prev_ids */
+	MemoryContext listing_cxt;	/* holds path: reset by pager_start */
 	MemoryContext cxt;			/* holds the current page */
 	MemoryContext window_cxt;	/* holds the window's raw bodies */
 	CfHttpResponse *window;		/* pages window_first .. + window_n - 1 */
@@ -124,6 +125,16 @@ typedef struct CfScanState
 	int64		retries;		/* requests sent again (see http.c) */
 } CfScanState;
 
+/* A pager's memory contexts, children of the query's (see CfPager). */
+static void
+pager_init(CfPager *pg, MemoryContext parent)
+{
+	pg->listing_cxt = AllocSetContextCreate(parent, "cfiam listing", ALLOCSET_SMALL_SIZES);
+	pg->cxt = AllocSetContextCreate(parent, "cfiam page", ALLOCSET_DEFAULT_SIZES);
+	pg->ids_cxt = AllocSetContextCreate(parent, "cfiam page ids", ALLOCSET_SMALL_SIZES);
+	pg->window_cxt = AllocSetContextCreate(parent, "cfiam page window", ALLOCSET_DEFAULT_SIZES);
+}
+
 /* ---------------------------------------------------------------------
  * Execution
  * ---------------------------------------------------------------------
@@ -170,19 +181,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
-	st->rows.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page",
-										 ALLOCSET_DEFAULT_SIZES);
-	st->rows.ids_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page ids",
-											 ALLOCSET_SMALL_SIZES);
-	st->parents.ids_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page ids",
-												ALLOCSET_SMALL_SIZES);
-	st->rows.window_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam page window",
-												ALLOCSET_DEFAULT_SIZES);
-	st->parents.cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam parent page",
-											ALLOCSET_DEFAULT_SIZES);
-	st->parents.window_cxt = AllocSetContextCreate(estate->es_query_cxt,
-												   "cfiam parent page window",
-												   ALLOCSET_DEFAULT_SIZES);
+	pager_init(&st->rows, estate->es_query_cxt);
+	pager_init(&st->parents, estate->es_query_cxt);
 	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
 										ALLOCSET_SMALL_SIZES);
 	/* the rows an UPDATE or DELETE changes: see pager_fetch */
@@ -445,7 +445,8 @@ pager_start(CfPager *pg, const char *path, const char *query, bool paged,
 {
 	MemoryContextReset(pg->cxt);
 	MemoryContextReset(pg->window_cxt);
-	strlcpy(pg->path, path, sizeof(pg->path));
+	MemoryContextReset(pg->listing_cxt);
+	pg->path = MemoryContextStrdup(pg->listing_cxt, path);
 	pg->query = query;
 	pg->paged = paged;
 	pg->per_page = per_page;
@@ -829,18 +830,13 @@ static bool
 fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 {
 	CfPager    *pg = &st->rows;
-	char		path[256];
+	char	   *path = cf_resource_path(st->res, st->account_id, st->parent_id, id);
 	CfHttpResponse local;
 	CfHttpResponse *response = ahead;
 	cJSON	   *doc;
 	cJSON	   *result;
 	bool		not_found;
 	MemoryContext oldcxt;
-
-	if (st->res->parent)
-		snprintf(path, sizeof(path), st->res->item_path, st->account_id, st->parent_id, id);
-	else
-		snprintf(path, sizeof(path), st->res->item_path, st->account_id, id);
 
 	pager_start(pg, path, "", false, 0, -1);
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
@@ -926,23 +922,15 @@ fill_ahead(CfScanState *st)
 
 	if (n > 1)
 	{
-		char		path[256];
-
 		st->ahead_paths = palloc(sizeof(char *) * n);
 		st->ahead = palloc0(sizeof(CfHttpResponse) * n);
 		for (int i = 0; i < n; i++)
 		{
-			if (by_id && res->parent)
-				snprintf(path, sizeof(path), res->item_path, st->account_id,
-						 st->parent_id, st->ahead_ids[i]);
-			else if (by_id)
-				snprintf(path, sizeof(path), res->item_path, st->account_id,
-						 st->ahead_ids[i]);
-			else
-				snprintf(path, sizeof(path), res->list_path, st->account_id,
-						 st->ahead_ids[i]);
-			st->ahead_paths[i] = by_id ? pstrdup(path) :
-				page_path(path, st->query, res->paged, st->per_page, 1);
+			/* an item of this table, or the listing of a parent's items */
+			st->ahead_paths[i] = by_id ?
+				cf_resource_path(res, st->account_id, st->parent_id, st->ahead_ids[i]) :
+				page_path(cf_resource_path(res, st->account_id, st->ahead_ids[i], NULL),
+						  st->query, res->paged, st->per_page, 1);
 		}
 		run_batch(st, st->ahead_paths, n, st->ahead, !by_id);
 	}
@@ -956,7 +944,6 @@ next_unit(CfScanState *st)
 {
 	const CfResource *res = st->res;
 	CfScanPlan *plan = st->plan;
-	char		path[256];
 
 	if (plan->id_expr >= 0)
 	{
@@ -977,9 +964,8 @@ next_unit(CfScanState *st)
 		if (st->listed)
 			return false;
 		st->listed = true;
-		snprintf(path, sizeof(path), res->list_path, st->account_id);
-		pager_start(&st->rows, path, st->query, res->paged, st->per_page,
-					st->limit_hint);
+		pager_start(&st->rows, cf_resource_path(res, st->account_id, NULL, NULL),
+					st->query, res->paged, st->per_page, st->limit_hint);
 		return true;
 	}
 
@@ -987,16 +973,14 @@ next_unit(CfScanState *st)
 	if (plan->parent_expr < 0 && !st->listed)
 	{
 		st->listed = true;
-		snprintf(path, sizeof(path), res->parent->list_path, st->account_id);
-		pager_start(&st->parents, path, "", res->parent->paged,
-					res->parent->per_page_max, -1);
+		pager_start(&st->parents, cf_resource_path(res->parent, st->account_id, NULL, NULL),
+					"", res->parent->paged, res->parent->per_page_max, -1);
 	}
 	if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
 		return false;
 	strlcpy(st->parent_id, st->ahead_ids[st->ahead_pos], sizeof(st->parent_id));
-	snprintf(path, sizeof(path), res->list_path, st->account_id, st->parent_id);
-	pager_start(&st->rows, path, st->query, res->paged, st->per_page,
-				st->limit_hint);
+	pager_start(&st->rows, cf_resource_path(res, st->account_id, st->parent_id, NULL),
+				st->query, res->paged, st->per_page, st->limit_hint);
 	if (st->ahead)
 	{
 		st->rows.first = &st->ahead[st->ahead_pos];
@@ -1016,7 +1000,6 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 {
 	const CfResource *res = st->res;
 	int64		total = 0;
-	char		path[256];
 	char	   *path_and_query;
 	CfHttpResponse response;
 	cJSON	   *doc;
@@ -1030,11 +1013,9 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 	{
 		MemoryContextReset(st->rows.cxt);
 		oldcxt = MemoryContextSwitchTo(st->rows.cxt);
-		if (res->parent)
-			snprintf(path, sizeof(path), res->list_path, st->account_id, st->ids[0]);
-		else
-			snprintf(path, sizeof(path), res->list_path, st->account_id);
-		path_and_query = page_path(path, st->query, true, res->per_page_min, 1);
+		path_and_query = page_path(cf_resource_path(res, st->account_id,
+													res->parent ? st->ids[0] : NULL, NULL),
+								   st->query, true, res->per_page_min, 1);
 		cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
 		count_answer(st, &response, true);
 		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
