@@ -236,7 +236,16 @@ extern void cf_http_init(void);
  * ---------------------------------------------------------------------
  */
 
+/* cJSON trees cfiam holds are palloc'd: see the comment atop convert.c */
 extern void cf_json_init(void);
+extern cJSON *cf_json_parse(const char *text, size_t len);
+extern char *cf_json_print(const cJSON *item);
+extern cJSON *cf_json_object(void);
+extern cJSON *cf_json_array(void);
+extern cJSON *cf_json_string(const char *value);
+extern cJSON *cf_json_append(cJSON *array, cJSON *item);
+extern cJSON *cf_json_add(cJSON *object, const char *key, cJSON *item);
+extern cJSON *cf_json_add_string(cJSON *object, const char *key, const char *value);
 extern cJSON *cf_decode_envelope(const CfHttpResponse *response,
 								 const char *method, const char *path_and_query,
 								 bool *not_found);
