@@ -6,6 +6,14 @@
  * One static table says which option is valid where; the validator checks
  * every value before it is stored, so a scan never meets a bad option.
  *
+ * Some server options are a privilege, not a setting: api_url (other than
+ * the default) and ca_file decide where the database server itself
+ * connects and which of its files it reads.  A role with USAGE on the
+ * wrapper could otherwise point a server of its own at a service that only
+ * the database host can reach (http://127.0.0.1:...) and read the start of
+ * its answers back in cfiam's error messages.  Only a superuser may set
+ * them; see check_superuser_option().
+ *
  *-------------------------------------------------------------------------
  */
 #include "cfiam.h"
@@ -18,6 +26,7 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
@@ -186,6 +195,39 @@ check_api_url(DefElem *def)
 				 errdetail("Plain http is accepted only for 127.0.0.0/8, ::1 and localhost, because the API token would travel unencrypted.")));
 }
 
+/* Is this api_url the default (but for trailing slashes, which are dropped)? */
+static bool
+is_default_api_url(const char *url)
+{
+	size_t		len = strlen(url);
+
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	return len == strlen(CF_DEFAULT_API_URL) && strncmp(url, CF_DEFAULT_API_URL, len) == 0;
+}
+
+/*
+ * Refuse a superuser-only server option to anyone else, before its value
+ * is validated (a non-superuser learns nothing about files, say).
+ *
+ * The validator sees the whole option list a server will have, not what
+ * one statement changes (as postgres_fdw's does for password_required):
+ * a server that carries such an option can be altered only by a superuser,
+ * even when the statement leaves that option alone.  The hint says so.
+ */
+static void
+check_superuser_option(DefElem *def, const char *detail)
+{
+	if (superuser())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to set option \"%s\" of a cfiam server", def->defname),
+			 errdetail_internal("%s", detail),
+			 errhint("Ask a superuser to create or alter the server. A server that has option \"%s\" can only be altered by a superuser.",
+					 def->defname)));
+}
+
 PG_FUNCTION_INFO_V1(cfiam_validator);
 
 /*
@@ -226,7 +268,12 @@ cfiam_validator(PG_FUNCTION_ARGS)
 			has_account = true;
 		}
 		else if (strcmp(def->defname, "api_url") == 0)
+		{
+			if (!is_default_api_url(defGetString(def)))
+				check_superuser_option(def,
+									   "Only superusers may set \"api_url\" to a URL other than " CF_DEFAULT_API_URL ": the database server connects there itself.");
 			check_api_url(def);
+		}
 		else if (strcmp(def->defname, "timeout_ms") == 0)
 			(void) parse_long_option(def, 1, 3600000);
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
@@ -237,6 +284,8 @@ cfiam_validator(PG_FUNCTION_ARGS)
 			(void) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
 		else if (strcmp(def->defname, "ca_file") == 0)
 		{
+			check_superuser_option(def,
+								   "Only superusers may set \"ca_file\": it names a file on the database server, which the server reads.");
 			/* read by the backend, whatever its working directory */
 			if (!is_absolute_path(defGetString(def)))
 				ereport(ERROR,
