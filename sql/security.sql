@@ -35,7 +35,7 @@ SELECT count(*) FROM cf.roles;
 RESET ROLE;
 
 -- Where the database server connects, and which of its files it reads, is a
--- superuser's decision: api_url other than the default, and ca_file.
+-- superuser's decision: api_url other than the default, ca_file and proxy.
 -- A role with USAGE on the wrapper may create servers of its own, but not
 -- point one at a service that only the database host can reach.
 GRANT USAGE ON FOREIGN DATA WRAPPER cfiam TO cfiam_analyst;
@@ -56,9 +56,12 @@ CREATE SERVER evil FOREIGN DATA WRAPPER cfiam
   OPTIONS (api_url 'https://internal.example/v4', account_id '0123456789abcdef0123456789abcdef');
 CREATE SERVER evil FOREIGN DATA WRAPPER cfiam
   OPTIONS (api_url 'https://api.cloudflare.com/client/v4/x', account_id '0123456789abcdef0123456789abcdef');
--- ca_file (a file of the database server) likewise
+-- ca_file (a file of the database server) and proxy likewise
 CREATE SERVER evil FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', ca_file '/etc/ssl/certs/ca-certificates.crt');
+\echo :SQLSTATE
+CREATE SERVER evil FOREIGN DATA WRAPPER cfiam
+  OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://127.0.0.1:3128');
 \echo :SQLSTATE
 -- the default URL, unset or given exactly, is open to every role with USAGE
 CREATE SERVER own1 FOREIGN DATA WRAPPER cfiam
@@ -69,6 +72,7 @@ CREATE SERVER own2 FOREIGN DATA WRAPPER cfiam
 ALTER SERVER own1 OPTIONS (ADD api_url 'http://127.0.0.1:18999/x');
 ALTER SERVER own2 OPTIONS (SET api_url :'api_url');
 ALTER SERVER own1 OPTIONS (ADD ca_file '/etc/passwd');
+ALTER SERVER own1 OPTIONS (ADD proxy 'http://127.0.0.1:18999');
 -- its other options remain the owner's to change
 ALTER SERVER own1 OPTIONS (ADD timeout_ms '1000');
 ALTER SERVER own2 OPTIONS (SET api_url 'https://api.cloudflare.com/client/v4/');
@@ -85,8 +89,9 @@ ALTER SERVER given OPTIONS (ADD timeout_ms '1000');
 ALTER SERVER given OPTIONS (DROP api_url, ADD timeout_ms '1000');
 SELECT srvoptions FROM pg_foreign_server WHERE srvname = 'given';
 RESET ROLE;
--- a superuser may set both
-ALTER SERVER own1 OPTIONS (ADD api_url 'http://127.0.0.1:18999/x', ADD ca_file '/etc/ssl/certs/ca-certificates.crt');
+-- a superuser may set all three
+ALTER SERVER own1 OPTIONS (ADD api_url 'http://127.0.0.1:18999/x', ADD ca_file '/etc/ssl/certs/ca-certificates.crt',
+                           ADD proxy 'http://127.0.0.1:3128');
 -- nothing above reached the mock
 \! python3 $MOCKCTL log
 

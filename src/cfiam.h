@@ -133,6 +133,8 @@ typedef struct CfServerOptions
 	long		connect_timeout_ms;
 	int			max_retries;
 	char	   *ca_file;		/* CA bundle for TLS, or NULL: the system's */
+	char	   *proxy;			/* egress proxy URL, or NULL: libcurl's
+								 * proxy environment variables apply */
 	int			max_concurrency;	/* GETs in flight at once, 1..16 */
 } CfServerOptions;
 

@@ -7,7 +7,7 @@
  * every value before it is stored, so a scan never meets a bad option.
  *
  * Some server options are a privilege, not a setting: api_url (other than
- * the default) and ca_file decide where the database server itself
+ * the default), ca_file and proxy decide where the database server itself
  * connects and which of its files it reads.  A role with USAGE on the
  * wrapper could otherwise point a server of its own at a service that only
  * the database host can reach (http://127.0.0.1:...) and read the start of
@@ -47,6 +47,7 @@ static const CfOption valid_options[] = {
 	{"max_concurrency", ForeignServerRelationId},
 	{"count_pushdown", ForeignServerRelationId},
 	{"ca_file", ForeignServerRelationId},
+	{"proxy", ForeignServerRelationId},
 	{"api_token", UserMappingRelationId},
 	{"api_email", UserMappingRelationId},
 	{"api_key", UserMappingRelationId},
@@ -228,6 +229,76 @@ check_superuser_option(DefElem *def, const char *detail)
 					 def->defname)));
 }
 
+/*
+ * The egress proxy: http:// or https://, a host name, IPv4 or [IPv6]
+ * address, an optional port, nothing else.  No user name or password:
+ * server options are readable by every role (pg_foreign_server), so a
+ * proxy credential there would be public.  A proxy that wants one is set
+ * in the server's environment instead (see the README).
+ */
+static void
+check_proxy(DefElem *def)
+{
+	const char *url = defGetString(def);
+	bool		https = strncmp(url, "https://", 8) == 0;
+	bool		http = strncmp(url, "http://", 7) == 0;
+	const char *p = url + (https ? 8 : 7);
+	const char *host = p;
+	bool		ok = true;
+
+	if (!https && !http)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"proxy\": \"%s\"", url),
+				 errhint("The proxy URL must start with http:// or https://.")));
+	if (strchr(p, '@'))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"proxy\" must not contain a user name or password"),
+				 errdetail("Server options are readable by every role, so a credential in them would be public."),
+				 errhint("Give the proxy's credentials in the https_proxy environment variable of the database server instead, and leave option \"proxy\" unset.")));
+
+	if (*p == '[')
+	{
+		const char *end = strchr(p, ']');
+		char		addr[INET6_ADDRSTRLEN + 1];
+		struct in6_addr a6;
+
+		if (end == NULL || end - p - 1 <= 0 || end - p - 1 >= (long) sizeof(addr))
+			ok = false;
+		else
+		{
+			memcpy(addr, p + 1, end - p - 1);
+			addr[end - p - 1] = '\0';
+			ok = inet_pton(AF_INET6, addr, &a6) == 1;
+			p = end + 1;
+		}
+	}
+	else
+	{
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			   (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_')
+			p++;
+		ok = p > host && *host != '.' && *host != '-';
+	}
+	if (ok && *p == ':')
+	{
+		long		port = 0;
+		const char *digits = ++p;
+
+		while (*p >= '0' && *p <= '9' && p - digits < 6)
+			port = port * 10 + (*p++ - '0');
+		ok = p > digits && port >= 1 && port <= 65535;
+	}
+	if (ok && *p == '/')
+		p++;
+	if (!ok || *p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"proxy\": \"%s\"", url),
+				 errhint("Give the proxy as http://host:port or https://host:port, with no path, query or user name.")));
+}
+
 PG_FUNCTION_INFO_V1(cfiam_validator);
 
 /*
@@ -293,6 +364,12 @@ cfiam_validator(PG_FUNCTION_ARGS)
 						 errmsg("option \"ca_file\" must be an absolute path: \"%s\"",
 								defGetString(def)),
 						 errdetail("It names a PEM file of CA certificates that verify the API's TLS certificate.")));
+		}
+		else if (strcmp(def->defname, "proxy") == 0)
+		{
+			check_superuser_option(def,
+								   "Only superusers may set \"proxy\": the database server connects there itself.");
+			check_proxy(def);
 		}
 		else if (strcmp(def->defname, "api_token") == 0)
 		{
@@ -365,6 +442,7 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 	opts->max_retries = 3;
 	opts->max_concurrency = CF_DEFAULT_CONCURRENCY;
 	opts->ca_file = NULL;
+	opts->proxy = NULL;
 
 	foreach(lc, server->options)
 	{
@@ -382,6 +460,8 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 			opts->max_concurrency = (int) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
 		else if (strcmp(def->defname, "ca_file") == 0)
 			opts->ca_file = defGetString(def);
+		else if (strcmp(def->defname, "proxy") == 0)
+			opts->proxy = defGetString(def);
 	}
 
 	/* Paths are appended to the base: drop a trailing slash. */
