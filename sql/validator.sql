@@ -20,6 +20,21 @@ CREATE SERVER v2 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcde
 CREATE SERVER v3 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url 'http://localhost/v4');
 CREATE SERVER v4 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url 'https://api.cloudflare.com/client/v4/');
 ALTER SERVER v4 OPTIONS (SET api_url 'http://10.0.0.1/client/v4');
+-- proxy: http:// or https://, a host and a port, no credentials or path
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'socks5://127.0.0.1:1080');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://user:secret@proxy.example:3128');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://proxy.example:3128/path');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://proxy.example:3128?x=1');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://proxy.example:65536');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://proxy.example:');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://:3128');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://[::1:3128');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://proxy example:3128');
+CREATE SERVER v5 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', proxy 'http://proxy.example.com:3128');
+ALTER SERVER v5 OPTIONS (SET proxy 'https://[::1]:8443/');
+ALTER SERVER v5 OPTIONS (SET proxy 'http://10.1.2.3');
+CREATE USER MAPPING FOR CURRENT_USER SERVER v5 OPTIONS (api_token 't', proxy 'http://10.1.2.3:3128');
+CREATE FOREIGN TABLE ft0 (id text) SERVER v5 OPTIONS (resource 'roles', proxy 'http://10.1.2.3:3128');
 -- numbers: integers within range
 ALTER SERVER v1 OPTIONS (ADD timeout_ms '0');
 ALTER SERVER v1 OPTIONS (ADD timeout_ms '30s');
@@ -69,5 +84,5 @@ SELECT * FROM ft3;
 -- nothing above sent a request but the last SELECT
 \! python3 $MOCKCTL log
 
-DROP SERVER v1, v2, v3, v4 CASCADE;
+DROP SERVER v1, v2, v3, v4, v5 CASCADE;
 DROP FOREIGN TABLE ft3;

@@ -137,6 +137,8 @@ typedef struct CfServerOptions
 	long		connect_timeout_ms;
 	int			max_retries;
 	char	   *ca_file;		/* CA bundle for TLS, or NULL: the system's */
+	char	   *proxy;			/* egress proxy URL, or NULL: libcurl's
+								 * proxy environment variables apply */
 	int			max_concurrency;	/* GETs in flight at once, 1..16 */
 } CfServerOptions;
 
@@ -241,7 +243,15 @@ extern void cf_http_init(void);
  * ---------------------------------------------------------------------
  */
 
-extern void cf_json_init(void);
+/* cJSON trees cfiam holds are palloc'd: see the comment atop convert.c */
+extern cJSON *cf_json_parse(const char *text, size_t len);
+extern char *cf_json_print(const cJSON *item);
+extern cJSON *cf_json_object(void);
+extern cJSON *cf_json_array(void);
+extern cJSON *cf_json_string(const char *value);
+extern cJSON *cf_json_append(cJSON *array, cJSON *item);
+extern cJSON *cf_json_add(cJSON *object, const char *key, cJSON *item);
+extern cJSON *cf_json_add_string(cJSON *object, const char *key, const char *value);
 extern cJSON *cf_decode_envelope(const CfHttpResponse *response,
 								 const char *method, const char *path_and_query,
 								 bool *not_found);

@@ -476,6 +476,5 @@ cfiam_handler(PG_FUNCTION_ARGS)
 void
 _PG_init(void)
 {
-	cf_json_init();
 	cf_http_init();
 }

@@ -3,9 +3,42 @@
  * convert.c
  *		Decoding Cloudflare's response envelope, and JSON values to Datums.
  *
- * cJSON allocates through palloc (see cf_json_init): a parsed page lives in
- * the memory context of its page and goes away with it, on error paths too.
  * Every value is converted by its column type's own input function.
+ *
+ * cJSON and memory
+ * ----------------
+ * cfiam installs no cJSON allocation hooks.  cJSON_InitHooks is
+ * process-wide: hooks that palloc would hand every other user of libcjson
+ * in this backend (another extension, a procedural language's library)
+ * memory that a context reset frees under it; hooks that raise an ERROR
+ * would longjmp through code that does not expect it; and hooks that
+ * return NULL make cJSON drop what it could not allocate without a word
+ * (cJSON_AddItemToArray(array, NULL) adds nothing), so a PUT that replaces
+ * a group's members could carry fewer than it was asked to.
+ *
+ * Instead, cJSON's own allocator (malloc, unless someone else's hooks are
+ * in place) is used only inside the two calls wrapped below, and nothing
+ * it allocates outlives them:
+ *	 cf_json_parse	parses into cJSON's nodes and copies them at once into
+ *					palloc'd nodes; cJSON's tree is freed, also when the copy
+ *					fails.  A failed parse (bad JSON, or cJSON out of memory)
+ *					returns NULL, which every caller raises as an error.
+ *	 cf_json_print	copies cJSON's string into palloc'd memory and frees it.
+ * Trees that cfiam builds (request bodies) are made of palloc'd nodes by
+ * cf_json_object() and its siblings, never by cJSON_Create*.
+ *
+ * So every cJSON node cfiam holds is palloc'd, as it was when the hooks
+ * palloc'd: it lives in the memory context of its page or row and goes
+ * away with it, on error paths too, however its nodes were relinked or
+ * detached in between; and running out of memory is palloc's ERROR, never
+ * a NULL that shortens a body.  The cost is one copy of each parsed
+ * answer, small beside the HTTP request that brought it.
+ *
+ * Code holding these trees may read them with any cJSON function and relink
+ * nodes (cJSON_DetachItemViaPointer, cJSON_AddItemToArray), but must not
+ * call one that allocates or frees nodes (cJSON_Delete, cJSON_Create*,
+ * cJSON_Add*ToObject, cJSON_Replace*, cJSON_Duplicate): use the cf_json_*
+ * functions.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,29 +48,158 @@
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/memutils.h"
 
-static void *
-json_alloc(size_t size)
+/* A palloc'd node of the given type, with no value and no links. */
+static cJSON *
+new_node(int type)
 {
-	/* NULL on failure: cJSON then reports a failed parse, not an ERROR mid-parse */
-	return palloc_extended(size, MCXT_ALLOC_HUGE | MCXT_ALLOC_NO_OOM);
+	cJSON	   *node = palloc0(sizeof(cJSON));
+
+	node->type = type;
+	return node;
 }
 
+/* Append a node to an array's or object's children, as cJSON links them. */
 static void
-json_free(void *ptr)
+link_child(cJSON *parent, cJSON *item)
 {
-	if (ptr)
-		pfree(ptr);
+	cJSON	   *first = parent->child;
+
+	Assert(item != NULL && item->next == NULL);
+	if (first == NULL)
+	{
+		parent->child = item;
+		item->prev = item;		/* the first child's prev is the last */
+	}
+	else
+	{
+		cJSON	   *last = first->prev;
+
+		last->next = item;
+		item->prev = last;
+		first->prev = item;
+	}
 }
 
-void
-cf_json_init(void)
+/* A palloc'd deep copy of a tree cJSON allocated. */
+static cJSON *
+copy_tree(const cJSON *src)
 {
-	cJSON_Hooks hooks = {json_alloc, json_free};
+	cJSON	   *dst;
 
-	cJSON_InitHooks(&hooks);
+	/* cJSON nests at most CJSON_NESTING_LIMIT deep; check anyway */
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+
+	dst = new_node(src->type & ~(cJSON_IsReference | cJSON_StringIsConst));
+	dst->valueint = src->valueint;
+	dst->valuedouble = src->valuedouble;
+	if (src->valuestring)
+		dst->valuestring = pstrdup(src->valuestring);
+	if (src->string)
+		dst->string = pstrdup(src->string);
+	for (const cJSON *c = src->child; c; c = c->next)
+		link_child(dst, copy_tree(c));
+	return dst;
+}
+
+/*
+ * Parse JSON text into palloc'd nodes of the current memory context.  NULL
+ * when cJSON could not parse it: not JSON, or cJSON ran out of memory.
+ */
+cJSON *
+cf_json_parse(const char *text, size_t len)
+{
+	cJSON	   *parsed = cJSON_ParseWithLength(text, len);
+	cJSON	   *volatile copy = NULL;
+
+	if (parsed == NULL)
+		return NULL;
+	PG_TRY();
+	{
+		copy = copy_tree(parsed);
+	}
+	PG_FINALLY();
+	{
+		cJSON_Delete(parsed);
+	}
+	PG_END_TRY();
+	return copy;
+}
+
+/* A tree printed without spaces, palloc'd. */
+char *
+cf_json_print(const cJSON *item)
+{
+	char	   *printed = cJSON_PrintUnformatted(item);
+	char	   *volatile text = NULL;
+
+	if (printed == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_OUT_OF_MEMORY),
+				 errmsg("out of memory"),
+				 errdetail("cJSON could not allocate a JSON text.")));
+	/* pstrdup can fail too: free cJSON's copy on the way out either way */
+	PG_TRY();
+	{
+		text = pstrdup(printed);
+	}
+	PG_FINALLY();
+	{
+		cJSON_free(printed);
+	}
+	PG_END_TRY();
+	return text;
+}
+
+/* Builders of palloc'd trees: they never return NULL. */
+cJSON *
+cf_json_object(void)
+{
+	return new_node(cJSON_Object);
+}
+
+cJSON *
+cf_json_array(void)
+{
+	return new_node(cJSON_Array);
+}
+
+cJSON *
+cf_json_string(const char *value)
+{
+	cJSON	   *node = new_node(cJSON_String);
+
+	node->valuestring = pstrdup(value);
+	return node;
+}
+
+/* Append item to an array; returns item. */
+cJSON *
+cf_json_append(cJSON *array, cJSON *item)
+{
+	Assert(cJSON_IsArray(array));
+	link_child(array, item);
+	return item;
+}
+
+/* Add item to an object under key; returns item. */
+cJSON *
+cf_json_add(cJSON *object, const char *key, cJSON *item)
+{
+	Assert(cJSON_IsObject(object) && item->string == NULL);
+	item->string = pstrdup(key);
+	link_child(object, item);
+	return item;
+}
+
+cJSON *
+cf_json_add_string(cJSON *object, const char *key, const char *value)
+{
+	return cf_json_add(object, key, cf_json_string(value));
 }
 
 /* Shorten a body for an error message. */
@@ -102,7 +264,7 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 		*not_found = false;
 	path_and_query = clip_path(path_and_query);
 
-	doc = cJSON_ParseWithLength(response->body, response->body_len);
+	doc = cf_json_parse(response->body, response->body_len);
 
 	if (response->status == 404 && not_found)
 	{
@@ -328,9 +490,7 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 					text = cJSON_IsTrue(item) ? "true" : "false";
 					break;
 				case CF_JSON_ANY:
-					text = cJSON_PrintUnformatted(item);
-					if (text == NULL)
-						ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
+					text = cf_json_print(item);
 					break;
 				case CF_JSON_ID_LIST:
 					if (!cJSON_IsArray(item))

@@ -85,6 +85,7 @@ struct CfConnection
 	struct curl_slist *headers; /* includes the credential */
 	char	   *base_url;		/* malloc'd */
 	char	   *ca_file;		/* malloc'd, or NULL */
+	char	   *proxy;			/* malloc'd, or NULL */
 	long		timeout_ms;
 	long		connect_timeout_ms;
 	int			max_retries;
@@ -179,6 +180,8 @@ release_connection(CfConnection *conn)
 	free(conn->base_url);
 	free(conn->ca_file);
 	conn->ca_file = NULL;
+	free(conn->proxy);
+	conn->proxy = NULL;
 	conn->curl = NULL;
 	conn->headers = NULL;
 	conn->base_url = NULL;
@@ -341,12 +344,14 @@ build_connection(CfConnection *conn, ForeignServer *server, UserMapping *user)
 	conn->connect_timeout_ms = opts.connect_timeout_ms;
 	conn->max_retries = opts.max_retries;
 	conn->ca_file = opts.ca_file ? strdup(opts.ca_file) : NULL;
+	conn->proxy = opts.proxy ? strdup(opts.proxy) : NULL;
 	conn->invalidated = false;
 	conn->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
 												   ObjectIdGetDatum(server->serverid));
 	conn->mapping_hashvalue = GetSysCacheHashValue1(USERMAPPINGOID,
 													ObjectIdGetDatum(user->umid));
-	if (conn->base_url == NULL)
+	/* a lost proxy copy would send requests around the proxy */
+	if (conn->base_url == NULL || (opts.proxy && conn->proxy == NULL))
 	{
 		release_connection(conn);
 		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
@@ -370,6 +375,7 @@ cf_get_connection(ForeignServer *server, UserMapping *user)
 		conn->base_url = NULL;
 		conn->ca_file = NULL;
 		conn->pace = 0;
+		conn->proxy = NULL;
 		conn->invalidated = true;
 	}
 	if (conn->invalidated || conn->curl == NULL)
@@ -448,6 +454,17 @@ prepare_handle(CfConnection *conn, CURL *curl, const char *url,
 	ok &= curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L) == CURLE_OK;
 	if (conn->ca_file)
 		ok &= curl_easy_setopt(curl, CURLOPT_CAINFO, conn->ca_file) == CURLE_OK;
+
+	/*
+	 * The proxy option is authoritative: with it, NO_PROXY in the server's
+	 * environment does not send requests around it.  Without it, libcurl's
+	 * proxy environment variables of the server process apply.
+	 */
+	if (conn->proxy)
+	{
+		ok &= curl_easy_setopt(curl, CURLOPT_PROXY, conn->proxy) == CURLE_OK;
+		ok &= curl_easy_setopt(curl, CURLOPT_NOPROXY, "") == CURLE_OK;
+	}
 	/* HTTP/2 when the TLS server offers it (the real API does), else 1.1 */
 	curl_easy_setopt(curl, CURLOPT_HTTP_VERSION, (long) CURL_HTTP_VERSION_2TLS);
 	ok &= curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, conn->timeout_ms) == CURLE_OK;

@@ -238,7 +238,7 @@ slot_json(CfModifyState *st, TupleTableSlot *slot, AttrNumber attno, const char 
 
 	if (text == NULL)
 		return NULL;
-	json = cJSON_Parse(text);
+	json = cf_json_parse(text, strlen(text));
 	if (json == NULL)
 		invalid_value(st, column, NULL, "The value is not JSON.");
 	return json;
@@ -263,17 +263,6 @@ junk_text(CfModifyState *st, TupleTableSlot *planSlot, AttrNumber junk,
 	getTypeOutputInfo(TupleDescAttr(st->tupdesc, attno - 1)->atttypid, &typoutput, &varlena);
 	text = OidOutputFunctionCall(typoutput, value);
 	check_id(st, column, text);
-	return text;
-}
-
-/* Print a request body; cJSON allocates with palloc (see convert.c). */
-static char *
-print_body(cJSON *body)
-{
-	char	   *text = cJSON_PrintUnformatted(body);
-
-	if (text == NULL)
-		ereport(ERROR, (errcode(ERRCODE_OUT_OF_MEMORY), errmsg("out of memory")));
 	return text;
 }
 
@@ -324,7 +313,7 @@ call_api(CfModifyState *st, const char *method, const char *path, cJSON *body,
 	CfHttpResponse response;
 	cJSON	   *doc;
 
-	cf_http_request(st->conn, method, path, body ? print_body(body) : NULL, &response);
+	cf_http_request(st->conn, method, path, body ? cf_json_print(body) : NULL, &response);
 	st->requests++;
 	st->retries += response.retries;
 	doc = cf_decode_envelope(&response, method, path, not_found);
@@ -365,7 +354,7 @@ reference_id(cJSON *item)
 static cJSON *
 references_body(CfModifyState *st, const char *column, cJSON *list, const char *where)
 {
-	cJSON	   *out = cJSON_CreateArray();
+	cJSON	   *out = cf_json_array();
 	cJSON	   *item;
 	int			k = 0;
 
@@ -375,14 +364,12 @@ references_body(CfModifyState *st, const char *column, cJSON *list, const char *
 	cJSON_ArrayForEach(item, list)
 	{
 		const char *id = reference_id(item);
-		cJSON	   *ref = cJSON_CreateObject();
 
 		if (id == NULL || !cf_is_id(id))
 			invalid_value(st, column, NULL,
 						  psprintf("%s[%d] must have an \"id\" of 32 lowercase hexadecimal characters.",
 								   where, k));
-		cJSON_AddStringToObject(ref, "id", id);
-		cJSON_AddItemToArray(out, ref);
+		cf_json_add_string(cf_json_append(out, cf_json_object()), "id", id);
 		k++;
 	}
 	return out;
@@ -399,7 +386,7 @@ references_body(CfModifyState *st, const char *column, cJSON *list, const char *
 static cJSON *
 policies_body(CfModifyState *st, const char *column, cJSON *policies, int id_rule)
 {
-	cJSON	   *out = cJSON_CreateArray();
+	cJSON	   *out = cf_json_array();
 	cJSON	   *policy;
 	int			k = 0;
 
@@ -407,7 +394,7 @@ policies_body(CfModifyState *st, const char *column, cJSON *policies, int id_rul
 		invalid_value(st, column, NULL, "Policies must be a JSON array of policy objects.");
 	cJSON_ArrayForEach(policy, policies)
 	{
-		cJSON	   *p = cJSON_CreateObject();
+		cJSON	   *p = cf_json_object();
 		const char *id = cf_json_get_string(policy, "id");
 		const char *access = cf_json_get_string(policy, "access");
 
@@ -417,20 +404,20 @@ policies_body(CfModifyState *st, const char *column, cJSON *policies, int id_rul
 			invalid_value(st, column, NULL,
 						  psprintf("policies[%d] has no \"id\": an UPDATE names each policy it keeps by its id.", k));
 		if (id_rule > 0 && id != NULL)
-			cJSON_AddStringToObject(p, "id", id);
+			cf_json_add_string(p, "id", id);
 		if (access == NULL || (strcmp(access, "allow") != 0 && strcmp(access, "deny") != 0))
 			invalid_value(st, column, NULL,
 						  psprintf("policies[%d].access must be \"allow\" or \"deny\".", k));
-		cJSON_AddStringToObject(p, "access", access);
-		cJSON_AddItemToObject(p, "permission_groups",
-							  references_body(st, column,
-											  cJSON_GetObjectItemCaseSensitive(policy, "permission_groups"),
-											  psprintf("policies[%d].permission_groups", k)));
-		cJSON_AddItemToObject(p, "resource_groups",
-							  references_body(st, column,
-											  cJSON_GetObjectItemCaseSensitive(policy, "resource_groups"),
-											  psprintf("policies[%d].resource_groups", k)));
-		cJSON_AddItemToArray(out, p);
+		cf_json_add_string(p, "access", access);
+		cf_json_add(p, "permission_groups",
+					references_body(st, column,
+									cJSON_GetObjectItemCaseSensitive(policy, "permission_groups"),
+									psprintf("policies[%d].permission_groups", k)));
+		cf_json_add(p, "resource_groups",
+					references_body(st, column,
+									cJSON_GetObjectItemCaseSensitive(policy, "resource_groups"),
+									psprintf("policies[%d].resource_groups", k)));
+		cf_json_append(out, p);
 		k++;
 	}
 	return out;
@@ -785,15 +772,15 @@ cfGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 static void
 insert_user_group(CfModifyState *st, TupleTableSlot *slot)
 {
-	cJSON	   *body = cJSON_CreateObject();
+	cJSON	   *body = cf_json_object();
 	AttrNumber	pol_attno = column_attno(st->attr_columns, st->tupdesc->natts, "policies");
 	cJSON	   *policies = slot_json(st, slot, pol_attno, "policies");
 	char		path[256];
 	cJSON	   *result;
 
-	cJSON_AddStringToObject(body, "name", required_text(st, slot, "name"));
+	cf_json_add_string(body, "name", required_text(st, slot, "name"));
 	if (policies)
-		cJSON_AddItemToObject(body, "policies", policies_body(st, "policies", policies, 0));
+		cf_json_add(body, "policies", policies_body(st, "policies", policies, 0));
 
 	snprintf(path, sizeof(path), st->res->list_path, st->account_id);
 	result = call_api(st, "POST", path, body, NULL);
@@ -806,7 +793,7 @@ static void
 insert_account_member(CfModifyState *st, TupleTableSlot *slot)
 {
 	int			natts = st->tupdesc->natts;
-	cJSON	   *body = cJSON_CreateObject();
+	cJSON	   *body = cf_json_object();
 	char	   *email = required_text(st, slot, "email");
 	char	   *status = slot_text(st, slot, column_attno(st->attr_columns, natts, "status"));
 	AttrNumber	role_ids_attno = column_attno(st->attr_columns, natts, "role_ids");
@@ -835,20 +822,20 @@ insert_account_member(CfModifyState *st, TupleTableSlot *slot)
 						st->table_name),
 				 errdetail("Cloudflare invites a member with roles or with policies.")));
 
-	cJSON_AddStringToObject(body, "email", email);
+	cf_json_add_string(body, "email", email);
 	if (has_role_ids || has_roles)
 	{
 		/* a new member's roles are id strings (an update's are objects) */
-		cJSON	   *roles = cJSON_AddArrayToObject(body, "roles");
+		cJSON	   *roles = cf_json_add(body, "roles", cf_json_array());
 		ListCell   *lc;
 
 		foreach(lc, member_role_ids(st, slot, has_roles ? roles_attno : role_ids_attno))
-			cJSON_AddItemToArray(roles, cJSON_CreateString(lfirst(lc)));
+			cf_json_append(roles, cf_json_string(lfirst(lc)));
 	}
 	if (policies)
-		cJSON_AddItemToObject(body, "policies", policies_body(st, "policies", policies, 1));
+		cf_json_add(body, "policies", policies_body(st, "policies", policies, 1));
 	if (status)
-		cJSON_AddStringToObject(body, "status", status);
+		cf_json_add_string(body, "status", status);
 
 	snprintf(path, sizeof(path), st->res->list_path, st->account_id);
 	result = call_api(st, "POST", path, body, NULL);
@@ -925,16 +912,12 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 
 		if (sent[i])
 			continue;
-		body = cJSON_CreateArray();
+		body = cf_json_array();
 		for (int j = i; j < n; j++)
 		{
-			cJSON	   *ref;
-
 			if (sent[j] || strcmp(groups[j], groups[i]) != 0)
 				continue;
-			ref = cJSON_CreateObject();
-			cJSON_AddStringToObject(ref, "id", members[j]);
-			cJSON_AddItemToArray(body, ref);
+			cf_json_add_string(cf_json_append(body, cf_json_object()), "id", members[j]);
 			sent[j] = true;
 			count++;
 		}
@@ -966,8 +949,8 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 			if (found == NULL)
 			{
 				/* not listed: keep the row as given, email and status unknown */
-				found = cJSON_CreateObject();
-				cJSON_AddStringToObject(found, "id", members[j]);
+				found = cf_json_object();
+				cf_json_add_string(found, "id", members[j]);
 			}
 			store_object(st, slots[j], found, groups[j]);
 		}
@@ -1057,7 +1040,7 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 
 	row_path(st, planSlot, path, sizeof(path), &parent_id);
 	slot_getallattrs(slot);
-	body = cJSON_CreateObject();
+	body = cf_json_object();
 	foreach(lc, st->updated_attnos)
 	{
 		AttrNumber	attno = lfirst_int(lc);
@@ -1076,26 +1059,21 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 
 			if (*name == '\0')
 				invalid_value(st, column, name, "A user group needs a non-empty name.");
-			cJSON_AddStringToObject(body, "name", name);
+			cf_json_add_string(body, "name", name);
 		}
 		else if (strcmp(column, "policies") == 0)
 			/* a user group's policies are named by id; a member's need not be */
-			cJSON_AddItemToObject(body, "policies",
-								  policies_body(st, column, slot_json(st, slot, attno, column),
-												is_user_groups(st) ? 2 : 1));
+			cf_json_add(body, "policies",
+						policies_body(st, column, slot_json(st, slot, attno, column),
+									  is_user_groups(st) ? 2 : 1));
 		else
 		{
 			/* role_ids or roles: an update's roles are [{"id": ...}] */
-			cJSON	   *roles = cJSON_AddArrayToObject(body, "roles");
+			cJSON	   *roles = cf_json_add(body, "roles", cf_json_array());
 			ListCell   *id;
 
 			foreach(id, member_role_ids(st, slot, attno))
-			{
-				cJSON	   *ref = cJSON_CreateObject();
-
-				cJSON_AddStringToObject(ref, "id", lfirst(id));
-				cJSON_AddItemToArray(roles, ref);
-			}
+				cf_json_add_string(cf_json_append(roles, cf_json_object()), "id", lfirst(id));
 		}
 	}
 
@@ -1276,7 +1254,7 @@ cfiam_replace_user_group_members(PG_FUNCTION_ARGS)
 	/* every id checked, duplicates sent once, before anything is sent */
 	ids = PG_GETARG_ARRAYTYPE_P(2);
 	deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &nelems);
-	body = cJSON_CreateArray();
+	body = cf_json_array();
 	for (int i = 0; i < nelems; i++)
 	{
 		char	   *id;
@@ -1295,11 +1273,7 @@ cfiam_replace_user_group_members(PG_FUNCTION_ARGS)
 		cJSON_ArrayForEach(item, body)
 			dup |= strcmp(cf_json_get_string(item, "id"), id) == 0;
 		if (!dup)
-		{
-			item = cJSON_CreateObject();
-			cJSON_AddStringToObject(item, "id", id);
-			cJSON_AddItemToArray(body, item);
-		}
+			cf_json_add_string(cf_json_append(body, cf_json_object()), "id", id);
 	}
 
 	foreach(lc, server->options)
@@ -1317,7 +1291,7 @@ cfiam_replace_user_group_members(PG_FUNCTION_ARGS)
 	InitMaterializedSRF(fcinfo, 0);
 	conn = cf_get_connection(server, GetUserMapping(GetUserId(), server->serverid));
 	snprintf(path, sizeof(path), "/accounts/%s/iam/user_groups/%s/members", account_id, group_id);
-	cf_http_request(conn, "PUT", path, print_body(body), &response);
+	cf_http_request(conn, "PUT", path, cf_json_print(body), &response);
 	result = cJSON_GetObjectItemCaseSensitive(cf_decode_envelope(&response, "PUT", path, NULL),
 											  "result");
 	if (!cJSON_IsArray(result))

@@ -6,6 +6,14 @@
  * One static table says which option is valid where; the validator checks
  * every value before it is stored, so a scan never meets a bad option.
  *
+ * Some server options are a privilege, not a setting: api_url (other than
+ * the default), ca_file and proxy decide where the database server itself
+ * connects and which of its files it reads.  A role with USAGE on the
+ * wrapper could otherwise point a server of its own at a service that only
+ * the database host can reach (http://127.0.0.1:...) and read the start of
+ * its answers back in cfiam's error messages.  Only a superuser may set
+ * them; see check_superuser_option().
+ *
  *-------------------------------------------------------------------------
  */
 #include "cfiam.h"
@@ -18,6 +26,7 @@
 #include "catalog/pg_user_mapping.h"
 #include "commands/defrem.h"
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 
@@ -38,6 +47,7 @@ static const CfOption valid_options[] = {
 	{"max_concurrency", ForeignServerRelationId},
 	{"count_pushdown", ForeignServerRelationId},
 	{"ca_file", ForeignServerRelationId},
+	{"proxy", ForeignServerRelationId},
 	{"api_token", UserMappingRelationId},
 	{"api_email", UserMappingRelationId},
 	{"api_key", UserMappingRelationId},
@@ -186,6 +196,109 @@ check_api_url(DefElem *def)
 				 errdetail("Plain http is accepted only for 127.0.0.0/8, ::1 and localhost, because the API token would travel unencrypted.")));
 }
 
+/* Is this api_url the default (but for trailing slashes, which are dropped)? */
+static bool
+is_default_api_url(const char *url)
+{
+	size_t		len = strlen(url);
+
+	while (len > 0 && url[len - 1] == '/')
+		len--;
+	return len == strlen(CF_DEFAULT_API_URL) && strncmp(url, CF_DEFAULT_API_URL, len) == 0;
+}
+
+/*
+ * Refuse a superuser-only server option to anyone else, before its value
+ * is validated (a non-superuser learns nothing about files, say).
+ *
+ * The validator sees the whole option list a server will have, not what
+ * one statement changes (as postgres_fdw's does for password_required):
+ * a server that carries such an option can be altered only by a superuser,
+ * even when the statement leaves that option alone.  The hint says so.
+ */
+static void
+check_superuser_option(DefElem *def, const char *detail)
+{
+	if (superuser())
+		return;
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("permission denied to set option \"%s\" of a cfiam server", def->defname),
+			 errdetail_internal("%s", detail),
+			 errhint("Ask a superuser to create or alter the server. A server that has option \"%s\" can only be altered by a superuser.",
+					 def->defname)));
+}
+
+/*
+ * The egress proxy: http:// or https://, a host name, IPv4 or [IPv6]
+ * address, an optional port, nothing else.  No user name or password:
+ * server options are readable by every role (pg_foreign_server), so a
+ * proxy credential there would be public.  A proxy that wants one is set
+ * in the server's environment instead (see the README).
+ */
+static void
+check_proxy(DefElem *def)
+{
+	const char *url = defGetString(def);
+	bool		https = strncmp(url, "https://", 8) == 0;
+	bool		http = strncmp(url, "http://", 7) == 0;
+	const char *p = url + (https ? 8 : 7);
+	const char *host = p;
+	bool		ok = true;
+
+	if (!https && !http)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"proxy\": \"%s\"", url),
+				 errhint("The proxy URL must start with http:// or https://.")));
+	if (strchr(p, '@'))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"proxy\" must not contain a user name or password"),
+				 errdetail("Server options are readable by every role, so a credential in them would be public."),
+				 errhint("Give the proxy's credentials in the https_proxy environment variable of the database server instead, and leave option \"proxy\" unset.")));
+
+	if (*p == '[')
+	{
+		const char *end = strchr(p, ']');
+		char		addr[INET6_ADDRSTRLEN + 1];
+		struct in6_addr a6;
+
+		if (end == NULL || end - p - 1 <= 0 || end - p - 1 >= (long) sizeof(addr))
+			ok = false;
+		else
+		{
+			memcpy(addr, p + 1, end - p - 1);
+			addr[end - p - 1] = '\0';
+			ok = inet_pton(AF_INET6, addr, &a6) == 1;
+			p = end + 1;
+		}
+	}
+	else
+	{
+		while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			   (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == '_')
+			p++;
+		ok = p > host && *host != '.' && *host != '-';
+	}
+	if (ok && *p == ':')
+	{
+		long		port = 0;
+		const char *digits = ++p;
+
+		while (*p >= '0' && *p <= '9' && p - digits < 6)
+			port = port * 10 + (*p++ - '0');
+		ok = p > digits && port >= 1 && port <= 65535;
+	}
+	if (ok && *p == '/')
+		p++;
+	if (!ok || *p != '\0')
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"proxy\": \"%s\"", url),
+				 errhint("Give the proxy as http://host:port or https://host:port, with no path, query or user name.")));
+}
+
 PG_FUNCTION_INFO_V1(cfiam_validator);
 
 /*
@@ -226,7 +339,12 @@ cfiam_validator(PG_FUNCTION_ARGS)
 			has_account = true;
 		}
 		else if (strcmp(def->defname, "api_url") == 0)
+		{
+			if (!is_default_api_url(defGetString(def)))
+				check_superuser_option(def,
+									   "Only superusers may set \"api_url\" to a URL other than " CF_DEFAULT_API_URL ": the database server connects there itself.");
 			check_api_url(def);
+		}
 		else if (strcmp(def->defname, "timeout_ms") == 0)
 			(void) parse_long_option(def, 1, 3600000);
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
@@ -237,6 +355,8 @@ cfiam_validator(PG_FUNCTION_ARGS)
 			(void) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
 		else if (strcmp(def->defname, "ca_file") == 0)
 		{
+			check_superuser_option(def,
+								   "Only superusers may set \"ca_file\": it names a file on the database server, which the server reads.");
 			/* read by the backend, whatever its working directory */
 			if (!is_absolute_path(defGetString(def)))
 				ereport(ERROR,
@@ -244,6 +364,12 @@ cfiam_validator(PG_FUNCTION_ARGS)
 						 errmsg("option \"ca_file\" must be an absolute path: \"%s\"",
 								defGetString(def)),
 						 errdetail("It names a PEM file of CA certificates that verify the API's TLS certificate.")));
+		}
+		else if (strcmp(def->defname, "proxy") == 0)
+		{
+			check_superuser_option(def,
+								   "Only superusers may set \"proxy\": the database server connects there itself.");
+			check_proxy(def);
 		}
 		else if (strcmp(def->defname, "api_token") == 0)
 		{
@@ -316,6 +442,7 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 	opts->max_retries = 3;
 	opts->max_concurrency = CF_DEFAULT_CONCURRENCY;
 	opts->ca_file = NULL;
+	opts->proxy = NULL;
 
 	foreach(lc, server->options)
 	{
@@ -333,6 +460,8 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 			opts->max_concurrency = (int) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
 		else if (strcmp(def->defname, "ca_file") == 0)
 			opts->ca_file = defGetString(def);
+		else if (strcmp(def->defname, "proxy") == 0)
+			opts->proxy = defGetString(def);
 	}
 
 	/* Paths are appended to the base: drop a trailing slash. */

@@ -790,7 +790,7 @@ pager_fetch(CfScanState *st, CfPager *pg)
 		{
 			cJSON_DetachItemViaPointer(more, item);
 			if (rows == NULL)
-				rows = cJSON_CreateArray();
+				rows = cf_json_array();
 			cJSON_AddItemToArray(rows, item);
 		}
 	}

@@ -15,6 +15,8 @@
 #   CFIAM_PGPORT     PostgreSQL port (default 54329); only a unix socket is
 #                    opened, the port just names it (.s.PGSQL.<port>)
 #   CFIAM_MOCK_PORT  port of the mock API on 127.0.0.1 (default 18787)
+#   CFIAM_PROXY_PORT port of the test egress proxy (test/proxy.py) on
+#                    127.0.0.1 (default 18790); logs to proxy.log
 #   PG_BINDIR        PostgreSQL server binaries (default: Debian's
 #                    /usr/lib/postgresql/15/bin, else `pg_config --bindir`)
 #
@@ -35,6 +37,10 @@ MOCK_LOG="$BASE/mock.log"
 MOCK_PID="$BASE/mock.pid"
 MOCK_PY="$ROOT/test/mock_cloudflare.py"
 MOCKCTL_PY="$ROOT/test/mockctl.py"
+PROXY_PORT="${CFIAM_PROXY_PORT:-18790}"
+PROXY_PY="$ROOT/test/proxy.py"
+PROXY_LOG="$BASE/proxy.log"
+PROXY_PID="$BASE/proxy.pid"
 
 # Which user owns and runs the cluster.
 if [ "$(id -u)" -eq 0 ]; then
@@ -76,6 +82,7 @@ as_pg() {
 print_env() {
     printf 'export PGHOST=%q PGPORT=%q PGUSER=postgres CFIAM_MOCK_PORT=%q\n' \
         "$BASE" "$PORT" "$MOCK_PORT"
+    printf 'export CFIAM_PROXY_PORT=%q\n' "$PROXY_PORT"
 }
 
 # True if something accepts TCP connections on 127.0.0.1:$1.
@@ -205,6 +212,45 @@ start_mock() {
     mock_pid >/dev/null || { tail -n 30 "$MOCK_LOG" >&2 || true; die "mock API exited (see $MOCK_LOG)"; }
 }
 
+# The test egress proxy (sql/proxy.sql): started and stopped with the mock.
+proxy_pid() {
+    local pid
+    [ -f "$PROXY_PID" ] || return 1
+    pid="$(cat "$PROXY_PID" 2>/dev/null || true)"
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    kill -0 "$pid" 2>/dev/null || return 1
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'proxy\.py' || return 1
+    printf '%s\n' "$pid"
+}
+
+stop_proxy() {
+    local pid i
+    if pid="$(proxy_pid)"; then
+        log "stopping test proxy (pid $pid)"
+        kill -TERM "$pid" 2>/dev/null || true
+        for i in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    fi
+    rm -f "$PROXY_PID"
+}
+
+start_proxy() {
+    [ -f "$PROXY_PY" ] || die "test proxy not found: $PROXY_PY"
+    stop_proxy
+    port_in_use "$PROXY_PORT" &&
+        die "port $PROXY_PORT is already in use by another process; set CFIAM_PROXY_PORT"
+    log "starting test proxy on 127.0.0.1:$PROXY_PORT (log $PROXY_LOG)"
+    rm -f "$PROXY_LOG"
+    nohup python3 "$PROXY_PY" serve --port "$PROXY_PORT" --log "$PROXY_LOG" \
+        </dev/null >"$BASE/proxy.out" 2>&1 &
+    echo $! >"$PROXY_PID"
+    CFIAM_PROXY_PORT="$PROXY_PORT" timeout 30 python3 "$PROXY_PY" wait >&2 ||
+        { cat "$BASE/proxy.out" >&2 || true; die "test proxy did not come up"; }
+}
+
 cmd_start() {
     # Fail on a missing mock or a taken mock port before starting anything.
     [ -f "$MOCK_PY" ] || die "mock API not found: $MOCK_PY"
@@ -215,12 +261,14 @@ cmd_start() {
     fi
     start_pg
     start_mock
+    start_proxy
     log "ready. To use this cluster:"
     print_env
 }
 
 cmd_stop() {
     # Each part is stopped even if the other is not running.
+    stop_proxy
     stop_mock
     if [ -d "$BASE" ]; then stop_pg; else log "PostgreSQL not running"; fi
 }
