@@ -8,7 +8,8 @@ OBJS = \
 	src/pushdown.o \
 	src/http.o \
 	src/convert.o \
-	src/modify.o
+	src/modify.o \
+	src/functions.o
 
 EXTENSION = cfiam
 DATA = cfiam--0.1.sql

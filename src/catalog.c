@@ -25,13 +25,15 @@ static const CfColumn user_group_columns[] = {
 		.check = CF_CHECK_ID, .writes = CF_W_KEY},
 	{.name = "name", .sql_type = "text COLLATE \"C\"", .json_path = "name",
 		.json_kind = CF_JSON_STRING, .eq_param = "name", .fuzzy_param = "fuzzyName",
-		.order_value = "", .writes = CF_W_INSERT | CF_W_REQUIRED | CF_W_UPDATE},
+		.order_value = "", .writes = CF_W_INSERT | CF_W_REQUIRED | CF_W_UPDATE,
+		.write_shape = CF_WRITE_TEXT, .body_field = "name"},
 	{.name = "created_on", .sql_type = "timestamptz", .json_path = "created_on",
 		.json_kind = CF_JSON_STRING},
 	{.name = "modified_on", .sql_type = "timestamptz", .json_path = "modified_on",
 		.json_kind = CF_JSON_STRING},
 	{.name = "policies", .sql_type = "jsonb", .json_path = "policies", .json_kind = CF_JSON_ANY,
-		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE},
+		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE,
+		.write_shape = CF_WRITE_POLICIES, .body_field = "policies"},
 };
 
 static const CfColumn user_group_member_columns[] = {
@@ -56,10 +58,12 @@ static const CfColumn account_member_columns[] = {
 		.check = CF_CHECK_ID, .writes = CF_W_KEY},
 	{.name = "email", .sql_type = "text COLLATE \"C\"", .json_path = "user.email",
 		.json_fallback = "email", .json_kind = CF_JSON_STRING, .order_value = "user.email",
-		.writes = CF_W_INSERT | CF_W_REQUIRED},
+		.writes = CF_W_INSERT | CF_W_REQUIRED,
+		.write_shape = CF_WRITE_EMAIL, .body_field = "email"},
 	{.name = "status", .sql_type = "text COLLATE \"C\"", .json_path = "status",
 		.json_kind = CF_JSON_STRING, .check = CF_CHECK_MEMBER_STATUS, .eq_param = "status",
-		.order_value = "status", .writes = CF_W_INSERT},
+		.order_value = "status", .writes = CF_W_INSERT,
+		.write_shape = CF_WRITE_NEW_STATUS, .body_field = "status"},
 	{.name = "user_id", .sql_type = "text", .json_path = "user.id", .json_kind = CF_JSON_STRING,
 		.nullable = true},
 	{.name = "first_name", .sql_type = "text COLLATE \"C\"", .json_path = "user.first_name",
@@ -69,12 +73,16 @@ static const CfColumn account_member_columns[] = {
 	{.name = "two_factor_authentication_enabled", .sql_type = "boolean",
 		.json_path = "user.two_factor_authentication_enabled", .json_kind = CF_JSON_BOOL,
 		.nullable = true},
+	/* both are the member's roles: a write gives one or the other */
 	{.name = "role_ids", .sql_type = "text[]", .json_path = "roles", .json_kind = CF_JSON_ID_LIST,
-		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE},
+		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE | CF_W_ONE_OF,
+		.write_shape = CF_WRITE_ROLE_IDS, .body_field = "roles"},
 	{.name = "roles", .sql_type = "jsonb", .json_path = "roles", .json_kind = CF_JSON_ANY,
-		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE},
+		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE | CF_W_ONE_OF,
+		.write_shape = CF_WRITE_ROLE_REFS, .body_field = "roles"},
 	{.name = "policies", .sql_type = "jsonb", .json_path = "policies", .json_kind = CF_JSON_ANY,
-		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE},
+		.nullable = true, .writes = CF_W_INSERT | CF_W_UPDATE | CF_W_ONE_OF,
+		.write_shape = CF_WRITE_POLICIES, .body_field = "policies"},
 };
 
 static const CfColumn role_columns[] = {
@@ -122,6 +130,9 @@ static const CfResource resources[] = {
 		.columns = user_group_columns,
 		.ncolumns = NCOLS(user_group_columns),
 		.operations = CF_OP_INSERT | CF_OP_UPDATE | CF_OP_DELETE,
+		/* an update names each policy it keeps by its id */
+		.policy_ids_insert = CF_POLICY_IDS_DROP,
+		.policy_ids_update = CF_POLICY_IDS_REQUIRE,
 	},
 	{
 		.name = "user_group_members",
@@ -151,6 +162,9 @@ static const CfResource resources[] = {
 		.columns = account_member_columns,
 		.ncolumns = NCOLS(account_member_columns),
 		.operations = CF_OP_INSERT | CF_OP_UPDATE | CF_OP_DELETE,
+		.policy_ids_insert = CF_POLICY_IDS_KEEP,
+		.policy_ids_update = CF_POLICY_IDS_KEEP,
+		.one_of_reason = "Cloudflare invites a member with roles or with policies.",
 	},
 	{
 		.name = "roles",
@@ -204,6 +218,18 @@ cf_column_by_name(const CfResource *res, const char *name)
 		if (strcmp(res->columns[i].name, name) == 0)
 			return &res->columns[i];
 	return NULL;
+}
+
+/* The column that names an item in its path (not the parent's id). */
+const CfColumn *
+cf_key_column(const CfResource *res)
+{
+	for (int i = 0; i < res->ncolumns; i++)
+		if ((res->columns[i].writes & CF_W_KEY) &&
+			(res->parent_column == NULL ||
+			 strcmp(res->columns[i].name, res->parent_column) != 0))
+			return &res->columns[i];
+	return cf_column_by_name(res, "id");
 }
 
 int

@@ -11,7 +11,8 @@
  *	 pushdown.c		which quals, orderings and limits become API parameters
  *	 http.c			libcurl: one reusable handle per user mapping
  *	 convert.c		response envelope decoding and JSON -> Datum conversion
- *	 modify.c		INSERT, UPDATE, DELETE and cfiam_replace_user_group_members()
+ *	 modify.c		INSERT, UPDATE, DELETE
+ *	 functions.c	cfiam_replace_user_group_members()
  *
  *-------------------------------------------------------------------------
  */
@@ -62,6 +63,30 @@ typedef enum CfValueCheck
 #define CF_W_REQUIRED	0x02		/* must be given in an INSERT */
 #define CF_W_UPDATE		0x04		/* may be changed by an UPDATE */
 #define CF_W_KEY		0x08		/* names the row in UPDATE and DELETE paths */
+#define CF_W_ONE_OF		0x10		/* an INSERT needs at least one of these */
+
+/*
+ * How a writable column's value goes into a request body (CfColumn.
+ * write_shape), each checked before the call that carries it.
+ */
+typedef enum CfWriteShape
+{
+	CF_WRITE_NONE,				/* not in a body (read-only, or in the path) */
+	CF_WRITE_TEXT,				/* a non-empty string */
+	CF_WRITE_EMAIL,				/* an email address */
+	CF_WRITE_NEW_STATUS,		/* accepted | pending (a new member's) */
+	CF_WRITE_POLICIES,			/* policy objects, ids per CfPolicyIds */
+	CF_WRITE_ROLE_IDS,			/* text[] of role ids */
+	CF_WRITE_ROLE_REFS			/* jsonb: role ids or {"id": ...} objects */
+} CfWriteShape;
+
+/* What a body's policies carry of their own ids (CfResource). */
+typedef enum CfPolicyIds
+{
+	CF_POLICY_IDS_DROP,			/* never sent */
+	CF_POLICY_IDS_KEEP,			/* sent when given */
+	CF_POLICY_IDS_REQUIRE		/* each policy must name its id */
+} CfPolicyIds;
 
 /* Which statements a resource takes (CfResource.operations). */
 #define CF_OP_INSERT	0x01
@@ -82,6 +107,8 @@ typedef struct CfColumn
 								 * ?direction= alone does; NULL: not sortable */
 	bool		nullable;		/* may be null: API null placement unknown */
 	int			writes;			/* CF_W_* flags */
+	CfWriteShape write_shape;	/* how a write sends it */
+	const char *body_field;		/* its field in a request body */
 } CfColumn;
 
 typedef struct CfResource
@@ -99,10 +126,14 @@ typedef struct CfResource
 	const CfColumn *columns;
 	int			ncolumns;
 	int			operations;		/* CF_OP_* flags; 0: read-only */
+	CfPolicyIds policy_ids_insert;	/* policies of a POST */
+	CfPolicyIds policy_ids_update;	/* policies of a PUT */
+	const char *one_of_reason;	/* why an INSERT needs a CF_W_ONE_OF column */
 } CfResource;
 
 extern const CfResource *cf_resource_by_name(const char *name);
 extern const CfColumn *cf_column_by_name(const CfResource *res, const char *name);
+extern const CfColumn *cf_key_column(const CfResource *res);
 extern int	cf_resource_count(void);
 extern const CfResource *cf_resource_by_index(int i);
 extern const char *cf_resource_names(void);

@@ -1,8 +1,12 @@
 /*-------------------------------------------------------------------------
  *
  * modify.c
- *		INSERT, UPDATE and DELETE on cfiam foreign tables, and the function
- *		cfiam_replace_user_group_members().
+ *		INSERT, UPDATE and DELETE on cfiam foreign tables.
+ *
+ * What each column of a request body is, how it is checked and which
+ * statement may carry it comes from the catalog (CfColumn.writes,
+ * write_shape, body_field; CfResource.policy_ids_*): this file knows no
+ * table or column by name.
  *
  * Each row is one API call (POST, PUT or DELETE), with one exception:
  * INSERTs into user_group_members without RETURNING reach us in batches,
@@ -139,13 +143,6 @@ columns_with(const CfResource *res, int flag)
 		if (res->columns[i].writes & flag)
 			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", res->columns[i].name);
 	return buf.data;
-}
-
-/* The three writable resources differ in their bodies. */
-static bool
-is_user_groups(CfModifyState *st)
-{
-	return st->res == cf_resource_by_name("user_groups");
 }
 
 /* Refuse a statement the resource does not take, naming the table. */
@@ -380,11 +377,11 @@ references_body(CfModifyState *st, const char *column, cJSON *list, const char *
  *	[{"access": "allow"|"deny", "permission_groups": [{"id"}], "resource_groups": [{"id"}]}]
  * Policies as cfiam reads them (whole permission and resource group
  * objects) are accepted too: only their ids are sent, so a SELECTed value
- * can be written back.  id_rule: 0 drops a policy's id, 1 keeps it when
- * present, 2 requires it (updating a user group names each policy).
+ * can be written back.  What a policy's own id does depends on the resource
+ * and the statement (CfResource.policy_ids_insert / _update).
  */
 static cJSON *
-policies_body(CfModifyState *st, const char *column, cJSON *policies, int id_rule)
+policies_body(CfModifyState *st, const char *column, cJSON *policies, CfPolicyIds ids)
 {
 	cJSON	   *out = cf_json_array();
 	cJSON	   *policy;
@@ -400,10 +397,10 @@ policies_body(CfModifyState *st, const char *column, cJSON *policies, int id_rul
 
 		if (!cJSON_IsObject(policy))
 			invalid_value(st, column, NULL, psprintf("policies[%d] must be an object.", k));
-		if (id_rule == 2 && (id == NULL || *id == '\0'))
+		if (ids == CF_POLICY_IDS_REQUIRE && (id == NULL || *id == '\0'))
 			invalid_value(st, column, NULL,
 						  psprintf("policies[%d] has no \"id\": an UPDATE names each policy it keeps by its id.", k));
-		if (id_rule > 0 && id != NULL)
+		if (ids != CF_POLICY_IDS_DROP && id != NULL)
 			cf_json_add_string(p, "id", id);
 		if (access == NULL || (strcmp(access, "allow") != 0 && strcmp(access, "deny") != 0))
 			invalid_value(st, column, NULL,
@@ -437,9 +434,9 @@ member_role_ids(CfModifyState *st, TupleTableSlot *slot, AttrNumber attno)
 	if (slot->tts_isnull[attno - 1])
 		return NIL;
 
-	if (strcmp(column, "roles") == 0)
+	if (st->attr_columns[attno - 1]->write_shape == CF_WRITE_ROLE_REFS)
 	{
-		cJSON	   *refs = references_body(st, column, slot_json(st, slot, attno, column), "roles");
+		cJSON	   *refs = references_body(st, column, slot_json(st, slot, attno, column), column);
 		cJSON	   *item;
 
 		cJSON_ArrayForEach(item, refs)
@@ -514,6 +511,36 @@ required_text(CfModifyState *st, TupleTableSlot *slot, const char *column)
 						 columns_with(st->res, CF_W_INSERT),
 						 columns_with(st->res, CF_W_REQUIRED))));
 	return text;
+}
+
+/*
+ * Two columns sent as the same body field (role_ids and roles are both the
+ * member's "roles") cannot both be set by one UPDATE.
+ */
+static void
+check_one_per_field(Relation rel, const CfResource *res, List *attnos,
+					const CfColumn **cols)
+{
+	ListCell   *a;
+	ListCell   *b;
+
+	foreach(a, attnos)
+	{
+		const CfColumn *ca = cols[lfirst_int(a) - 1];
+
+		for_each_cell(b, attnos, lnext(attnos, a))
+		{
+			const CfColumn *cb = cols[lfirst_int(b) - 1];
+
+			if (ca->body_field && cb->body_field &&
+				strcmp(ca->body_field, cb->body_field) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("set either %s or %s of foreign table \"%s\", not both",
+								ca->name, cb->name, RelationGetRelationName(rel)),
+						 errdetail("Both are the %s's \"%s\".", res->item_name, ca->body_field)));
+		}
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -618,8 +645,6 @@ cfPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 		const CfColumn **cols = cf_map_columns(rel, res, &natts);
 		Bitmapset  *set_cols = get_rel_all_updated_cols(root, find_base_rel(root, resultRelation));
 		int			col = -1;
-		bool		sets_roles = false;
-		bool		sets_role_ids = false;
 
 		while ((col = bms_next_member(set_cols, col)) >= 0)
 		{
@@ -641,16 +666,9 @@ cfPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 						 errdetail("The Cloudflare API cannot change it once the row exists."),
 						 errhint("Columns an UPDATE of %s can set: %s.", res->name,
 								 columns_with(res, CF_W_UPDATE))));
-			sets_roles |= strcmp(c->name, "roles") == 0;
-			sets_role_ids |= strcmp(c->name, "role_ids") == 0;
 			updated = lappend_int(updated, attno);
 		}
-		if (sets_roles && sets_role_ids)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("set either role_ids or roles of foreign table \"%s\", not both",
-							RelationGetRelationName(rel)),
-					 errdetail("Both describe the member's roles.")));
+		check_one_per_field(rel, res, updated, cols);
 	}
 
 	has_returning = plan->returningLists != NIL &&
@@ -768,77 +786,143 @@ cfGetForeignModifyBatchSize(ResultRelInfo *rinfo)
 	return CF_MEMBERS_PER_CALL;
 }
 
-/* user_groups: POST {"name", "policies"} */
-static void
-insert_user_group(CfModifyState *st, TupleTableSlot *slot)
+/*
+ * One column's value as its body field carries it, checked first (see
+ * CfWriteShape).  The value is not null.  A new member's roles are id
+ * strings; an update's are {"id": ...} objects, as the API takes them.
+ */
+static cJSON *
+body_value(CfModifyState *st, TupleTableSlot *slot, AttrNumber attno)
 {
-	cJSON	   *body = cf_json_object();
-	AttrNumber	pol_attno = column_attno(st->attr_columns, st->tupdesc->natts, "policies");
-	cJSON	   *policies = slot_json(st, slot, pol_attno, "policies");
-	char		path[256];
-	cJSON	   *result;
+	const CfColumn *col = st->attr_columns[attno - 1];
+	bool		inserting = st->operation == CMD_INSERT;
 
-	cf_json_add_string(body, "name", required_text(st, slot, "name"));
-	if (policies)
-		cf_json_add(body, "policies", policies_body(st, "policies", policies, 0));
+	switch (col->write_shape)
+	{
+		case CF_WRITE_TEXT:
+			{
+				char	   *text = slot_text(st, slot, attno);
 
-	snprintf(path, sizeof(path), st->res->list_path, st->account_id);
-	result = call_api(st, "POST", path, body, NULL);
-	st->applied++;
-	store_object(st, slot, result, NULL);
+				if (*text == '\0')
+					invalid_value(st, col->name, text,
+								  psprintf("A %s needs a non-empty %s.", st->res->item_name,
+										   col->name));
+				return cf_json_string(text);
+			}
+		case CF_WRITE_EMAIL:
+			{
+				char	   *email = slot_text(st, slot, attno);
+
+				if (!looks_like_email(email))
+					invalid_value(st, col->name, email,
+								  "An email address has a local part, one @ and a domain with a dot, at most 90 bytes and no spaces.");
+				return cf_json_string(email);
+			}
+		case CF_WRITE_NEW_STATUS:
+			{
+				char	   *status = slot_text(st, slot, attno);
+
+				if (strcmp(status, "accepted") != 0 && strcmp(status, "pending") != 0)
+					invalid_value(st, col->name, status,
+								  "A new member's status is accepted or pending.");
+				return cf_json_string(status);
+			}
+		case CF_WRITE_POLICIES:
+			return policies_body(st, col->name, slot_json(st, slot, attno, col->name),
+								 inserting ? st->res->policy_ids_insert :
+								 st->res->policy_ids_update);
+		case CF_WRITE_ROLE_IDS:
+		case CF_WRITE_ROLE_REFS:
+			{
+				cJSON	   *roles = cf_json_array();
+				ListCell   *lc;
+
+				foreach(lc, member_role_ids(st, slot, attno))
+				{
+					if (inserting)
+						cf_json_append(roles, cf_json_string(lfirst(lc)));
+					else
+						cf_json_add_string(cf_json_append(roles, cf_json_object()), "id",
+										   lfirst(lc));
+				}
+				return roles;
+			}
+		case CF_WRITE_NONE:
+			break;
+	}
+	elog(ERROR, "cfiam: column \"%s\" has no write shape", col->name);
+	return NULL;				/* keep the compiler quiet */
 }
 
-/* account_members: POST {"email", "roles": [ids], "policies", "status"} */
-static void
-insert_account_member(CfModifyState *st, TupleTableSlot *slot)
+/* "role_ids, roles or policies": the CF_W_ONE_OF columns, in words. */
+static char *
+one_of_columns(const CfResource *res)
 {
+	StringInfoData buf;
+	int			n = 0;
+	int			seen = 0;
+
+	for (int i = 0; i < res->ncolumns; i++)
+		n += (res->columns[i].writes & CF_W_ONE_OF) != 0;
+	initStringInfo(&buf);
+	for (int i = 0; i < res->ncolumns; i++)
+	{
+		if (!(res->columns[i].writes & CF_W_ONE_OF))
+			continue;
+		seen++;
+		appendStringInfo(&buf, "%s%s", seen == 1 ? "" : seen == n ? " or " : ", ",
+						 res->columns[i].name);
+	}
+	return buf.data;
+}
+
+/*
+ * POST a new user group or account member: the body has the given insert
+ * columns of the catalog, in the catalog's order, each checked; required
+ * ones must be there, two columns sent as the same field cannot both be,
+ * and where the resource says so, one of its CF_W_ONE_OF columns must be.
+ */
+static void
+insert_object(CfModifyState *st, TupleTableSlot *slot)
+{
+	const CfResource *res = st->res;
 	int			natts = st->tupdesc->natts;
 	cJSON	   *body = cf_json_object();
-	char	   *email = required_text(st, slot, "email");
-	char	   *status = slot_text(st, slot, column_attno(st->attr_columns, natts, "status"));
-	AttrNumber	role_ids_attno = column_attno(st->attr_columns, natts, "role_ids");
-	AttrNumber	roles_attno = column_attno(st->attr_columns, natts, "roles");
-	AttrNumber	pol_attno = column_attno(st->attr_columns, natts, "policies");
-	bool		has_role_ids = role_ids_attno && !slot->tts_isnull[role_ids_attno - 1];
-	bool		has_roles = roles_attno && !slot->tts_isnull[roles_attno - 1];
-	cJSON	   *policies = slot_json(st, slot, pol_attno, "policies");
-	char		path[256];
+	const CfColumn **field_from = palloc0(sizeof(CfColumn *) * res->ncolumns);
+	bool		has_one_of = false;
 	cJSON	   *result;
 
-	if (!looks_like_email(email))
-		invalid_value(st, "email", email,
-					  "An email address has a local part, one @ and a domain with a dot, at most 90 bytes and no spaces.");
-	if (status && strcmp(status, "accepted") != 0 && strcmp(status, "pending") != 0)
-		invalid_value(st, "status", status, "A new member's status is accepted or pending.");
-	if (has_role_ids && has_roles)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("give either role_ids or roles for a new member of foreign table \"%s\", not both",
-						st->table_name)));
-	if (!has_role_ids && !has_roles && policies == NULL)
+	for (int i = 0; i < res->ncolumns; i++)
+	{
+		const CfColumn *col = &res->columns[i];
+		AttrNumber	attno = column_attno(st->attr_columns, natts, col->name);
+
+		if (!(col->writes & CF_W_INSERT))
+			continue;
+		if (col->writes & CF_W_REQUIRED)
+			(void) required_text(st, slot, col->name);
+		if (attno == 0 || slot->tts_isnull[attno - 1])
+			continue;
+		for (int j = 0; j < i; j++)
+			if (field_from[j] && strcmp(field_from[j]->body_field, col->body_field) == 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("give either %s or %s for a new %s of foreign table \"%s\", not both",
+								field_from[j]->name, col->name, res->item_name,
+								st->table_name)));
+		cf_json_add(body, col->body_field, body_value(st, slot, attno));
+		field_from[i] = col;
+		has_one_of |= (col->writes & CF_W_ONE_OF) != 0;
+	}
+	if (res->one_of_reason && !has_one_of)
 		ereport(ERROR,
 				(errcode(ERRCODE_NOT_NULL_VIOLATION),
-				 errmsg("an INSERT into foreign table \"%s\" needs role_ids, roles or policies",
-						st->table_name),
-				 errdetail("Cloudflare invites a member with roles or with policies.")));
+				 errmsg("an INSERT into foreign table \"%s\" needs %s",
+						st->table_name, one_of_columns(res)),
+				 errdetail("%s", res->one_of_reason)));
 
-	cf_json_add_string(body, "email", email);
-	if (has_role_ids || has_roles)
-	{
-		/* a new member's roles are id strings (an update's are objects) */
-		cJSON	   *roles = cf_json_add(body, "roles", cf_json_array());
-		ListCell   *lc;
-
-		foreach(lc, member_role_ids(st, slot, has_roles ? roles_attno : role_ids_attno))
-			cf_json_append(roles, cf_json_string(lfirst(lc)));
-	}
-	if (policies)
-		cf_json_add(body, "policies", policies_body(st, "policies", policies, 1));
-	if (status)
-		cf_json_add_string(body, "status", status);
-
-	snprintf(path, sizeof(path), st->res->list_path, st->account_id);
-	result = call_api(st, "POST", path, body, NULL);
+	result = call_api(st, "POST", cf_resource_path(res, st->account_id, NULL, NULL),
+					  body, NULL);
 	st->applied++;
 	store_object(st, slot, result, NULL);
 }
@@ -889,10 +973,10 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 
 		slot_getallattrs(slots[i]);
 		check_not_given(st, slots[i]);
-		groups[i] = required_text(st, slots[i], "user_group_id");
-		members[i] = required_text(st, slots[i], "id");
-		check_id(st, "user_group_id", groups[i]);
-		check_id(st, "id", members[i]);
+		groups[i] = required_text(st, slots[i], st->res->parent_column);
+		members[i] = required_text(st, slots[i], cf_key_column(st->res)->name);
+		check_id(st, st->res->parent_column, groups[i]);
+		check_id(st, cf_key_column(st->res)->name, members[i]);
 		for (int j = 0; j < i; j++)
 			if (strcmp(groups[i], groups[j]) == 0 && strcmp(members[i], members[j]) == 0)
 				duplicate = true;
@@ -907,7 +991,6 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 	{
 		cJSON	   *body;
 		cJSON	   *result;
-		char		path[256];
 		int			count = 0;
 
 		if (sent[i])
@@ -921,8 +1004,8 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 			sent[j] = true;
 			count++;
 		}
-		snprintf(path, sizeof(path), st->res->list_path, st->account_id, groups[i]);
-		result = call_api(st, "POST", path, body, NULL);
+		result = call_api(st, "POST", cf_resource_path(st->res, st->account_id, groups[i], NULL),
+						  body, NULL);
 		st->applied += count;
 		for (int j = i; j < n; j++)
 			if (strcmp(groups[j], groups[i]) == 0)
@@ -973,10 +1056,7 @@ cfExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	{
 		slot_getallattrs(slot);
 		check_not_given(st, slot);
-		if (is_user_groups(st))
-			insert_user_group(st, slot);
-		else
-			insert_account_member(st, slot);
+		insert_object(st, slot);
 	}
 
 	finish_row(&errcallback, oldcxt);
@@ -1001,20 +1081,15 @@ cfExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **
 }
 
 /* The API path of the row a scan found: item path with its key(s). */
-static void
-row_path(CfModifyState *st, TupleTableSlot *planSlot, char *path, size_t size,
-		 char **parent_id)
+static char *
+row_path(CfModifyState *st, TupleTableSlot *planSlot, char **parent_id)
 {
-	char	   *id = junk_text(st, planSlot, st->key_junk, "id");
+	char	   *id = junk_text(st, planSlot, st->key_junk, cf_key_column(st->res)->name);
 
 	*parent_id = NULL;
 	if (st->res->parent)
-	{
 		*parent_id = junk_text(st, planSlot, st->parent_junk, st->res->parent_column);
-		snprintf(path, size, st->res->item_path, st->account_id, *parent_id, id);
-	}
-	else
-		snprintf(path, size, st->res->item_path, st->account_id, id);
+	return cf_resource_path(st->res, st->account_id, *parent_id, id);
 }
 
 /*
@@ -1031,14 +1106,14 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	MemoryContext oldcxt;
 	cJSON	   *body = NULL;
 	cJSON	   *result;
-	char		path[256];
+	char	   *path;
 	char	   *parent_id;
 	bool		not_found;
 	ListCell   *lc;
 
 	oldcxt = start_row(st, &errcallback);
 
-	row_path(st, planSlot, path, sizeof(path), &parent_id);
+	path = row_path(st, planSlot, &parent_id);
 	slot_getallattrs(slot);
 	body = cf_json_object();
 	foreach(lc, st->updated_attnos)
@@ -1051,30 +1126,10 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					(errcode(ERRCODE_NOT_NULL_VIOLATION),
 					 errmsg("cannot set column \"%s\" of foreign table \"%s\" to null",
 							column, st->table_name),
-					 strcmp(column, "name") != 0 ?
+					 st->attr_columns[attno - 1]->write_shape != CF_WRITE_TEXT ?
 					 errhint("To remove every entry, set it to an empty array.") : 0));
-		if (strcmp(column, "name") == 0)
-		{
-			char	   *name = slot_text(st, slot, attno);
-
-			if (*name == '\0')
-				invalid_value(st, column, name, "A user group needs a non-empty name.");
-			cf_json_add_string(body, "name", name);
-		}
-		else if (strcmp(column, "policies") == 0)
-			/* a user group's policies are named by id; a member's need not be */
-			cf_json_add(body, "policies",
-						policies_body(st, column, slot_json(st, slot, attno, column),
-									  is_user_groups(st) ? 2 : 1));
-		else
-		{
-			/* role_ids or roles: an update's roles are [{"id": ...}] */
-			cJSON	   *roles = cf_json_add(body, "roles", cf_json_array());
-			ListCell   *id;
-
-			foreach(id, member_role_ids(st, slot, attno))
-				cf_json_add_string(cf_json_append(roles, cf_json_object()), "id", lfirst(id));
-		}
+		cf_json_add(body, st->attr_columns[attno - 1]->body_field,
+					body_value(st, slot, attno));
 	}
 
 	result = call_api(st, "PUT", path, body, &not_found);
@@ -1098,13 +1153,13 @@ cfExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	CfModifyState *st = (CfModifyState *) rinfo->ri_FdwState;
 	ErrorContextCallback errcallback;
 	MemoryContext oldcxt;
-	char		path[256];
+	char	   *path;
 	char	   *parent_id;
 	bool		not_found;
 
 	oldcxt = start_row(st, &errcallback);
 
-	row_path(st, planSlot, path, sizeof(path), &parent_id);
+	path = row_path(st, planSlot, &parent_id);
 	call_api(st, "DELETE", path, NULL, &not_found);
 	if (not_found)
 		slot = NULL;
@@ -1146,25 +1201,13 @@ static char *
 describe_call(CfModifyState *st)
 {
 	const CfResource *res = st->res;
-	char		path[256];
-	const char *method;
+	char	   *parent = res->parent ? psprintf("{%s}", res->parent_column) : NULL;
+	char	   *key = psprintf("{%s}", cf_key_column(res)->name);
 
 	if (st->operation == CMD_INSERT)
-	{
-		method = "POST";
-		snprintf(path, sizeof(path), res->list_path, st->account_id,
-				 res->parent ? "{user_group_id}" : "");
-	}
-	else
-	{
-		method = st->operation == CMD_UPDATE ? "PUT" : "DELETE";
-		if (res->parent)
-			snprintf(path, sizeof(path), res->item_path, st->account_id,
-					 "{user_group_id}", "{id}");
-		else
-			snprintf(path, sizeof(path), res->item_path, st->account_id, "{id}");
-	}
-	return psprintf("%s %s", method, path);
+		return psprintf("POST %s", cf_resource_path(res, st->account_id, parent, NULL));
+	return psprintf("%s %s", st->operation == CMD_UPDATE ? "PUT" : "DELETE",
+					cf_resource_path(res, st->account_id, parent, key));
 }
 
 void
@@ -1187,131 +1230,4 @@ cfExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		if (st->retries > 0)
 			ExplainPropertyInteger("API Retries", NULL, st->retries, es);
 	}
-}
-
-/* ---------------------------------------------------------------------
- * cfiam_replace_user_group_members(server_name, user_group_id, member_ids)
- * ---------------------------------------------------------------------
- */
-
-PG_FUNCTION_INFO_V1(cfiam_replace_user_group_members);
-
-/*
- * Replace the whole member set of a group with one PUT; '{}' empties it.
- * It runs as the caller, through the caller's user mapping for the server.
- * A NULL set is an error, not an empty group: array_agg over no rows gives
- * NULL, and emptying a group by accident would be hard to undo.
- */
-Datum
-cfiam_replace_user_group_members(PG_FUNCTION_ARGS)
-{
-	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	ForeignServer *server;
-	ForeignDataWrapper *fdw;
-	FmgrInfo	handler;
-	AclResult	aclresult;
-	const char *account_id = NULL;
-	char	   *group_id;
-	ArrayType  *ids;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			nelems;
-	cJSON	   *body;
-	cJSON	   *result;
-	cJSON	   *item;
-	CfHttpResponse response;
-	char		path[256];
-	ListCell   *lc;
-	CfConnection *conn;
-
-	for (int i = 0; i < 3; i++)
-		if (PG_ARGISNULL(i))
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("%s must not be null", i == 0 ? "server_name" :
-							i == 1 ? "user_group_id" : "member_ids"),
-					 i == 2 ? errhint("Pass '{}' to remove every member of the group.") : 0));
-
-	server = GetForeignServerByName(text_to_cstring(PG_GETARG_TEXT_PP(0)), false);
-	fdw = GetForeignDataWrapper(server->fdwid);
-	if (OidIsValid(fdw->fdwhandler))
-		fmgr_info(fdw->fdwhandler, &handler);
-	if (!OidIsValid(fdw->fdwhandler) || handler.fn_addr != cfiam_handler)
-		ereport(ERROR,
-				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-				 errmsg("server \"%s\" is not a cfiam server", server->servername)));
-	aclresult = pg_foreign_server_aclcheck(server->serverid, GetUserId(), ACL_USAGE);
-	if (aclresult != ACLCHECK_OK)
-		aclcheck_error(aclresult, OBJECT_FOREIGN_SERVER, server->servername);
-
-	group_id = text_to_cstring(PG_GETARG_TEXT_PP(1));
-	if (!cf_is_id(group_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid user_group_id: \"%s\"", group_id),
-				 errdetail("A Cloudflare id is 32 lowercase hexadecimal characters.")));
-
-	/* every id checked, duplicates sent once, before anything is sent */
-	ids = PG_GETARG_ARRAYTYPE_P(2);
-	deconstruct_array(ids, TEXTOID, -1, false, TYPALIGN_INT, &elems, &elem_nulls, &nelems);
-	body = cf_json_array();
-	for (int i = 0; i < nelems; i++)
-	{
-		char	   *id;
-		bool		dup = false;
-
-		if (elem_nulls[i])
-			ereport(ERROR,
-					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-					 errmsg("member_ids[%d] is null", i + 1)));
-		id = TextDatumGetCString(elems[i]);
-		if (!cf_is_id(id))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid member id in member_ids[%d]: \"%s\"", i + 1, id),
-					 errdetail("A Cloudflare id is 32 lowercase hexadecimal characters.")));
-		cJSON_ArrayForEach(item, body)
-			dup |= strcmp(cf_json_get_string(item, "id"), id) == 0;
-		if (!dup)
-			cf_json_add_string(cf_json_append(body, cf_json_object()), "id", id);
-	}
-
-	foreach(lc, server->options)
-	{
-		DefElem    *def = lfirst_node(DefElem, lc);
-
-		if (strcmp(def->defname, "account_id") == 0)
-			account_id = defGetString(def);
-	}
-	if (account_id == NULL || !cf_is_id(account_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("server \"%s\" lacks a valid \"account_id\" option", server->servername)));
-
-	InitMaterializedSRF(fcinfo, 0);
-	conn = cf_get_connection(server, GetUserMapping(GetUserId(), server->serverid));
-	snprintf(path, sizeof(path), "/accounts/%s/iam/user_groups/%s/members", account_id, group_id);
-	cf_http_request(conn, "PUT", path, cf_json_print(body), &response);
-	result = cJSON_GetObjectItemCaseSensitive(cf_decode_envelope(&response, "PUT", path, NULL),
-											  "result");
-	if (!cJSON_IsArray(result))
-		result = NULL;
-
-	/* the answer lists the group's members now; null for an empty group */
-	cJSON_ArrayForEach(item, result)
-	{
-		const char *fields[3] = {"id", "email", "status"};
-		Datum		values[3];
-		bool		nulls[3];
-
-		for (int i = 0; i < 3; i++)
-		{
-			const char *s = cf_json_get_string(item, fields[i]);
-
-			nulls[i] = (s == NULL);
-			values[i] = s ? CStringGetTextDatum(pg_any_to_server(s, strlen(s), PG_UTF8)) : (Datum) 0;
-		}
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
-	PG_RETURN_NULL();
 }
