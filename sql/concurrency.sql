@@ -16,6 +16,8 @@ DROP SERVER IF EXISTS concurrent CASCADE;
 CREATE SERVER concurrent FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url',
            count_pushdown 'false', max_retries '0');
+\set server concurrent
+\i :abs_srcdir/test/use_transport.sql
 CREATE USER MAPPING FOR CURRENT_USER SERVER concurrent
   OPTIONS (api_token 'cfiam-test-token');
 DROP SCHEMA IF EXISTS cfc CASCADE;

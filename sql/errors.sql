@@ -180,6 +180,7 @@ SELECT count(*) FROM cf.roles;
 \! python3 $MOCKCTL fault reset --count 2
 SELECT count(*) FROM cf.roles;
 \echo :SQLSTATE
+\! python3 $MOCKCTL clear-faults
 SELECT 1;
 SELECT count(*) FROM cf.roles;
 \! python3 $MOCKCTL log
@@ -221,6 +222,8 @@ DROP SERVER closed_port CASCADE;
 CREATE SERVER slow FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url',
            timeout_ms '300', max_retries '0');
+\set server slow
+\i :abs_srcdir/test/use_transport.sql
 CREATE USER MAPPING FOR CURRENT_USER SERVER slow OPTIONS (api_token :'good_token');
 CREATE FOREIGN TABLE public.slow_roles (id text, name text)
   SERVER slow OPTIONS (resource 'roles');

@@ -37,6 +37,8 @@ DROP SCHEMA imp;
 CREATE SCHEMA "Cloudflare IAM";
 CREATE SERVER "my server" FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url');
+\set server 'my server'
+\i :abs_srcdir/test/use_transport.sql
 CREATE USER MAPPING FOR CURRENT_USER SERVER "my server" OPTIONS (api_token 'cfiam-test-token');
 IMPORT FOREIGN SCHEMA cfiam LIMIT TO (roles) FROM SERVER "my server" INTO "Cloudflare IAM";
 SELECT name FROM "Cloudflare IAM".roles ORDER BY name;

@@ -9,6 +9,8 @@
 CREATE SERVER retrying FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url',
            max_retries '2', max_concurrency '1', count_pushdown 'false');
+\set server retrying
+\i :abs_srcdir/test/use_transport.sql
 CREATE USER MAPPING FOR CURRENT_USER SERVER retrying OPTIONS (api_token 'cfiam-test-token');
 CREATE SCHEMA cfr;
 IMPORT FOREIGN SCHEMA cfiam FROM SERVER retrying INTO cfr;
@@ -158,10 +160,21 @@ SELECT 1 AS still_working;
 ALTER SERVER retrying OPTIONS (SET max_concurrency '1');
 \! python3 $MOCKCTL reset --account-members 120
 
--- ca_file names a CA bundle; it must be an absolute path
-ALTER SERVER retrying OPTIONS (ADD ca_file 'certs/ca.pem');
-ALTER SERVER retrying OPTIONS (ADD ca_file '/nonexistent/ca.pem');
-SELECT count(*) FROM cfr.roles;
+-- ca_file names a CA bundle; it must be an absolute path.  (On a server of
+-- its own that reaches the mock over plain HTTP whatever the transport of the
+-- run, so that it has no ca_file yet and does not read the one it is given.)
+CREATE SERVER plain FOREIGN DATA WRAPPER cfiam
+  OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'mock_url',
+           max_retries '0');
+CREATE USER MAPPING FOR CURRENT_USER SERVER plain OPTIONS (api_token 'cfiam-test-token');
+CREATE FOREIGN TABLE public.plain_roles (id text, name text)
+  SERVER plain OPTIONS (resource 'roles');
+ALTER SERVER plain OPTIONS (ADD ca_file 'certs/ca.pem');
+ALTER SERVER plain OPTIONS (ADD ca_file '/nonexistent/ca.pem');
+SELECT count(*) FROM public.plain_roles;
+SET client_min_messages = warning;
+DROP SERVER plain CASCADE;
+RESET client_min_messages;
 
 DROP SCHEMA cfr CASCADE;
 DROP SERVER retrying CASCADE;
