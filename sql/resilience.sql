@@ -41,6 +41,28 @@ SELECT 1 AS still_working;
 SELECT count(*) FROM cfr.roles;
 \! python3 $MOCKCTL log
 
+-- the API's end of the connection goes away in the middle of a scan, between
+-- two pages (over TLS the front is killed and started again, its connections
+-- die with it; over plain HTTP nothing happens): the scan goes on over a new
+-- connection, with no error and no request sent twice, on the suites'
+-- default server, which never retries
+BEGIN;
+DECLARE c CURSOR FOR SELECT id FROM cf.account_members;
+MOVE 60 IN c;
+\! bash $PGCLUSTER front-restart
+DO $$
+DECLARE
+  rest refcursor := 'c';
+  n bigint;
+BEGIN
+  MOVE FORWARD ALL IN rest;
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RAISE NOTICE 'rows after the restart: %', n;
+END
+$$;
+COMMIT;
+\! python3 $MOCKCTL log
+
 -- a Retry-After longer than cfiam waits (60 s): an error at once that says
 -- when to come back (the time is in the HINT)
 \! python3 $MOCKCTL fault status --status 429 --retry-after 3600
