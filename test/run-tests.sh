@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
-# run-tests.sh - build, install and regression-test cfiam.
+# run-tests.sh - build, install and regression-test cfiam, over each transport.
 #
 # Usage (as root, from any directory):   bash test/run-tests.sh
 #
-# Steps: make && make install (PGXS), start a throwaway PostgreSQL 15 cluster
-# plus the mock Cloudflare API (test/pgcluster.sh), run `make installcheck`
-# (pg_regress) against that cluster, and always stop both on exit.
-# On failure it prints regression.diffs. Its last line is the summary
-# `N passed, M failed`, and its exit status is pg_regress's.
+# Steps: make && make install (PGXS), then one pass per transport: a fresh
+# throwaway PostgreSQL 15 cluster plus the mock Cloudflare API, and for the
+# TLS transports a TLS front before the mock (test/pgcluster.sh), `make
+# installcheck` (pg_regress) of the pass's suites against them, the
+# credential check, and the cluster stopped again. The passes:
+#   http1      every suite (REGRESS), plain HTTP/1.1 to the mock
+#   h2         every suite, TLS + HTTP/2 through the front
+#   tls-http1  concurrency and resilience, TLS + HTTP/1.1 through the front
+# Each pass keeps its results/, regression.diffs and regression.out, and
+# copies of the server's, the mock's and the front's logs, in
+# results-<transport>/. A failing pass's regression.diffs is printed,
+# labelled with its transport.
+#
+# Environment (all optional; see also test/pgcluster.sh):
+#   CFIAM_TRANSPORTS  the passes, in order (default "http1 h2 tls-http1")
+#   CFIAM_SUITES      the suites of every pass, instead of the lists above
+#                     (e.g. CFIAM_TRANSPORTS=h2 CFIAM_SUITES="errors concurrency")
+#
+# Its last line is the summary `N passed, M failed` over all passes together,
+# and its exit status is non-zero if any pass failed (pg_regress's status of
+# the first failing pass, else 1).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,23 +35,37 @@ if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
     export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
 fi
 
+TRANSPORTS="${CFIAM_TRANSPORTS:-http1 h2 tls-http1}"
+# The suites of the tls-http1 pass: those whose subject is the connections
+# themselves (concurrency, keep-alive, drops, retries).
+TLS_HTTP1_SUITES="concurrency resilience"
+
 OUT="$(mktemp -t cfiam-installcheck.XXXXXX)"
+FAST_BIN="$(mktemp -d -t cfiam-bin.XXXXXX)"
 PASSED=0
 FAILED=0
+STATUS=0
 SUMMARY_DONE=0
+PENDING=0      # tests of passes that have not run yet (for an early exit)
 
-# The tests the Makefile lists (REGRESS), for the summary when pg_regress
-# never got to run them (build or cluster failure).
-regress_count() {
-    local n
-    n="$(make -s --no-print-directory -f Makefile \
+# The tests the Makefile lists (REGRESS).
+regress_list() {
+    make -s --no-print-directory -f Makefile \
         -f <(printf 'cfiam-print-regress:\n\t@echo $(REGRESS)\n') \
-        cfiam-print-regress 2>/dev/null | wc -w)" || n=0
-    if [ "${n:-0}" -eq 0 ]; then
-        n="$(find sql -maxdepth 1 -name '*.sql' 2>/dev/null | wc -l)"
-    fi
-    echo "$n"
+        cfiam-print-regress 2>/dev/null || true
 }
+
+suites_of() {
+    if [ -n "${CFIAM_SUITES:-}" ]; then
+        echo "$CFIAM_SUITES"
+    elif [ "$1" = tls-http1 ]; then
+        echo "$TLS_HTTP1_SUITES"
+    else
+        echo "$ALL_SUITES"
+    fi
+}
+
+words() { set -f; set -- $1; set +f; echo "$#"; }
 
 # Count pg_regress's per-test result lines. PG15 prints
 #   test validator                    ... ok           12 ms
@@ -43,10 +73,8 @@ regress_count() {
 #   test errors ... FAILED (test process exited with exit code 2)   25 ms
 # and PG16+ prints TAP: `ok 1 - validator  12 ms` / `not ok 2 - errors ...`.
 # A `failed (ignored)` test counts as failed.
-count_results() {
-    PASSED="$(grep -Ec '\.\.\. +ok( |$)|^ok [0-9]+ ' "$OUT" || true)"
-    FAILED="$(grep -Eic '\.\.\. +failed( |$)|^not ok [0-9]+ ' "$OUT" || true)"
-}
+count_passed() { grep -Ec '\.\.\. +ok( |$)|^ok [0-9]+ ' "$1" || true; }
+count_failed() { grep -Eic '\.\.\. +failed( |$)|^not ok [0-9]+ ' "$1" || true; }
 
 print_summary() {
     [ "$SUMMARY_DONE" -eq 1 ] && return
@@ -58,69 +86,142 @@ cleanup() {
     local rc=$?
     set +e
     bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
-    # A failure before pg_regress ran (build, install, cluster start): every
-    # test counts as failed, so the summary never reads as a clean run.
+    # Stopped before the end (build or install failed, interrupted): every
+    # test not counted yet counts as failed, so the summary never reads as a
+    # clean run.
     if [ "$SUMMARY_DONE" -eq 0 ]; then
-        echo "run-tests: failed before the regression tests ran (exit $rc)" >&2
-        PASSED=0
-        FAILED="$(regress_count)"
+        echo "run-tests: stopped before every pass had run (exit $rc)" >&2
+        FAILED=$((FAILED + PENDING))
+        [ "$FAILED" -gt 0 ] || FAILED=1
         print_summary
+        [ "$rc" -ne 0 ] || rc=1
     fi
     rm -f "$OUT"
+    rm -rf "$FAST_BIN"
     exit "$rc"
 }
 trap cleanup EXIT
+
+for t in $TRANSPORTS; do
+    case "$t" in
+        http1 | h2 | tls-http1) ;;
+        *) echo "run-tests: unknown transport '$t' in CFIAM_TRANSPORTS (http1, h2, tls-http1)" >&2; exit 2 ;;
+    esac
+done
+
+ALL_SUITES="$(regress_list)"
+if [ -z "$ALL_SUITES" ]; then
+    ALL_SUITES="$(find sql -maxdepth 1 -name '*.sql' -printf '%f\n' 2>/dev/null | sed 's/\.sql$//' | sort | tr '\n' ' ')"
+fi
+for t in $TRANSPORTS; do
+    PENDING=$((PENDING + $(words "$(suites_of "$t")")))
+done
+
+# The suites start test/mockctl.py (`\! python3 $MOCKCTL ...`) some 400
+# times a pass. Where python3 is a version manager's shim (pyenv's costs
+# ~0.7 s a start), that is minutes: run the interpreter the shim resolves
+# to, through a wrapper earlier on PATH. The suites' text is unchanged.
+if PY="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" && [ -x "$PY" ]; then
+    printf '#!/bin/sh\nexec %q "$@"\n' "$PY" >"$FAST_BIN/python3"
+    chmod 0755 "$FAST_BIN/python3"
+    export PATH="$FAST_BIN:$PATH"
+fi
 
 echo "== build and install (PG_CONFIG=${PG_CONFIG:-pg_config})"
 make -j"$(nproc 2>/dev/null || echo 2)"
 make install
 
-echo "== start the throwaway cluster and the mock API"
-bash "$ROOT/test/pgcluster.sh" start
-# PGHOST, PGPORT, PGUSER and CFIAM_MOCK_PORT of that cluster and mock.
-eval "$(bash "$ROOT/test/pgcluster.sh" env)"
-unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
+BASE="${CFIAM_PGDATA:-/tmp/cfiam-pg}"
 
-echo "== make installcheck"
-rm -f regression.diffs regression.out
-set +e
-make installcheck 2>&1 | tee "$OUT"
-status=${PIPESTATUS[0]}
-set -e
+# One pass: fresh cluster, mock and front for transport $1, its suites, the
+# credential check; results kept in results-$1/. Adds to PASSED, FAILED and
+# (first failure) STATUS.
+run_pass() {
+    local t="$1" suites n status passed failed pg_status keep start secs
+    suites="$(suites_of "$t")"
+    n="$(words "$suites")"
+    keep="$ROOT/results-$t"
+    rm -rf "$keep" "$ROOT/results" regression.diffs regression.out
+    start=$SECONDS
 
-# make exits 2 whatever pg_regress returned; its message names the
-# recipe's status, which is pg_regress's: `[...: installcheck] Error 1`.
-if [ "$status" -ne 0 ]; then
-    pg_status="$(sed -nE 's/.*installcheck\] Error ([0-9]+).*/\1/p' "$OUT" | tail -n 1)"
-    status="${pg_status:-$status}"
-fi
-
-count_results
-
-# No credential in any message or log (the suites ran at log_min_messages
-# debug1, so retries and other debug lines are checked too).
-if ! bash "$ROOT/test/check-credentials.sh" "$ROOT/results" "${CFIAM_PGDATA:-/tmp/cfiam-pg}"; then
-    FAILED=$((FAILED + 1))
-    [ "$status" -ne 0 ] || status=1
-fi
-
-if [ "$status" -ne 0 ]; then
-    if [ -s regression.diffs ]; then
-        echo "== regression.diffs (first 20000 bytes)"
-        head -c 20000 regression.diffs
-        echo
-    else
-        echo "== no regression.diffs; server and mock logs:"
-        base="${CFIAM_PGDATA:-/tmp/cfiam-pg}"
-        tail -n 40 "$base/postgres.log" 2>/dev/null || true
-        tail -n 40 "$base/mock.log" 2>/dev/null || true
+    echo
+    echo "== transport $t: start the throwaway cluster, the mock API$([ "$t" = http1 ] || echo ' and the TLS front')"
+    if ! CFIAM_TRANSPORT="$t" bash "$ROOT/test/pgcluster.sh" start >/dev/null; then
+        echo "== transport $t: the cluster did not start; its $n tests count as failed"
+        FAILED=$((FAILED + n))
+        PENDING=$((PENDING - n))
+        [ "$STATUS" -ne 0 ] || STATUS=1
+        return 0
     fi
-    # pg_regress failed but no test line says so (it could not start).
-    if [ "$FAILED" -eq 0 ]; then
-        FAILED="$(regress_count)"
-        [ "$FAILED" -gt 0 ] || FAILED=1
-        PASSED=0
+    # PGHOST, PGPORT, PGUSER, CFIAM_MOCK_PORT, CFIAM_TRANSPORT,
+    # CFIAM_API_URL and CFIAM_CA_FILE of that cluster, mock and front.
+    eval "$(CFIAM_TRANSPORT="$t" bash "$ROOT/test/pgcluster.sh" env)"
+    unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
+    echo "== transport $t: make installcheck ($n suites, API at $CFIAM_API_URL)"
+
+    set +e
+    # shellcheck disable=SC2086
+    make installcheck REGRESS="$suites" 2>&1 | tee "$OUT"
+    status=${PIPESTATUS[0]}
+    set -e
+    # make exits 2 whatever pg_regress returned; its message names the
+    # recipe's status, which is pg_regress's: `[...: installcheck] Error 1`.
+    if [ "$status" -ne 0 ]; then
+        pg_status="$(sed -nE 's/.*installcheck\] Error ([0-9]+).*/\1/p' "$OUT" | tail -n 1)"
+        status="${pg_status:-$status}"
     fi
-fi
+    passed="$(count_passed "$OUT")"
+    failed="$(count_failed "$OUT")"
+
+    # No credential in any message or log (the suites ran at log_min_messages
+    # debug1, so retries and other debug lines are checked too).
+    if ! bash "$ROOT/test/check-credentials.sh" "$ROOT/results" "$BASE"; then
+        failed=$((failed + 1))
+        [ "$status" -ne 0 ] || status=1
+    fi
+
+    CFIAM_TRANSPORT="$t" bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1 || true
+
+    if [ "$status" -ne 0 ]; then
+        if [ -s regression.diffs ]; then
+            echo "== transport $t: regression.diffs (first 20000 bytes)"
+            head -c 20000 regression.diffs
+            echo
+        else
+            echo "== transport $t: no regression.diffs; server, mock and front logs:"
+            tail -n 40 "$BASE/postgres.log" 2>/dev/null || true
+            tail -n 40 "$BASE/mock.log" 2>/dev/null || true
+            tail -n 40 "$BASE/front.log" 2>/dev/null || true
+        fi
+        # pg_regress failed but no test line says so (it could not start).
+        if [ "$failed" -eq 0 ]; then
+            failed="$n"
+            passed=0
+        fi
+        [ "$STATUS" -ne 0 ] || STATUS="$status"
+    fi
+
+    # Keep the pass's results and logs.
+    mkdir -p "$keep"
+    [ -d "$ROOT/results" ] && cp -a "$ROOT/results/." "$keep/"
+    for f in regression.diffs regression.out; do
+        [ -f "$f" ] && cp "$f" "$keep/"
+    done
+    for f in postgres.log mock.log front.log; do
+        [ -f "$BASE/$f" ] && cp "$BASE/$f" "$keep/" 2>/dev/null || true
+    done
+
+    secs=$((SECONDS - start))
+    echo "== transport $t: $passed passed, $failed failed ($((secs / 60))m$((secs % 60))s; results in results-$t/)"
+    PASSED=$((PASSED + passed))
+    FAILED=$((FAILED + failed))
+    PENDING=$((PENDING - n))
+}
+
+for t in $TRANSPORTS; do
+    run_pass "$t"
+done
+
+echo
 print_summary
-exit "$status"
+exit "$STATUS"
