@@ -9,6 +9,10 @@
 -- HTTP/1.1 small) and compares the two.  Concurrent requests reach the mock
 -- in any order, so its log is sorted here.
 --
+-- The output is the same over every transport of test/run-tests.sh: the
+-- connection counts are bounds, as over HTTP/2 the requests in flight share
+-- one connection, and over HTTP/1.1 they open up to max_concurrency.
+--
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/fixture.sql
 SET client_min_messages = warning;
@@ -91,8 +95,8 @@ SELECT count(*) FROM cfc.user_groups WHERE name LIKE '%Zürich%';
 
 --
 -- Connections: kept alive across pages and statements.  With four requests
--- in flight over HTTP/1.1 (the mock has no HTTP/2) at most four connections
--- are opened, once; the next statement opens none.
+-- in flight over HTTP/1.1 at most four connections are opened, once (over
+-- HTTP/2 one carries them all); the next statement opens none.
 --
 \! python3 $MOCKCTL reset --account-members 1234 --user-groups 0
 SELECT requests, pages, connections <= 4 AS at_most_four

@@ -10,6 +10,12 @@
 -- below is one error after one request, except where libcurl itself resends
 -- a request over a dead keep-alive connection (see the "reset" fault).
 --
+-- Alternative output: over TLS + HTTP/2 (the h2 pass of test/run-tests.sh)
+-- a body cut short reaches cfiam as a reset HTTP/2 stream (the TLS front,
+-- nghttpx, resets the stream when the mock's answer ends early), so that
+-- error's text differs: expected/errors_1.out is the output there, and
+-- errors.out the one over plain HTTP/1.1.  All else is the same.
+--
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/fixture.sql
 \! python3 $MOCKCTL reset

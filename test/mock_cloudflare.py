@@ -8,7 +8,13 @@ filters, authentication and error answers. It starts seeded with a deterministic
 (see DEFAULTS and Store.reset), and it has control endpoints under /__mock/ for tests
 (reset the data, read the request log, inject faults and latency); see test/mockctl.py.
 
-    python3 test/mock_cloudflare.py [--host 127.0.0.1] [--port 18787]
+    python3 test/mock_cloudflare.py [--host 127.0.0.1] [--port 18787] [--drop-hook CMD]
+
+--drop-hook: a shell command run, and waited for, whenever a fault drops the connection
+("reset", "reset_after") before the mock closes its end. Behind a proxy (the TLS front of
+test/pgcluster.sh) a dropped connection of the mock would reach the client as the proxy's
+502; the front's hook resets the front's connections to its clients (ss -K), so the client
+sees the drop itself, as it does without the front.
 
 Python 3 standard library only. Binds loopback only. Quiet: nothing is written per request.
 
@@ -75,6 +81,7 @@ import os
 import re
 import socket
 import struct
+import subprocess
 import sys
 import threading
 import time
@@ -1137,7 +1144,21 @@ class MockServer(http.server.ThreadingHTTPServer):
         self.log = []
         self.faults = []
         self.latency_ms = 0
+        self.drop_hook = None
+        self.reset_sockets = set()      # connections to end with an RST alone
         super().__init__(addr, Handler)
+
+    def shutdown_request(self, request):
+        # socketserver ends a connection with shutdown(SHUT_WR), a FIN, then close(). A
+        # connection a "reset" fault drops ends with the RST of close() under SO_LINGER 0
+        # alone: what the client sees is a reset connection, whichever way it reaches us.
+        with self.lock:
+            rst = request in self.reset_sockets
+            self.reset_sockets.discard(request)
+        if rst:
+            self.close_request(request)
+        else:
+            super().shutdown_request(request)
 
     def handle_error(self, request, client_address):
         # Clients dropping the connection (timeouts, retries) are normal here; anything
@@ -1398,12 +1419,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.write(data)
         elif kind == "reset":
             # No answer at all: drop the connection (with an RST where the OS allows it).
+            if self.server.drop_hook:
+                self.run_drop_hook()
             try:
                 self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                            struct.pack("ii", 1, 0))
+                with self.server.lock:
+                    self.server.reset_sockets.add(self.connection)
             except OSError:
                 pass
             self.close_connection = True
+
+    def run_drop_hook(self):
+        """Run --drop-hook (the client's connection through a proxy dies with it); a
+        failure is said on stderr (mock.log) and the drop goes on as without it."""
+        try:
+            r = subprocess.run(self.server.drop_hook, shell=True, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=10)
+            if r.returncode != 0:
+                sys.stderr.write(f"mock_cloudflare: --drop-hook exited {r.returncode}: "
+                                 f"{r.stderr.decode('utf-8', 'replace').strip()}\n")
+        except (OSError, subprocess.SubprocessError) as e:
+            sys.stderr.write(f"mock_cloudflare: --drop-hook failed: {e}\n")
 
     # ----------------------------------------------------------------- control requests
 
@@ -1521,12 +1558,15 @@ def main(argv=None):
     ap.add_argument("--port", type=int,
                     default=int(os.environ.get("CFIAM_MOCK_PORT") or DEFAULT_PORT),
                     help="port (default $CFIAM_MOCK_PORT, else %d)" % DEFAULT_PORT)
+    ap.add_argument("--drop-hook", metavar="CMD",
+                    help="shell command run when a fault drops a connection (see above)")
     args = ap.parse_args(argv)
     family, host = loopback_family(args.host)
     try:
         server = MockServer((host, args.port), family)
     except OSError as e:
         sys.exit(f"mock_cloudflare: cannot listen on {host}:{args.port}: {e}")
+    server.drop_hook = args.drop_hook
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -42,6 +42,10 @@
 #                      tls-http1  TLS to the front, which offers http/1.1 only
 #                    The front speaks HTTP/1.1 to the mock either way. `env`
 #                    prints the matching CFIAM_API_URL and CFIAM_CA_FILE.
+#                    For a TLS transport the mock gets a --drop-hook that
+#                    resets the front's client connections (ss -K, iproute2),
+#                    so that a connection the mock drops on a fault reaches
+#                    cfiam as a dropped connection, not as the front's 502.
 #   PG_BINDIR        PostgreSQL server binaries (default: Debian's
 #                    /usr/lib/postgresql/15/bin, else `pg_config --bindir`)
 #
@@ -99,6 +103,14 @@ done
 
 # True for the transports that go through the TLS front.
 uses_front() { [ "$TRANSPORT" != http1 ]; }
+
+# Behind the front, a connection the mock drops (faults "reset",
+# "reset_after") would reach the client as the front's 502 Bad Gateway. So
+# the mock runs this first: it resets the front's connections to its clients
+# (the kernel's sock_destroy, as root), and the client sees its connection
+# die with no answer, as it does talking to the mock directly. The front
+# itself keeps listening.
+DROP_HOOK="ss -K -t state established '( sport = :$FRONT_PORT )'"
 
 # Locate the server binaries (sets BINDIR). Debian's /usr/bin/pg_config is a
 # wrapper that answers for the newest installed major version, and
@@ -259,8 +271,10 @@ start_mock() {
         die "port $MOCK_PORT is already in use by another process; set CFIAM_MOCK_PORT"
     fi
 
+    local hook=()
+    if uses_front; then hook=(--drop-hook "$DROP_HOOK"); fi
     log "starting mock API on 127.0.0.1:$MOCK_PORT (log $MOCK_LOG)"
-    PYTHONUNBUFFERED=1 nohup python3 "$MOCK_PY" --port "$MOCK_PORT" \
+    PYTHONUNBUFFERED=1 nohup python3 "$MOCK_PY" --port "$MOCK_PORT" "${hook[@]}" \
         </dev/null >"$MOCK_LOG" 2>&1 &
     echo $! >"$MOCK_PID"
 
@@ -456,12 +470,13 @@ start_front() {
 }
 
 # One request through the front with the test CA: proves the certificate,
-# the ALPN and the path to the mock before any suite relies on them.
+# the ALPN and the path to the mock before any suite relies on them; and
+# that the mock's drop hook does reset a client's connection.
 check_front() {
     uses_front || return 0
-    if ! python3 - "$FRONT_PORT" "$TLS_DIR/ca.pem" "$TRANSPORT" <<'PY' >&2; then
-import http.client, json, ssl, sys
-port, ca, transport = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    if ! python3 - "$FRONT_PORT" "$TLS_DIR/ca.pem" "$TRANSPORT" "$DROP_HOOK" <<'PY' >&2; then
+import http.client, json, socket, ssl, subprocess, sys
+port, ca, transport, hook = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 ctx = ssl.create_default_context(cafile=ca)
 ctx.set_alpn_protocols(["h2", "http/1.1"])
 with ctx.wrap_socket(__import__("socket").create_connection(("127.0.0.1", port), 10),
@@ -476,6 +491,22 @@ conn.request("GET", "/__mock/health")
 answer = conn.getresponse()
 if answer.status != 200 or json.loads(answer.read()).get("ok") is not True:
     sys.exit(f"the mock's health check through the front answered HTTP {answer.status}")
+conn.close()
+with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port), 10),
+                     server_hostname="127.0.0.1") as s:
+    r = subprocess.run(hook, shell=True, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"the drop hook ({hook}) failed: {r.stderr.strip()}")
+    s.settimeout(5)
+    try:
+        dropped = s.recv(1) == b""
+    except (ConnectionError, ssl.SSLError):
+        dropped = True
+    except socket.timeout:
+        dropped = False
+if not dropped:
+    sys.exit(f"the drop hook ({hook}) did not reset a connection to the front: "
+             "ss -K needs root and a kernel with CONFIG_INET_DIAG_DESTROY")
 PY
         tail -n 20 "$FRONT_LOG" >&2 || true
         die "the TLS front on 127.0.0.1:$FRONT_PORT does not work (see $FRONT_LOG)"
@@ -497,6 +528,8 @@ cmd_start() {
             die "nghttpx not found (apt-get install nghttp2-proxy), needed for CFIAM_TRANSPORT=$TRANSPORT"
         command -v openssl >/dev/null 2>&1 ||
             die "openssl not found (apt-get install openssl), needed for CFIAM_TRANSPORT=$TRANSPORT"
+        command -v ss >/dev/null 2>&1 ||
+            die "ss not found (apt-get install iproute2), needed for CFIAM_TRANSPORT=$TRANSPORT"
         if port_in_use "$FRONT_PORT"; then
             die "port $FRONT_PORT is already in use by another process; set CFIAM_FRONT_PORT"
         fi
