@@ -7,7 +7,8 @@
 # cluster and the mock API (test/pgcluster.sh), seeds the mock with sample
 # accounts, groups and roles, runs a few queries through the foreign tables,
 # and prints how many API calls the mock received. Everything it started is
-# stopped on exit.
+# stopped on exit. CFIAM_TRANSPORT=h2 (or tls-http1) runs it over TLS through
+# the front of test/pgcluster.sh, as the regression suites' TLS passes do.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,7 +29,8 @@ make -s install >/dev/null
 
 echo "== start the throwaway cluster and the mock API"
 bash "$ROOT/test/pgcluster.sh" start >/dev/null
-# PGHOST, PGPORT, PGUSER and CFIAM_MOCK_PORT of that cluster and mock.
+# PGHOST, PGPORT, PGUSER, CFIAM_MOCK_PORT, CFIAM_API_URL and CFIAM_CA_FILE
+# of that cluster and mock (and front).
 eval "$(bash "$ROOT/test/pgcluster.sh" env)"
 unset PGDATABASE PGSERVICE PGOPTIONS || true
 
@@ -36,14 +38,17 @@ echo "== seed the mock with sample data"
 python3 test/mockctl.py reset --user-groups 8 --members-per-group 4 \
     --account-members 25 --roles 4 --permission-groups 6 --resource-groups 3
 
-API_URL="http://127.0.0.1:${CFIAM_MOCK_PORT}/client/v4"
-
 echo
-"$PSQL" -X -q -v ON_ERROR_STOP=1 -v api_url="$API_URL" <<'SQL'
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -v api_url="$CFIAM_API_URL" -v ca_file="$CFIAM_CA_FILE" <<'SQL'
 \echo '== set up: extension, server, user mapping, imported foreign tables'
 CREATE EXTENSION cfiam;
 CREATE SERVER cloudflare FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url');
+-- over TLS: the test CA that signed the front's certificate
+SELECT :'ca_file' <> '' AS tls \gset
+\if :tls
+ALTER SERVER cloudflare OPTIONS (ADD ca_file :'ca_file');
+\endif
 CREATE USER MAPPING FOR CURRENT_USER SERVER cloudflare OPTIONS (api_token 'cfiam-test-token');
 CREATE SCHEMA cf;
 IMPORT FOREIGN SCHEMA cfiam FROM SERVER cloudflare INTO cf;
