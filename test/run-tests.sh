@@ -9,8 +9,9 @@
 # installcheck` (pg_regress) of the pass's suites against them, the
 # credential check, and the cluster stopped again. The passes:
 #   http1      every suite (REGRESS), plain HTTP/1.1 to the mock
-#   h2         every suite, TLS + HTTP/2 through the front
-#   tls-http1  concurrency and resilience, TLS + HTTP/1.1 through the front
+#   h2         every suite, and transport, TLS + HTTP/2 through the front
+#   tls-http1  concurrency, resilience and transport, TLS + HTTP/1.1 through
+#              the front
 # Each pass keeps its results/, regression.diffs and regression.out, and
 # copies of the server's, the mock's and the front's logs, in
 # results-<transport>/. A failing pass's regression.diffs is printed,
@@ -39,6 +40,9 @@ TRANSPORTS="${CFIAM_TRANSPORTS:-http1 h2 tls-http1}"
 # The suites of the tls-http1 pass: those whose subject is the connections
 # themselves (concurrency, keep-alive, drops, retries).
 TLS_HTTP1_SUITES="concurrency resilience"
+# Suites that need the TLS front (sql/transport.sql): not in REGRESS, run in
+# the h2 and tls-http1 passes only.
+TLS_ONLY_SUITES="transport"
 
 OUT="$(mktemp -t cfiam-installcheck.XXXXXX)"
 FAST_BIN="$(mktemp -d -t cfiam-bin.XXXXXX)"
@@ -59,7 +63,9 @@ suites_of() {
     if [ -n "${CFIAM_SUITES:-}" ]; then
         echo "$CFIAM_SUITES"
     elif [ "$1" = tls-http1 ]; then
-        echo "$TLS_HTTP1_SUITES"
+        echo "$TLS_HTTP1_SUITES $TLS_ONLY_SUITES"
+    elif [ "$1" = h2 ]; then
+        echo "$ALL_SUITES $TLS_ONLY_SUITES"
     else
         echo "$ALL_SUITES"
     fi
