@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # stress-h2.sh - concurrent reads through cfiam over Cloudflare's transport, TLS + HTTP/2,
 # many times over: every body complete, every request count exact. Not part of CI (the
-# full run takes about 20 minutes).
+# full run takes about 20 minutes; about 12 of them at max_concurrency 1).
 #
 # Usage (as root on Debian 12, from any directory):
 #   bash test/stress-h2.sh                 50 consecutive full scans of 10,000 account
@@ -29,6 +29,20 @@
 # CFIAM_MOCK_PORT, CFIAM_FRONT_PORT as for test/pgcluster.sh; CFIAM_TRANSPORT (default
 # h2; tls-http1 or http1 to compare); CFIAM_API_URL and CFIAM_CA_FILE to use a front you
 # run yourself before the mock (see test/transport.sh).
+#
+# Result of the full default run (21 minutes on 2 CPUs shared with other jobs, load
+# average 1.8 at the start, 4.4 at the end), libcurl 7.88.1, nghttpx 1.52 as the front:
+#
+#   max_concurrency | scans | failures | requests per scan (min/max) | median s per scan
+#                 1 |    50 |        0 |                     200/200 |             11.09
+#                 4 |    50 |        0 |                     200/200 |              3.05
+#                 8 |    50 |        0 |                     200/200 |              1.65
+#                16 |    50 |        0 |                     200/200 |              1.28
+#
+#   fan-out over 200 groups x 50 (201 requests) and id = ANY(200 ids) (200 requests),
+#   10 of each per setting: 0 failures, every run exactly 201 / 200 requests; median
+#   10.86 / 10.54 s at 1, 2.97 / 2.83 at 4, 1.54 / 1.42 at 8, 1.27 / 1.20 at 16.
+#   Protocol negotiated in every session: HTTP/2, one connection.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,7 +57,7 @@ export STRESS_CMDLINE="${CMDLINE}bash test/stress-h2.sh${*:+ $*}"
 
 for a in "$@"; do
     case "$a" in
-        -h|--help) sed -n '2,31p' "$0"; echo; python3 "$ROOT/test/stress-h2.py" --help; exit 0 ;;
+        -h|--help) sed -n '2,45p' "$0"; echo; python3 "$ROOT/test/stress-h2.py" --help; exit 0 ;;
     esac
 done
 STRESS_CHECK_ARGS=1 python3 "$ROOT/test/stress-h2.py" "$@"
