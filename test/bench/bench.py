@@ -288,6 +288,19 @@ def version_of(cmd):
         return "?"
 
 
+def start_pace():
+    """(requests per second, burst) of cfiam's pacing of request starts, from src/http.c, or
+    (None, None) if the source does not have it."""
+    try:
+        with open(os.path.join(ROOT, "src", "http.c")) as f:
+            src = f.read()
+        rate = re.search(r"#define CF_MAX_STARTS_PER_SECOND (\d+)", src)
+        burst = re.search(r"#define CF_START_BURST (\d+)", src)
+        return (int(rate.group(1)), int(burst.group(1))) if rate and burst else (None, None)
+    except OSError:
+        return None, None
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -547,6 +560,16 @@ def main():
             flag = "" if req == f"{full_min[big]:,}" else " ⚠"
             print(f"| {label} | {fmt_ms(ms)} | {ratio:.2f}x | {req}{flag} | {full_min[big]:,} |")
         print()
+        rate, burst = start_pace()
+        if rate and lat > 0:
+            print(f"With {lat} ms per answer, n requests in flight would start n x {1000 / lat:g} "
+                  f"a second; cfiam starts at most {rate} a second after a burst of {burst} "
+                  "(src/http.c, inside Cloudflare's 200 per second per client IP), so above "
+                  f"max_concurrency {rate * lat / 1000:g} a setting gains little beyond the "
+                  f"burst: page 1 alone (it tells how many pages there are), then the other "
+                  f"{full_min[big] - 1:,} at that pace, take at least about "
+                  f"{2 * lat + max(0, full_min[big] - 1 - burst) * 1000 / rate:,.0f} ms.")
+            print()
     sys.stdout.flush()
 
     # ---------------------------------------------------------------- throughput + memory
@@ -570,6 +593,7 @@ def main():
             "cf_ms": med([c["ms"] for c in cf]),
             "cpu_ms": med([c["cpu_ms"] for c in cf]),
             "req": same([c["requests"] for c in cf]),
+            "req_n": med([c["requests"] for c in cf]),
             "hwm0": med([c["hwm_before"] for c in cf]),
             "hwm1": med([c["hwm_after"] for c in cf]),
             "hwm1_max": max(c["hwm_after"] for c in cf),
@@ -582,19 +606,28 @@ def main():
     print("## 3. Zero added latency: full scan of `cf.account_members`, rows decoded per second "
           f"and peak backend memory (median of {reps}, a fresh session each)")
     print()
-    print("| rows | mock alone ms | cfiam requests | cfiam ms | cfiam rows/s | backend CPU ms | "
-          "rows per backend CPU s | VmHWM before query | VmHWM after query | growth | SDK ms | "
-          "SDK rows/s | SDK node maxRSS |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| rows | mock alone ms | cfiam requests | cfiam ms | cfiam requests/s | cfiam rows/s | "
+          "backend CPU ms | rows per backend CPU s | VmHWM before query | VmHWM after query | "
+          "growth | SDK ms | SDK rows/s | SDK node maxRSS |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for t in thr:
         rps = t["n"] / (t["cf_ms"] / 1000.0)
         cpu_rps = t["n"] / (t["cpu_ms"] / 1000.0) if t["cpu_ms"] > 0 else float("inf")
         srps = t["n"] / (t["sd_ms"] / 1000.0)
-        print(f"| {t['n']:,} | {fmt_ms(t['raw_ms'])} | {t['req']} | {fmt_ms(t['cf_ms'])} | {rps:,.0f} | "
+        reqps = t["req_n"] / (t["cf_ms"] / 1000.0)
+        print(f"| {t['n']:,} | {fmt_ms(t['raw_ms'])} | {t['req']} | {fmt_ms(t['cf_ms'])} | "
+              f"{reqps:,.0f} | {rps:,.0f} | "
               f"{fmt_ms(t['cpu_ms'])} | {cpu_rps:,.0f} | {t['hwm0']:,.0f} kB | {t['hwm1']:,.0f} kB | "
               f"{t['hwm1'] - t['hwm0']:+,.0f} kB | {fmt_ms(t['sd_ms'])} | {srps:,.0f} | "
               f"{t['sd_rss'] / 1024:,.0f} MB |")
     print()
+    rate, burst = start_pace()
+    if rate:
+        print(f"cfiam paces the requests it starts (at most {rate} a second after a burst of "
+              f"{burst} per user mapping, src/http.c, to stay inside Cloudflare's 200 requests "
+              "per second per client IP), so with no added latency the wall time of a large "
+              f"scan is set by that pace (requests/s near {rate}), not by decoding; backend CPU "
+              "ms is what decoding costs. ", end="")
     print("Wall time here includes the mock (Python renders every page), so rows/s is a lower "
           "bound for cfiam's decoding: 'mock alone' is the same pages fetched by a bare "
           "keep-alive Python HTTP client that decodes nothing. Backend CPU ms (the backend's "
