@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # transport.sh - sourced by test/stress-h2.sh and test/bench/run.sh: start the throwaway
 # cluster + mock (test/pgcluster.sh) for a transport and export where cfiam must send its
 # requests. Not a command of its own.
