@@ -1136,6 +1136,10 @@ def patch_result(payload, field, value):
 class MockServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's listen backlog is 5: a client (or a TLS front) opening a dozen
+    # connections at once overflows it, and the SYNs the kernel drops are sent again only
+    # after a second, a stall that is the mock's, not the client's.
+    request_queue_size = 128
 
     def __init__(self, addr, family):
         self.address_family = family

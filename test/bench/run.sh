@@ -9,15 +9,23 @@
 #   bash test/bench/run.sh --quick    small sizes, for a smoke test (~1 minute)
 # Options: --reps N (timed repetitions, median reported; default 3), --latency MS
 #   (default 50), --max-concurrency N (sets cfiam's server option of that name; an error
-#   if the installed build does not have it; by default the option is left unset).
+#   if the installed build does not have it; by default the option is left unset),
+#   --sweep LIST (other max_concurrency values the largest full scan is also timed with,
+#   default 4,8,16; '' for none), --transport h2|http1|tls-http1 (default h2: cfiam talks
+#   TLS + HTTP/2 to a TLS front (nghttpx) before the mock, as to api.cloudflare.com, with
+#   the server option ca_file; the SDK keeps its default, HTTP/1.1 keep-alive, over TLS to
+#   the same front; http1: both plain HTTP/1.1 to the mock; tls-http1: the front offers
+#   HTTP/1.1 only).
 #
 # Steps: build and install cfiam (PGXS, like test/run-tests.sh), install node + npm with
 # apt-get if they are missing, `npm ci` the pinned SDK (test/bench/package-lock.json) if
-# it is not installed yet, start a throwaway cluster + the mock (test/pgcluster.sh), then
+# it is not installed yet, start a throwaway cluster + the mock + for a TLS transport the
+# front with a CA made at start-up (test/pgcluster.sh through test/transport.sh), then
 # test/bench/bench.py measures and prints the report. Everything started is stopped on exit.
 #
 # Environment (all optional, as for test/run-tests.sh): PG_CONFIG, PG_BINDIR,
-# CFIAM_PGDATA, CFIAM_PGPORT, CFIAM_MOCK_PORT.
+# CFIAM_PGDATA, CFIAM_PGPORT, CFIAM_MOCK_PORT, CFIAM_FRONT_PORT; CFIAM_API_URL and
+# CFIAM_CA_FILE to use a TLS front you run yourself before the mock (test/transport.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,18 +34,26 @@ cd "$ROOT"
 
 # The exact command, for the report.
 CMDLINE=""
-for v in PG_CONFIG PG_BINDIR CFIAM_PGDATA CFIAM_PGPORT CFIAM_MOCK_PORT; do
+for v in PG_CONFIG PG_BINDIR CFIAM_PGDATA CFIAM_PGPORT CFIAM_MOCK_PORT CFIAM_FRONT_PORT \
+         CFIAM_API_URL CFIAM_CA_FILE; do
     if [ -n "${!v:-}" ]; then CMDLINE="$CMDLINE$v=${!v} "; fi
 done
 export BENCH_CMDLINE="${CMDLINE}bash test/bench/run.sh${*:+ $*}"
 
-# Validate the arguments before building anything (bench.py parses them again).
+# Validate the arguments before building anything (bench.py parses them again); the
+# transport is needed here, to start the front.
+TRANSPORT=h2
+prev=""
 for a in "$@"; do
     case "$a" in
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        --transport=*) TRANSPORT="${a#--transport=}" ;;
     esac
+    if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi
+    prev="$a"
 done
 BENCH_CHECK_ARGS=1 python3 "$BENCH/bench.py" "$@"
+export BENCH_TRANSPORT="$TRANSPORT"
 
 if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
     export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
@@ -50,7 +66,7 @@ log() { printf 'bench: %s\n' "$*" >&2; }
 cleanup() {
     local rc=$?
     set +e
-    bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
+    CFIAM_TRANSPORT="$TRANSPORT" bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
     exit "$rc"
 }
 trap cleanup EXIT
@@ -86,9 +102,11 @@ log "build and install cfiam (PG_CONFIG=$PG_CONFIG)"
 make -s -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" >&2
 make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
 
-log "start the throwaway cluster and the mock API"
-bash "$ROOT/test/pgcluster.sh" start >/dev/null
-eval "$(bash "$ROOT/test/pgcluster.sh" env)"
+log "start the throwaway cluster, the mock API and the transport ($TRANSPORT)"
+# shellcheck source=test/transport.sh
+. "$ROOT/test/transport.sh"
+transport_start "$TRANSPORT"
 unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
+log "cfiam talks to $CFIAM_API_URL${CFIAM_CA_FILE:+ (ca_file $CFIAM_CA_FILE)}"
 
 python3 "$BENCH/bench.py" "$@"
