@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# memcheck.sh - cfiam under valgrind memcheck, and a memory-growth loop.
+# memcheck.sh - cfiam under valgrind memcheck, a memory-growth loop, and an
+# AddressSanitizer build.
 #
 # Usage (as root or the cluster's user, from any directory):
-#   bash test/memcheck.sh            both parts
+#   bash test/memcheck.sh            (a) and (b)
 #   bash test/memcheck.sh --valgrind-only | --rss-only
+#   bash test/memcheck.sh --asan     (c) only
 #
 # (a) valgrind: builds and installs cfiam, starts the throwaway cluster and
 #     the mock (test/pgcluster.sh), then restarts the postmaster under
@@ -22,6 +24,20 @@
 #     backend (/proc/<pid>/status) and the sum of pg_backend_memory_contexts
 #     are read after 100 and after 1,000 queries; growth over
 #     $CFIAM_MAX_GROWTH_KB (default 4096) fails the script.
+# (c) --asan: cfiam.so built with -fsanitize=address in a scratch copy of the
+#     tree ($CFIAM_PGDATA/asan/build) and installed, the postmaster restarted
+#     with gcc's libasan preloaded (detect_leaks=0: memory contexts look like
+#     leaks; abort_on_error=1; one log per process in $CFIAM_PGDATA/asan/),
+#     then `make installcheck`; any asan.* log fails the script. The normal
+#     build is installed again at the end. PostgreSQL is not instrumented, so
+#     ASan sees cfiam's stack and globals and malloc'd memory (libcurl, cJSON),
+#     not overruns inside palloc'd chunks. Preloading libasan alone hangs
+#     Debian's postgres before main(): libgpg-error's constructor calls
+#     bindtextdomain(), whose first malloc() initialises ASan while glibc holds
+#     the gettext lock, and ASan's init (dlerror -> dcgettext) takes that lock
+#     again; the lock is left broken and the next bindtextdomain() waits
+#     forever. A small preloaded shim initialises ASan before the real
+#     bindtextdomain() runs.
 #
 # Environment: as test/run-tests.sh (PG_CONFIG, PG_BINDIR, CFIAM_PGDATA,
 # CFIAM_PGPORT, CFIAM_MOCK_PORT), all optional; plus CFIAM_VALGRIND_TIMEOUT
@@ -33,11 +49,13 @@ cd "$ROOT"
 
 DO_VALGRIND=1
 DO_RSS=1
+DO_ASAN=0
 case "${1:-}" in
     --valgrind-only) DO_RSS=0 ;;
     --rss-only) DO_VALGRIND=0 ;;
+    --asan) DO_VALGRIND=0; DO_RSS=0; DO_ASAN=1 ;;
     "") ;;
-    *) echo "usage: $0 [--valgrind-only|--rss-only]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--valgrind-only|--rss-only|--asan]" >&2; exit 2 ;;
 esac
 
 if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
@@ -56,6 +74,7 @@ BASE="${CFIAM_PGDATA:-/tmp/cfiam-pg}"
 PGDATA_DIR="$BASE/data"
 PG_LOG="$BASE/postgres.log"
 VG_DIR="$BASE/valgrind"
+ASAN_DIR="$BASE/asan"
 MAX_GROWTH_KB="${CFIAM_MAX_GROWTH_KB:-4096}"
 PSQL="$PG_BINDIR/psql"
 [ -x "$PSQL" ] || PSQL="$(command -v psql)"
@@ -71,6 +90,7 @@ as_pg() {
 log() { printf 'memcheck: %s\n' "$*" >&2; }
 
 FAIL=0
+ASAN_INSTALLED=0
 cleanup() {
     local rc=$?
     set +e
@@ -78,6 +98,10 @@ cleanup() {
     # a postmaster under valgrind that pgcluster.sh could not stop in time
     if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
         as_pg "$PG_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m immediate -w -t 120 >/dev/null 2>&1
+    fi
+    # never leave the ASan build installed
+    if [ "$ASAN_INSTALLED" -eq 1 ]; then
+        make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
     fi
     exit "$rc"
 }
@@ -244,6 +268,70 @@ if r2 - r1 > limit or (c2 - c1) > limit * 1024:
     print(f"FAIL: growth over {limit} kB")
     sys.exit(1)
 PY
+fi
+
+# ----------------------------------------------------------------- (c) ASan
+if [ "$DO_ASAN" -eq 1 ]; then
+    LIBASAN="$(gcc -print-file-name=libasan.so)"
+    [ -e "$LIBASAN" ] || { log "gcc's libasan not found"; exit 1; }
+    rm -rf "$ASAN_DIR"
+    mkdir -p "$ASAN_DIR/build"
+    cp -r "$ROOT/Makefile" "$ROOT/cfiam.control" "$ROOT"/cfiam--*.sql "$ROOT/src" "$ASAN_DIR/build/"
+    echo "== build and install cfiam.so with -fsanitize=address"
+    make -s -C "$ASAN_DIR/build" -j2 PG_CONFIG="$PG_CONFIG" \
+        PG_CFLAGS="-fsanitize=address -fno-omit-frame-pointer" PG_LDFLAGS="-fsanitize=address" >/dev/null
+    ASAN_INSTALLED=1
+    make -s -C "$ASAN_DIR/build" install PG_CONFIG="$PG_CONFIG" >/dev/null
+    # the shim: initialise ASan before glibc's bindtextdomain() takes its lock
+    cat >"$ASAN_DIR/asan-early-init.c" <<'EOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+extern void __asan_init(void);
+char *bindtextdomain(const char *domain, const char *dir)
+{
+    static char *(*real) (const char *, const char *);
+
+    __asan_init();
+    if (!real)
+        real = (char *(*) (const char *, const char *)) dlsym(RTLD_NEXT, "bindtextdomain");
+    return real(domain, dir);
+}
+EOF
+    gcc -shared -fPIC -O1 -o "$ASAN_DIR/asan-early-init.so" "$ASAN_DIR/asan-early-init.c" -ldl
+    WRAPPER="$ASAN_DIR/postgres-under-asan"
+    cat >"$WRAPPER" <<EOF
+#!/bin/sh
+LD_PRELOAD="$LIBASAN $ASAN_DIR/asan-early-init.so" \\
+ASAN_OPTIONS=detect_leaks=0:abort_on_error=1:disable_coredump=1:log_path=$ASAN_DIR/asan \\
+exec "$PG_BINDIR/postgres" -c autovacuum=off -c jit=off "\$@"
+EOF
+    chmod 0755 "$WRAPPER"
+    if [ "$(id -u)" -eq 0 ]; then chown -R "$PG_OS_USER": "$ASAN_DIR"; fi
+
+    echo "== restart the postmaster with libasan preloaded ($ASAN_DIR)"
+    restart_pg "$WRAPPER"
+
+    echo "== make installcheck with the ASan build"
+    OUT="$ASAN_DIR/installcheck.out"
+    set +e
+    make installcheck PG_CONFIG="$PG_CONFIG" >"$OUT" 2>&1
+    set -e
+    passed="$(grep -Ec '\.\.\. +ok( |$)' "$OUT" || true)"
+    failed="$(grep -Eic '\.\.\. +failed( |$)' "$OUT" || true)"
+    echo "suite with ASan: $passed passed, $failed failed"
+    as_pg "$PG_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t 300 >/dev/null
+    make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+    ASAN_INSTALLED=0
+
+    reports=("$ASAN_DIR"/asan.*)
+    if [ -e "${reports[0]}" ]; then
+        echo "ASan: ${#reports[@]} report(s)"
+        for r in "${reports[@]}"; do echo "--- $r"; head -60 "$r"; done
+        FAIL=1
+    else
+        echo "ASan: 0 reports"
+    fi
+    [ "$failed" = 0 ] || FAIL=1
 fi
 
 if [ "$FAIL" -ne 0 ]; then
