@@ -8,6 +8,7 @@ OBJS = \
 	src/pushdown.o \
 	src/http.o \
 	src/convert.o \
+	src/estimate.o \
 	src/modify.o
 
 EXTENSION = cfiam

@@ -228,6 +228,7 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 			(qi = find_qual(quals, nquals, res->parent_column, QUAL_ANY)) != NULL)
 		{
 			qi->used = true;
+			plan->parent_rinfo = qi->rinfo;
 			plan->parent_expr = add_expr(fdw_exprs, qi->value);
 			plan->parent_is_array = (qi->kind == QUAL_ANY);
 		}
@@ -241,6 +242,7 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 		(res->parent == NULL || (plan->parent_expr >= 0 && !plan->parent_is_array)))
 	{
 		qi->used = true;
+		plan->id_rinfo = qi->rinfo;
 		plan->id_expr = add_expr(fdw_exprs, qi->value);
 		by_id = true;
 	}
@@ -248,6 +250,7 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 			 (qi = find_qual(quals, nquals, "id", QUAL_ANY)) != NULL)
 	{
 		qi->used = true;
+		plan->id_rinfo = qi->rinfo;
 		plan->id_expr = add_expr(fdw_exprs, qi->value);
 		plan->id_is_array = true;
 		by_id = true;

@@ -74,6 +74,8 @@ typedef struct CfPager
 	int			window_n;
 	CfHttpResponse *first;		/* page 1 fetched ahead (fan-out), or NULL */
 	char	   *first_path;
+	const CfResource *count_as;	/* an unfiltered listing of this resource:
+								 * page 1's total_count is its size */
 } CfPager;
 
 typedef struct CfScanState
@@ -82,6 +84,7 @@ typedef struct CfScanState
 	const CfResource *res;
 	char	   *account_id;
 	char	   *table_name;
+	Oid			serverid;
 	CfConnection *conn;
 	List	   *expr_states;	/* of fdw_exprs */
 	const CfColumn **attr_columns;
@@ -114,6 +117,9 @@ typedef struct CfScanState
 
 	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
 	bool		counted;		/* count(*) pushdown: its row was returned */
+	bool		fanout_counting;	/* an unfiltered fan-out: add up the
+									 * groups' totals (fanout_rows) */
+	int64		fanout_rows;
 	int			max_concurrency;
 	int			batch_size;		/* GETs fetched ahead at most (1: none) */
 
@@ -162,6 +168,7 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	relid = exec_rt_fetch(rtindex, estate)->relid;
 	cf_get_table_options(relid, &opts);
 	st->account_id = opts.account_id;
+	st->serverid = GetForeignTable(relid)->serverid;
 	st->table_name = get_rel_name(relid);
 	if (rel != NULL)
 	{
@@ -305,6 +312,7 @@ reset_run(CfScanState *st)
 	st->id_pos = 0;
 	st->listed = false;
 	st->counted = false;
+	st->fanout_counting = false;
 	MemoryContextReset(st->ahead_cxt);
 	st->ahead_n = st->ahead_pos = 0;
 	st->rows.active = st->parents.active = false;
@@ -465,6 +473,7 @@ pager_start(CfPager *pg, const char *path, const char *query, bool paged,
 	pg->first = NULL;
 	pg->first_path = NULL;
 	pg->total = -1;
+	pg->count_as = NULL;
 	MemoryContextReset(pg->ids_cxt);
 	pg->prev_ids = NULL;
 	pg->nprev = 0;
@@ -723,6 +732,27 @@ pager_advance(CfPager *pg, cJSON *doc, int64 count, const char *path_and_query)
 }
 
 /*
+ * Page 1 of a listing has been read: what it tells of a resource's size is
+ * remembered for the planner (estimate.c).  A listing's size is its
+ * total_count, or the rows of page 1 when that was the only page.
+ */
+static void
+note_page_one(CfScanState *st, CfPager *pg)
+{
+	int64		rows = pg->total >= 0 ? pg->total : (pg->done ? pg->seen : -1);
+
+	if (pg->count_as && rows >= 0)
+		cf_remember_total(st->serverid, st->account_id, pg->count_as, (double) rows);
+	if (pg == &st->rows && st->fanout_counting)
+	{
+		if (rows >= 0)
+			st->fanout_rows += rows;
+		else
+			st->fanout_counting = false;
+	}
+}
+
+/*
  * Fetch the next page of a listing into the current memory context and
  * return its rows (an array, or NULL for none).  Paging stops on an empty or
  * null result, on a short page, or once total_count rows have been read, so
@@ -760,6 +790,8 @@ fetch_page(CfScanState *st, CfPager *pg)
 		drop_repeated_rows(pg, result, path_and_query);
 	pg->seen += count;
 	pager_advance(pg, doc, count, path_and_query);
+	if (pg->next_page == 2)
+		note_page_one(st, pg);
 	return result;
 }
 
@@ -966,6 +998,8 @@ next_unit(CfScanState *st)
 		st->listed = true;
 		pager_start(&st->rows, cf_resource_path(res, st->account_id, NULL, NULL),
 					st->query, res->paged, st->per_page, st->limit_hint);
+		if (plan->filters == NIL)
+			st->rows.count_as = res;
 		return true;
 	}
 
@@ -975,9 +1009,18 @@ next_unit(CfScanState *st)
 		st->listed = true;
 		pager_start(&st->parents, cf_resource_path(res->parent, st->account_id, NULL, NULL),
 					"", res->parent->paged, res->parent->per_page_max, -1);
+		st->parents.count_as = res->parent;
+		st->fanout_counting = (plan->filters == NIL);
+		st->fanout_rows = 0;
 	}
 	if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
+	{
+		/* every group's members were listed: that is the table's size */
+		if (st->fanout_counting)
+			cf_remember_total(st->serverid, st->account_id, res, (double) st->fanout_rows);
+		st->fanout_counting = false;
 		return false;
+	}
 	strlcpy(st->parent_id, st->ahead_ids[st->ahead_pos], sizeof(st->parent_id));
 	pager_start(&st->rows, cf_resource_path(res, st->account_id, st->parent_id, NULL),
 				st->query, res->paged, st->per_page, st->limit_hint);
@@ -1028,6 +1071,8 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 							st->table_name),
 					 errdetail("Request: GET %s.", path_and_query),
 					 errhint("Set OPTIONS (count_pushdown 'false') on the foreign table or server to count the rows one by one.")));
+		if (st->plan->filters == NIL && res->parent == NULL)
+			cf_remember_total(st->serverid, st->account_id, res, (double) total);
 		MemoryContextSwitchTo(oldcxt);
 	}
 
