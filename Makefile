@@ -9,6 +9,7 @@ OBJS = \
 	src/http.o \
 	src/convert.o \
 	src/estimate.o \
+	src/analyze.o \
 	src/modify.o
 
 EXTENSION = cfiam
@@ -23,7 +24,8 @@ PG_CPPFLAGS = $(shell pkg-config --cflags libcurl libcjson) -I$(srcdir)/src
 REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
 	prepared errors concurrency aggregate write_user_groups \
-	write_user_group_members write_account_members security resilience
+	write_user_group_members write_account_members security resilience \
+	analyze
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config

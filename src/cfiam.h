@@ -12,6 +12,7 @@
  *	 http.c			libcurl: one reusable handle per user mapping
  *	 convert.c		response envelope decoding and JSON -> Datum conversion
  *	 estimate.c		rows and costs of a scan; totals this backend has seen
+ *	 analyze.c		ANALYZE: total_count and a sample of rows
  *	 modify.c		INSERT, UPDATE, DELETE and cfiam_replace_user_group_members()
  *
  *-------------------------------------------------------------------------
@@ -21,6 +22,7 @@
 
 #include "postgres.h"
 
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "commands/explain.h"
@@ -255,6 +257,15 @@ extern void cf_estimate_scan(PlannerInfo *root, RelOptInfo *baserel,
 							 bool parameterized, CfEstimate *est);
 extern void cf_scan_costs(const CfRelInfo *info, const CfEstimate *est,
 						  bool parameterized, Cost *startup, Cost *total);
+
+/* ---------------------------------------------------------------------
+ * analyze.c
+ * ---------------------------------------------------------------------
+ */
+
+extern bool cfAnalyzeForeignTable(Relation relation,
+								  AcquireSampleRowsFunc *func,
+								  BlockNumber *totalpages);
 
 /* ---------------------------------------------------------------------
  * http.c

@@ -439,6 +439,7 @@ cfiam_handler(PG_FUNCTION_ARGS)
 	routine->ExplainForeignScan = cfExplainForeignScan;
 	routine->GetForeignUpperPaths = cfGetForeignUpperPaths;
 	routine->ImportForeignSchema = cfImportForeignSchema;
+	routine->AnalyzeForeignTable = cfAnalyzeForeignTable;
 
 	/* writes: modify.c */
 	routine->IsForeignRelUpdatable = cfIsForeignRelUpdatable;
