@@ -10,6 +10,7 @@ OBJS = \
 	src/convert.o \
 	src/estimate.o \
 	src/analyze.o \
+	src/join.o \
 	src/modify.o
 
 EXTENSION = cfiam
@@ -25,7 +26,7 @@ REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
 	prepared errors concurrency aggregate write_user_groups \
 	write_user_group_members write_account_members security resilience \
-	analyze
+	analyze join_pushdown
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config

@@ -1,10 +1,12 @@
--- Joins: the planner uses a parameterized scan (one call per outer row)
--- when that is cheaper than reading everything, and a hash join when not.
+-- Joins: groups with their members are one pushed-down join (see
+-- join_pushdown.sql); a local table's ids drive a parameterized scan (one
+-- call per outer row) when that is cheaper than reading everything, and a
+-- hash join when not.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/fixture.sql
 \! python3 $MOCKCTL reset --user-groups 5 --members-per-group 3 --account-members 12 --roles 3
 
--- groups with their members: one members listing per group, no fan-out
+-- groups with their members: the groups once, then one members listing each
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT g.name, m.email FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id;
 SELECT g.name, m.email FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id

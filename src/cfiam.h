@@ -13,6 +13,7 @@
  *	 convert.c		response envelope decoding and JSON -> Datum conversion
  *	 estimate.c		rows and costs of a scan; totals this backend has seen
  *	 analyze.c		ANALYZE: total_count and a sample of rows
+ *	 join.c			join pushdown: user groups with their members
  *	 modify.c		INSERT, UPDATE, DELETE and cfiam_replace_user_group_members()
  *
  *-------------------------------------------------------------------------
@@ -172,6 +173,8 @@ typedef struct CfFilter
 	bool		fuzzy;			/* LIKE pattern: send only a '%v%' core */
 } CfFilter;
 
+typedef struct CfJoinPlan CfJoinPlan;
+
 typedef struct CfScanPlan
 {
 	const CfResource *resource;
@@ -191,11 +194,31 @@ typedef struct CfScanPlan
 								 * columns are converted */
 	bool		count_only;		/* count(*) pushed down: one smallest page,
 								 * answered from result_info.total_count */
+	CfJoinPlan *join;			/* a pushed join of the groups with their
+								 * members (this plan lists the members) */
 
 	/* planner only, not serialized: the quals that became id / parent */
 	RestrictInfo *id_rinfo;
 	RestrictInfo *parent_rinfo;
 } CfScanPlan;
+
+/*
+ * user_groups g [LEFT] JOIN user_group_members m ON m.user_group_id = g.id
+ * as one scan: the groups' listing (with g's filters), then each group's
+ * members (with m's filters).  The scan's tuple is fdw_scan_tlist: every
+ * entry a Var of one side, named here by side and attno.
+ */
+struct CfJoinPlan
+{
+	JoinType	jointype;		/* JOIN_INNER or JOIN_LEFT */
+	CfScanPlan *groups;			/* the listing of the groups */
+	int			group_rti;		/* executor only: range table index of each
+								 * side, found from fs_relids */
+	int			member_rti;
+	List	   *tlist_sides;	/* Integer per fdw_scan_tlist entry: 0 g, 1 m */
+	List	   *tlist_attnos;	/* Integer per entry: that side's attno */
+	char	   *relations;		/* "(cf.user_groups g) INNER JOIN (...)" */
+};
 
 /* Per-relation planner state, kept in RelOptInfo.fdw_private. */
 typedef struct CfRelInfo
@@ -227,6 +250,17 @@ extern int64 cf_limit_hint(bool count_isnull, int64 count, bool offset_isnull,
 extern char *cf_like_core(const char *pattern);
 extern void cf_plan_label_exprs(PlannerInfo *root, RelOptInfo *baserel,
 								CfScanPlan *plan, List *fdw_exprs);
+
+/* ---------------------------------------------------------------------
+ * join.c
+ * ---------------------------------------------------------------------
+ */
+
+extern void cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
+								  RelOptInfo *outerrel, RelOptInfo *innerrel,
+								  JoinType jointype, JoinPathExtraData *extra);
+extern ForeignScan *cf_join_plan(PlannerInfo *root, RelOptInfo *joinrel,
+								 List *tlist, Plan *outer_plan);
 
 /* ---------------------------------------------------------------------
  * estimate.c

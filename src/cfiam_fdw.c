@@ -327,6 +327,9 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	CfScanPlan *plan;
 	ListCell   *lc;
 
+	if (IS_JOIN_REL(baserel))
+		return cf_join_plan(root, baserel, tlist, outer_plan);	/* join.c */
+
 	if (IS_UPPER_REL(baserel))
 	{
 		/* count(*) pushed down (cfGetForeignUpperPaths) */
@@ -438,6 +441,7 @@ cfiam_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = cfEndForeignScan;
 	routine->ExplainForeignScan = cfExplainForeignScan;
 	routine->GetForeignUpperPaths = cfGetForeignUpperPaths;
+	routine->GetForeignJoinPaths = cfGetForeignJoinPaths;
 	routine->ImportForeignSchema = cfImportForeignSchema;
 	routine->AnalyzeForeignTable = cfAnalyzeForeignTable;
 

@@ -123,6 +123,30 @@ typedef struct CfScanState
 	int			max_concurrency;
 	int			batch_size;		/* GETs fetched ahead at most (1: none) */
 
+	/*
+	 * A pushed join (plan->join): the groups' columns and the members' are
+	 * converted with their own tables' descriptions, then placed in the
+	 * scan tuple (fdw_scan_tlist) by side and attno.
+	 */
+	CfJoinPlan *join;
+	char	   *parent_query;	/* the groups' filters */
+	const CfColumn **g_columns;
+	AttInMetadata *g_attinmeta;
+	TupleDesc	g_tupdesc;
+	char	   *g_table_name;
+	Datum	   *g_values;		/* the current group's, in unit_cxt */
+	bool	   *g_nulls;
+	TupleDesc	m_tupdesc;
+	Datum	   *m_values;
+	bool	   *m_nulls;
+	int		   *tlist_sides;
+	int		   *tlist_attnos;
+	MemoryContext unit_cxt;		/* the current group's values */
+	cJSON	  **ahead_objects;	/* the groups fetched ahead */
+	cJSON	   *unit_object;	/* the current group */
+	bool		unit_open;		/* a group's members are being read */
+	int64		unit_rows;		/* rows this group gave so far */
+
 	/* for EXPLAIN ANALYZE, over all runs */
 	int64		requests;
 	int64		pages;
@@ -146,6 +170,85 @@ pager_init(CfPager *pg, MemoryContext parent)
  * ---------------------------------------------------------------------
  */
 
+/* The columns of one side that the query reads; the others stay NULL. */
+static const CfColumn **
+side_columns(Relation rel, const CfResource *res, List *used)
+{
+	int			natts;
+	const CfColumn **cols = cf_map_columns(rel, res, &natts);
+
+	for (int attno = 1; attno <= natts; attno++)
+		if (!list_member_int(used, attno))
+			cols[attno - 1] = NULL;
+	return cols;
+}
+
+static List *
+int_list(List *integers)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, integers)
+		result = lappend_int(result, intVal(lfirst(lc)));
+	return result;
+}
+
+/*
+ * The range table indexes of a pushed join's two tables.  The plan's own
+ * are those of the query level that planned it: a subquery's are offset
+ * once its range table is merged into the statement's, as fs_relids is.
+ */
+static void
+find_join_sides(EState *estate, ForeignScan *fsplan, CfJoinPlan *join)
+{
+	int			rti = -1;
+
+	while ((rti = bms_next_member(fsplan->fs_relids, rti)) >= 0)
+	{
+		CfTableOptions opts;
+
+		cf_get_table_options(exec_rt_fetch(rti, estate)->relid, &opts);
+		if (opts.resource->parent)
+			join->member_rti = rti;
+		else
+			join->group_rti = rti;
+	}
+}
+
+/* Set up a pushed join: both tables' descriptions and the tuple mapping. */
+static void
+begin_join(ForeignScanState *node, CfScanState *st)
+{
+	EState	   *estate = node->ss.ps.state;
+	CfJoinPlan *join = st->join;
+	Relation	grel = ExecGetRangeTableRelation(estate, join->group_rti);
+	Relation	mrel = ExecGetRangeTableRelation(estate, join->member_rti);
+	int			n = list_length(join->tlist_sides);
+
+	st->g_tupdesc = RelationGetDescr(grel);
+	st->g_table_name = pstrdup(RelationGetRelationName(grel));
+	st->g_columns = side_columns(grel, join->groups->resource,
+								 int_list(join->groups->used_attnos));
+	st->g_attinmeta = TupleDescGetAttInMetadata(st->g_tupdesc);
+	st->g_values = palloc0(sizeof(Datum) * Max(st->g_tupdesc->natts, 1));
+	st->g_nulls = palloc0(sizeof(bool) * Max(st->g_tupdesc->natts, 1));
+	st->m_tupdesc = RelationGetDescr(mrel);
+	st->attr_columns = side_columns(mrel, st->res, int_list(st->plan->used_attnos));
+	st->attinmeta = TupleDescGetAttInMetadata(st->m_tupdesc);
+	st->m_values = palloc0(sizeof(Datum) * Max(st->m_tupdesc->natts, 1));
+	st->m_nulls = palloc0(sizeof(bool) * Max(st->m_tupdesc->natts, 1));
+	st->tlist_sides = palloc(sizeof(int) * Max(n, 1));
+	st->tlist_attnos = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		st->tlist_sides[i] = intVal(list_nth(join->tlist_sides, i));
+		st->tlist_attnos[i] = intVal(list_nth(join->tlist_attnos, i));
+	}
+	st->unit_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam join group",
+										 ALLOCSET_SMALL_SIZES);
+}
+
 void
 cfBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -162,9 +265,15 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	st->plan = cf_plan_from_list(fsplan->fdw_private);
 	st->res = st->plan->resource;
 
-	/* a pushed-down count(*) scans no relation of its own (scanrelid 0) */
+	/*
+	 * a pushed-down count(*) scans no relation of its own (scanrelid 0), nor
+	 * does a pushed join, whose options are the members table's
+	 */
+	st->join = st->plan->join;
+	if (st->join)
+		find_join_sides(estate, fsplan, st->join);
 	rtindex = fsplan->scan.scanrelid > 0 ? (int) fsplan->scan.scanrelid :
-		bms_next_member(fsplan->fs_relids, -1);
+		st->join ? st->join->member_rti : bms_next_member(fsplan->fs_relids, -1);
 	relid = exec_rt_fetch(rtindex, estate)->relid;
 	cf_get_table_options(relid, &opts);
 	st->account_id = opts.account_id;
@@ -186,6 +295,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 		}
 		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
 	}
+	if (st->join)
+		begin_join(node, st);
 	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
 	pager_init(&st->rows, estate->es_query_cxt);
@@ -313,6 +424,8 @@ reset_run(CfScanState *st)
 	st->listed = false;
 	st->counted = false;
 	st->fanout_counting = false;
+	st->unit_open = false;
+	st->unit_object = NULL;
 	MemoryContextReset(st->ahead_cxt);
 	st->ahead_n = st->ahead_pos = 0;
 	st->rows.active = st->parents.active = false;
@@ -364,9 +477,9 @@ evaluate_ids(ForeignScanState *node, CfScanState *st)
  * rows: nothing is sent for it.
  */
 static char *
-build_query(ForeignScanState *node, CfScanState *st)
+build_plan_query(ForeignScanState *node, CfScanState *st, CfScanPlan *plan)
 {
-	CfScanPlan *plan = st->plan;
+	const CfResource *res = plan->resource;
 	StringInfoData query;
 	ListCell   *lc;
 	bool		isnull;
@@ -392,10 +505,10 @@ build_query(ForeignScanState *node, CfScanState *st)
 		}
 		else
 		{
-			for (int i = 0; i < st->res->ncolumns; i++)
-				if (st->res->columns[i].eq_param &&
-					strcmp(st->res->columns[i].eq_param, f->param) == 0 &&
-					!value_acceptable(&st->res->columns[i], str))
+			for (int i = 0; i < res->ncolumns; i++)
+				if (res->columns[i].eq_param &&
+					strcmp(res->columns[i].eq_param, f->param) == 0 &&
+					!value_acceptable(&res->columns[i], str))
 					st->no_rows = true;
 		}
 		appendStringInfo(&query, "%s=%s&", f->param, cf_escape(str));
@@ -405,6 +518,12 @@ build_query(ForeignScanState *node, CfScanState *st)
 	if (plan->direction)
 		appendStringInfo(&query, "direction=%s&", plan->direction);
 	return query.data;
+}
+
+static char *
+build_query(ForeignScanState *node, CfScanState *st)
+{
+	return build_plan_query(node, st, st->plan);
 }
 
 /* The rows a LIMIT (+ OFFSET) of this run may want, or -1. */
@@ -441,6 +560,7 @@ start_scan(ForeignScanState *node)
 	oldcxt = MemoryContextSwitchTo(st->run_cxt);
 	evaluate_ids(node, st);
 	st->query = build_query(node, st);
+	st->parent_query = st->join ? build_plan_query(node, st, st->join->groups) : "";
 	st->limit_hint = evaluate_limit(node, st->plan);
 	st->per_page = cf_plan_per_page(st->plan, st->limit_hint);
 	MemoryContextSwitchTo(oldcxt);
@@ -921,6 +1041,7 @@ fill_ahead(CfScanState *st)
 	st->ahead = NULL;
 	oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
 	st->ahead_ids = palloc(sizeof(*st->ahead_ids) * want);
+	st->ahead_objects = st->join ? palloc0(sizeof(cJSON *) * want) : NULL;
 	while (n < want)
 	{
 		const char *id;
@@ -947,6 +1068,9 @@ fill_ahead(CfScanState *st)
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("Cloudflare API returned a %s without a valid id",
 								res->parent->name)));
+			/* a join's group outlives its page: keep a copy */
+			if (st->join)
+				st->ahead_objects[n] = cJSON_Duplicate(parent, true);
 		}
 		strlcpy(st->ahead_ids[n++], id, CF_ID_LEN + 1);
 	}
@@ -1006,11 +1130,14 @@ next_unit(CfScanState *st)
 	/* one listing per parent id: given ones, or every group's */
 	if (plan->parent_expr < 0 && !st->listed)
 	{
+		bool		all_groups = (st->join == NULL || st->join->groups->filters == NIL);
+
 		st->listed = true;
 		pager_start(&st->parents, cf_resource_path(res->parent, st->account_id, NULL, NULL),
-					"", res->parent->paged, res->parent->per_page_max, -1);
-		st->parents.count_as = res->parent;
-		st->fanout_counting = (plan->filters == NIL);
+					st->parent_query, res->parent->paged, res->parent->per_page_max, -1);
+		if (all_groups)
+			st->parents.count_as = res->parent;
+		st->fanout_counting = (plan->filters == NIL && all_groups);
 		st->fanout_rows = 0;
 	}
 	if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
@@ -1022,6 +1149,7 @@ next_unit(CfScanState *st)
 		return false;
 	}
 	strlcpy(st->parent_id, st->ahead_ids[st->ahead_pos], sizeof(st->parent_id));
+	st->unit_object = st->ahead_objects ? st->ahead_objects[st->ahead_pos] : NULL;
 	pager_start(&st->rows, cf_resource_path(res, st->account_id, st->parent_id, NULL),
 				st->query, res->paged, st->per_page, st->limit_hint);
 	if (st->ahead)
@@ -1084,6 +1212,63 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 	return ExecStoreVirtualTuple(slot);
 }
 
+/*
+ * The next row of a pushed join: each member of the current group with
+ * the group's columns; for a LEFT join, a group without members once with
+ * NULL members.  The group's columns are converted once per group.
+ */
+static TupleTableSlot *
+iterate_join(ForeignScanState *node, CfScanState *st, TupleTableSlot *slot)
+{
+	cJSON	   *object = NULL;
+	MemoryContext oldcxt;
+
+	for (;;)
+	{
+		if (st->unit_open && st->rows.active &&
+			(object = pager_next(st, &st->rows)) != NULL)
+		{
+			st->unit_rows++;
+			break;
+		}
+		if (st->unit_open && st->unit_rows == 0 && st->join->jointype == JOIN_LEFT)
+		{
+			st->unit_open = false;
+			break;				/* object NULL: the NULL-extended row */
+		}
+		st->unit_open = false;
+		if (!next_unit(st))
+			return slot;
+		st->unit_open = true;
+		st->unit_rows = 0;
+		MemoryContextReset(st->unit_cxt);
+		oldcxt = MemoryContextSwitchTo(st->unit_cxt);
+		cf_object_to_values(st->join->groups->resource, st->unit_object, NULL,
+							st->g_tupdesc, st->g_columns, st->g_attinmeta,
+							st->g_values, st->g_nulls, st->g_table_name);
+		MemoryContextSwitchTo(oldcxt);
+	}
+
+	oldcxt = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
+	if (object)
+		cf_object_to_values(st->res, object, st->parent_id, st->m_tupdesc,
+							st->attr_columns, st->attinmeta,
+							st->m_values, st->m_nulls, st->table_name);
+	else
+		for (int i = 0; i < st->m_tupdesc->natts; i++)
+			st->m_nulls[i] = true;
+	MemoryContextSwitchTo(oldcxt);
+
+	for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	{
+		int			a = st->tlist_attnos[i] - 1;
+
+		slot->tts_values[i] = st->tlist_sides[i] == 0 ? st->g_values[a] : st->m_values[a];
+		slot->tts_isnull[i] = st->tlist_sides[i] == 0 ? st->g_nulls[a] : st->m_nulls[a];
+	}
+	return ExecStoreVirtualTuple(slot);
+}
+
 TupleTableSlot *
 cfIterateForeignScan(ForeignScanState *node)
 {
@@ -1099,6 +1284,8 @@ cfIterateForeignScan(ForeignScanState *node)
 		return iterate_count(st, slot);
 	if (st->no_rows)
 		return slot;
+	if (st->join)
+		return iterate_join(node, st, slot);
 
 	for (;;)
 	{
@@ -1165,6 +1352,8 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	CfScanState *st = (CfScanState *) node->fdw_state;
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 
+	if (st->join)
+		ExplainPropertyText("Relations", st->join->relations, es);
 	if (es->verbose)
 	{
 		int64		limit_hint = -1;
