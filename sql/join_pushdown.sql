@@ -34,15 +34,26 @@ WHERE g.name = 'Group 0000';
 SELECT g.name, m.email FROM cf.user_groups g LEFT JOIN cf.user_group_members m ON m.user_group_id = g.id
 WHERE g.name = 'Group 0000' ORDER BY 2;
 \! python3 $MOCKCTL log
--- LEFT with a LIKE on the members in ON: groups whose members do not match
--- keep their row (PostgreSQL checks the pattern, so the join is not pushed)
+-- LEFT with quals on both sides: a LIKE on the members in ON is sent as
+-- fuzzyEmail and checked by the scan on each member ("Member Filter"); a
+-- group none of whose members matches keeps its NULL row
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT g.name, m.email FROM cf.user_groups g
-LEFT JOIN cf.user_group_members m ON m.user_group_id = g.id AND m.email LIKE '%neil%';
+LEFT JOIN cf.user_group_members m ON m.user_group_id = g.id AND m.email LIKE '%neil%'
+WHERE g.name LIKE '%Group 000%';
 SELECT g.name, m.email FROM cf.user_groups g
 LEFT JOIN cf.user_group_members m ON m.user_group_id = g.id AND m.email LIKE '%neil%'
+WHERE g.name LIKE '%Group 000%'
 ORDER BY 1, 2;
 \! python3 $MOCKCTL log
+-- the API's search ignores case and LIKE does not: the members the API
+-- finds for '%NEIL%' fail the Member Filter, and each group has its NULL row
+SELECT g.name, m.email FROM cf.user_groups g
+LEFT JOIN cf.user_group_members m ON m.user_group_id = g.id AND m.email LIKE '%NEIL%'
+ORDER BY 1, 2;
+SELECT g.name, m.email FROM cf.user_groups g
+JOIN cf.user_group_members m ON m.user_group_id = g.id AND m.email LIKE '%NEIL%';
+\! python3 $MOCKCTL count
 
 -- only the columns the query reads are in the scan's tuple
 EXPLAIN (VERBOSE, COSTS OFF)

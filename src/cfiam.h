@@ -218,6 +218,8 @@ struct CfJoinPlan
 	List	   *tlist_sides;	/* Integer per fdw_scan_tlist entry: 0 g, 1 m */
 	List	   *tlist_attnos;	/* Integer per entry: that side's attno */
 	char	   *relations;		/* "(cf.user_groups g) INNER JOIN (...)" */
+	int			recheck_expr;	/* -1, or fdw_exprs index of the quals a
+								 * LEFT join checks on each member */
 };
 
 /* Per-relation planner state, kept in RelOptInfo.fdw_private. */

@@ -15,9 +15,9 @@
  *
  * Both tables must use the same server, account and user mapping.  Quals
  * the API applies inexactly (LIKE) are checked locally on the joined row;
- * for a LEFT join every qual on m must be exact (none is: m's quals keep
- * the join local), since a member that fails it must still leave its group
- * a NULL row.
+ * in a LEFT join, m's are checked by the scan itself on each member (the
+ * "member recheck"), since a group none of whose members passes must still
+ * have its NULL row.
  *
  *-------------------------------------------------------------------------
  */
@@ -124,10 +124,12 @@ user_mapping_oid(CfRelInfo *info)
 /*
  * Plan both sides' calls into one fdw_exprs list: the groups' plan first,
  * then the members'.  Returns the members' plan, its join filled in but
- * for the target list; *local gets the quals PostgreSQL checks.
+ * for the target list; *local gets the quals PostgreSQL checks on the
+ * joined row, *recheck those the scan checks on each member (LEFT join).
  */
 static CfScanPlan *
-plan_sides(PlannerInfo *root, CfJoinRelInfo *jinfo, List **fdw_exprs, List **local)
+plan_sides(PlannerInfo *root, CfJoinRelInfo *jinfo, List **fdw_exprs, List **local,
+		   List **recheck)
 {
 	List	   *glocal = NIL;
 	List	   *mlocal = NIL;
@@ -141,6 +143,14 @@ plan_sides(PlannerInfo *root, CfJoinRelInfo *jinfo, List **fdw_exprs, List **loc
 	mplan->join = palloc0(sizeof(CfJoinPlan));
 	mplan->join->jointype = jinfo->jointype;
 	mplan->join->groups = gplan;
+	mplan->join->recheck_expr = -1;
+	if (jinfo->jointype == JOIN_LEFT)
+	{
+		*recheck = mlocal;
+		mlocal = NIL;
+	}
+	else
+		*recheck = NIL;
 	*local = list_concat(list_concat(glocal, mlocal), list_copy(jinfo->other_clauses));
 	return mplan;
 }
@@ -157,6 +167,7 @@ cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 	CfRelInfo  *minfo;
 	List	   *exprs = NIL;
 	List	   *local = NIL;
+	List	   *recheck = NIL;
 	List	   *other = NIL;
 	bool		found = false;
 	CfScanPlan *mplan;
@@ -221,21 +232,14 @@ cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 	jinfo->mrel = mrel;
 	jinfo->jointype = jointype;
 	jinfo->other_clauses = other;
-	mplan = plan_sides(root, jinfo, &exprs, &local);
+	mplan = plan_sides(root, jinfo, &exprs, &local, &recheck);
 
 	/* a GET by id, or given groups, are better served by other plans */
 	if (mplan->join->groups->id_expr >= 0 || mplan->id_expr >= 0 ||
 		mplan->parent_expr >= 0)
 		return;
-	/* a LEFT join's quals on m must all be the API's */
-	if (jointype == JOIN_LEFT)
-	{
-		foreach(lc, local)
-			if (!bms_is_empty(bms_intersect(lfirst_node(RestrictInfo, lc)->clause_relids,
-											mrel->relids)))
-				return;
-	}
-	if (!only_plain_columns((Node *) extract_actual_clauses(local, false)))
+	if (!only_plain_columns((Node *) extract_actual_clauses(local, false)) ||
+		!only_plain_columns((Node *) extract_actual_clauses(recheck, false)))
 		return;
 
 	/*
@@ -297,21 +301,32 @@ cf_join_plan(PlannerInfo *root, RelOptInfo *joinrel, List *tlist, Plan *outer_pl
 	CfJoinRelInfo *jinfo = (CfJoinRelInfo *) joinrel->fdw_private;
 	List	   *exprs = NIL;
 	List	   *local = NIL;
+	List	   *recheck = NIL;
 	List	   *local_exprs;
+	List	   *recheck_exprs;
 	List	   *scan_tlist;
 	CfScanPlan *mplan;
 	CfJoinPlan *join;
 	ListCell   *lc;
 
-	mplan = plan_sides(root, jinfo, &exprs, &local);
+	mplan = plan_sides(root, jinfo, &exprs, &local, &recheck);
 	join = mplan->join;
 	local_exprs = extract_actual_clauses(local, false);
+	recheck_exprs = extract_actual_clauses(recheck, false);
 
 	/* the scan's tuple: every column the query or a local qual reads */
 	scan_tlist = add_to_flat_tlist(NIL, pull_var_clause((Node *) joinrel->reltarget->exprs,
 														PVC_RECURSE_PLACEHOLDERS));
 	scan_tlist = add_to_flat_tlist(scan_tlist, pull_var_clause((Node *) local_exprs,
 															   PVC_RECURSE_PLACEHOLDERS));
+	scan_tlist = add_to_flat_tlist(scan_tlist, pull_var_clause((Node *) recheck_exprs,
+															   PVC_RECURSE_PLACEHOLDERS));
+	/* the member recheck is one more of fdw_exprs, on the scan's tuple */
+	if (recheck_exprs != NIL)
+	{
+		join->recheck_expr = list_length(exprs);
+		exprs = lappend(exprs, make_ands_explicit(recheck_exprs));
+	}
 	foreach(lc, scan_tlist)
 	{
 		Var		   *var = (Var *) lfirst_node(TargetEntry, lc)->expr;

@@ -507,6 +507,7 @@ enum CfJoinPrivateIndex
 	CfJoinPrivateSides,			/* List of Integer */
 	CfJoinPrivateAttnos,		/* List of Integer */
 	CfJoinPrivateRelations,		/* String */
+	CfJoinPrivateRecheckExpr,	/* Integer: fdw_exprs index, -1 */
 	CfJoinPrivateCount
 };
 
@@ -567,6 +568,7 @@ cf_plan_to_list(CfScanPlan *plan)
 		jf[CfJoinPrivateSides] = (Node *) j->tlist_sides;
 		jf[CfJoinPrivateAttnos] = (Node *) j->tlist_attnos;
 		jf[CfJoinPrivateRelations] = (Node *) makeString(pstrdup(j->relations));
+		jf[CfJoinPrivateRecheckExpr] = (Node *) makeInteger(j->recheck_expr);
 		for (int i = 0; i < CfJoinPrivateCount; i++)
 			jl = lappend(jl, jf[i]);
 		fields[CfScanPrivateJoin] = (Node *) jl;
@@ -629,6 +631,7 @@ cf_plan_from_list(List *list)
 		j->tlist_sides = list_nth(jl, CfJoinPrivateSides);
 		j->tlist_attnos = list_nth(jl, CfJoinPrivateAttnos);
 		j->relations = strVal(list_nth(jl, CfJoinPrivateRelations));
+		j->recheck_expr = intVal(list_nth(jl, CfJoinPrivateRecheckExpr));
 		plan->join = j;
 	}
 	return plan;

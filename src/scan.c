@@ -1220,53 +1220,75 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 static TupleTableSlot *
 iterate_join(ForeignScanState *node, CfScanState *st, TupleTableSlot *slot)
 {
-	cJSON	   *object = NULL;
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
 	MemoryContext oldcxt;
 
 	for (;;)
 	{
-		if (st->unit_open && st->rows.active &&
-			(object = pager_next(st, &st->rows)) != NULL)
+		cJSON	   *object = NULL;
+
+		for (;;)
 		{
-			st->unit_rows++;
-			break;
-		}
-		if (st->unit_open && st->unit_rows == 0 && st->join->jointype == JOIN_LEFT)
-		{
+			if (st->unit_open && st->rows.active &&
+				(object = pager_next(st, &st->rows)) != NULL)
+				break;
+			if (st->unit_open && st->unit_rows == 0 && st->join->jointype == JOIN_LEFT)
+			{
+				st->unit_open = false;
+				break;			/* object NULL: the NULL-extended row */
+			}
 			st->unit_open = false;
-			break;				/* object NULL: the NULL-extended row */
+			if (!next_unit(st))
+				return slot;
+			st->unit_open = true;
+			st->unit_rows = 0;
+			MemoryContextReset(st->unit_cxt);
+			oldcxt = MemoryContextSwitchTo(st->unit_cxt);
+			cf_object_to_values(st->join->groups->resource, st->unit_object, NULL,
+								st->g_tupdesc, st->g_columns, st->g_attinmeta,
+								st->g_values, st->g_nulls, st->g_table_name);
+			MemoryContextSwitchTo(oldcxt);
 		}
-		st->unit_open = false;
-		if (!next_unit(st))
-			return slot;
-		st->unit_open = true;
-		st->unit_rows = 0;
-		MemoryContextReset(st->unit_cxt);
-		oldcxt = MemoryContextSwitchTo(st->unit_cxt);
-		cf_object_to_values(st->join->groups->resource, st->unit_object, NULL,
-							st->g_tupdesc, st->g_columns, st->g_attinmeta,
-							st->g_values, st->g_nulls, st->g_table_name);
+
+		oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+		if (object)
+			cf_object_to_values(st->res, object, st->parent_id, st->m_tupdesc,
+								st->attr_columns, st->attinmeta,
+								st->m_values, st->m_nulls, st->table_name);
+		else
+			for (int i = 0; i < st->m_tupdesc->natts; i++)
+				st->m_nulls[i] = true;
 		MemoryContextSwitchTo(oldcxt);
+
+		for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+		{
+			int			a = st->tlist_attnos[i] - 1;
+
+			slot->tts_values[i] = st->tlist_sides[i] == 0 ? st->g_values[a] : st->m_values[a];
+			slot->tts_isnull[i] = st->tlist_sides[i] == 0 ? st->g_nulls[a] : st->m_nulls[a];
+		}
+		ExecStoreVirtualTuple(slot);
+
+		/* a LEFT join's quals on m: a member that fails them is no member */
+		if (object && st->join->recheck_expr >= 0)
+		{
+			ExprState  *recheck = list_nth(st->expr_states, st->join->recheck_expr);
+			bool		isnull;
+			Datum		ok;
+
+			econtext->ecxt_scantuple = slot;
+			ok = ExecEvalExprSwitchContext(recheck, econtext, &isnull);
+			if (isnull || !DatumGetBool(ok))
+			{
+				ExecClearTuple(slot);
+				ResetExprContext(econtext);
+				continue;
+			}
+		}
+		if (object)
+			st->unit_rows++;
+		return slot;
 	}
-
-	oldcxt = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
-	if (object)
-		cf_object_to_values(st->res, object, st->parent_id, st->m_tupdesc,
-							st->attr_columns, st->attinmeta,
-							st->m_values, st->m_nulls, st->table_name);
-	else
-		for (int i = 0; i < st->m_tupdesc->natts; i++)
-			st->m_nulls[i] = true;
-	MemoryContextSwitchTo(oldcxt);
-
-	for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
-	{
-		int			a = st->tlist_attnos[i] - 1;
-
-		slot->tts_values[i] = st->tlist_sides[i] == 0 ? st->g_values[a] : st->m_values[a];
-		slot->tts_isnull[i] = st->tlist_sides[i] == 0 ? st->g_nulls[a] : st->m_nulls[a];
-	}
-	return ExecStoreVirtualTuple(slot);
 }
 
 TupleTableSlot *
@@ -1354,6 +1376,15 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 
 	if (st->join)
 		ExplainPropertyText("Relations", st->join->relations, es);
+	if (st->join && st->join->recheck_expr >= 0 && es->verbose)
+		ExplainPropertyText("Member Filter",
+							deparse_expression(list_nth(fsplan->fdw_exprs,
+														st->join->recheck_expr),
+											   set_deparse_context_plan(es->deparse_cxt,
+																		node->ss.ps.plan,
+																		NIL),
+											   true, false),
+							es);
 	if (es->verbose)
 	{
 		int64		limit_hint = -1;
