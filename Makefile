@@ -8,6 +8,9 @@ OBJS = \
 	src/pushdown.o \
 	src/http.o \
 	src/convert.o \
+	src/estimate.o \
+	src/analyze.o \
+	src/join.o \
 	src/modify.o \
 	src/functions.o
 
@@ -23,7 +26,8 @@ PG_CPPFLAGS = $(shell pkg-config --cflags libcurl libcjson) -I$(srcdir)/src
 REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
 	prepared errors concurrency aggregate write_user_groups \
-	write_user_group_members write_account_members security proxy resilience
+	write_user_group_members write_account_members security proxy resilience \
+	analyze join_pushdown
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config

@@ -1,10 +1,12 @@
--- Joins: the planner uses a parameterized scan (one call per outer row)
--- when that is cheaper than reading everything, and a hash join when not.
+-- Joins: groups with their members are one pushed-down join (see
+-- join_pushdown.sql); a local table's ids drive a parameterized scan (one
+-- call per outer row) when that is cheaper than reading everything, and a
+-- hash join when not.
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/fixture.sql
 \! python3 $MOCKCTL reset --user-groups 5 --members-per-group 3 --account-members 12 --roles 3
 
--- groups with their members: one members listing per group, no fan-out
+-- groups with their members: the groups once, then one members listing each
 EXPLAIN (VERBOSE, COSTS OFF)
 SELECT g.name, m.email FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id;
 SELECT g.name, m.email FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id
@@ -55,9 +57,34 @@ JOIN cf.roles r ON r.id = rid ORDER BY m.email;
 -- 1,300 groups with their members: 3 group pages + 1,300 member listings,
 -- the minimum the API allows for this answer
 \! python3 $MOCKCTL reset --user-groups 1300 --members-per-group 2 --account-members 50
+-- (the plan's total cost, to compare with jit_above_cost)
+CREATE FUNCTION pg_temp.plan_cost(query text) RETURNS float8 LANGUAGE plpgsql AS $$
+DECLARE
+  plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (FORMAT JSON) ' || query INTO plan;
+  RETURN (plan->0->'Plan'->>'Total Cost')::float8;
+END $$;
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
 SELECT g.name, m.email FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id;
 \! python3 $MOCKCTL count
 SELECT count(*), count(DISTINCT g.id), count(DISTINCT m.id)
 FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id;
+\! python3 $MOCKCTL count
+SELECT pg_temp.plan_cost('SELECT g.name, m.email FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id')
+       < current_setting('jit_above_cost')::float8 AS below_jit;
+
+-- Costs are requests: a join of two or three tables stays below
+-- jit_above_cost (no JIT compilation), before and after the sizes are known
+\! python3 $MOCKCTL reset --user-groups 200 --members-per-group 50 --account-members 10000
+\set two_way 'SELECT g.name, m.email FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id'
+\set three_way 'SELECT g.name, a.email, a.status FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id JOIN cf.account_members a ON a.id = m.id'
+SELECT pg_temp.plan_cost(:'two_way') < current_setting('jit_above_cost')::float8 AS two_way_below_jit,
+       pg_temp.plan_cost(:'three_way') < current_setting('jit_above_cost')::float8 AS three_way_below_jit;
+-- a full read of each table tells this backend its size
+SELECT count(*) FROM cf.account_members;
+SELECT count(*) FROM cf.user_group_members;
+EXPLAIN SELECT * FROM cf.account_members;
+SELECT pg_temp.plan_cost(:'two_way') < current_setting('jit_above_cost')::float8 AS two_way_below_jit,
+       pg_temp.plan_cost(:'three_way') < current_setting('jit_above_cost')::float8 AS three_way_below_jit;
 \! python3 $MOCKCTL count

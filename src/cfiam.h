@@ -11,6 +11,9 @@
  *	 pushdown.c		which quals, orderings and limits become API parameters
  *	 http.c			libcurl: one reusable handle per user mapping
  *	 convert.c		response envelope decoding and JSON -> Datum conversion
+ *	 estimate.c		rows and costs of a scan; totals this backend has seen
+ *	 analyze.c		ANALYZE: total_count and a sample of rows
+ *	 join.c			join pushdown: user groups with their members
  *	 modify.c		INSERT, UPDATE, DELETE
  *	 functions.c	cfiam_replace_user_group_members()
  *
@@ -21,6 +24,7 @@
 
 #include "postgres.h"
 
+#include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "commands/explain.h"
@@ -155,7 +159,15 @@ typedef struct CfTableOptions
 	char	   *account_id;
 	bool		order_pushdown;
 	bool		count_pushdown;	/* count(*) from result_info.total_count */
+	double		startup_cost;	/* fdw_startup_cost: once per scan */
+	double		request_cost;	/* fdw_request_cost: one API round trip */
+	double		tuple_cost;		/* fdw_tuple_cost: one row received */
 } CfTableOptions;
+
+/* Defaults of the cost options (planner units: a page read is 1). */
+#define CF_DEFAULT_STARTUP_COST 100.0
+#define CF_DEFAULT_REQUEST_COST 50.0
+#define CF_DEFAULT_TUPLE_COST 0.01
 
 /* Bounds and default of the max_concurrency server option. */
 #define CF_MAX_CONCURRENCY 16
@@ -194,6 +206,8 @@ typedef struct CfFilter
 	bool		fuzzy;			/* LIKE pattern: send only a '%v%' core */
 } CfFilter;
 
+typedef struct CfJoinPlan CfJoinPlan;
+
 typedef struct CfScanPlan
 {
 	const CfResource *resource;
@@ -213,7 +227,33 @@ typedef struct CfScanPlan
 								 * columns are converted */
 	bool		count_only;		/* count(*) pushed down: one smallest page,
 								 * answered from result_info.total_count */
+	CfJoinPlan *join;			/* a pushed join of the groups with their
+								 * members (this plan lists the members) */
+
+	/* planner only, not serialized: the quals that became id / parent */
+	RestrictInfo *id_rinfo;
+	RestrictInfo *parent_rinfo;
 } CfScanPlan;
+
+/*
+ * user_groups g [LEFT] JOIN user_group_members m ON m.user_group_id = g.id
+ * as one scan: the groups' listing (with g's filters), then each group's
+ * members (with m's filters).  The scan's tuple is fdw_scan_tlist: every
+ * entry a Var of one side, named here by side and attno.
+ */
+struct CfJoinPlan
+{
+	JoinType	jointype;		/* JOIN_INNER or JOIN_LEFT */
+	CfScanPlan *groups;			/* the listing of the groups */
+	int			group_rti;		/* executor only: range table index of each
+								 * side, found from fs_relids */
+	int			member_rti;
+	List	   *tlist_sides;	/* Integer per fdw_scan_tlist entry: 0 g, 1 m */
+	List	   *tlist_attnos;	/* Integer per entry: that side's attno */
+	char	   *relations;		/* "(cf.user_groups g) INNER JOIN (...)" */
+	int			recheck_expr;	/* -1, or fdw_exprs index of the quals a
+								 * LEFT join checks on each member */
+};
 
 /* Per-relation planner state, kept in RelOptInfo.fdw_private. */
 typedef struct CfRelInfo
@@ -221,6 +261,10 @@ typedef struct CfRelInfo
 	CfTableOptions opts;
 	const CfColumn **attr_columns;	/* by attno - 1; NULL for dropped */
 	int			natts;
+	Oid			serverid;
+	Oid			userid;			/* whose user mapping the scan uses */
+	double		reltuples;		/* pg_class.reltuples, -1: never analyzed */
+	int			max_concurrency;	/* the server's */
 } CfRelInfo;
 
 extern CfScanPlan *cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel,
@@ -241,6 +285,56 @@ extern int64 cf_limit_hint(bool count_isnull, int64 count, bool offset_isnull,
 extern char *cf_like_core(const char *pattern);
 extern void cf_plan_label_exprs(PlannerInfo *root, RelOptInfo *baserel,
 								CfScanPlan *plan, List *fdw_exprs);
+
+/* ---------------------------------------------------------------------
+ * join.c
+ * ---------------------------------------------------------------------
+ */
+
+extern void cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
+								  RelOptInfo *outerrel, RelOptInfo *innerrel,
+								  JoinType jointype, JoinPathExtraData *extra);
+extern ForeignScan *cf_join_plan(PlannerInfo *root, RelOptInfo *joinrel,
+								 List *tlist, Plan *outer_plan);
+
+/* ---------------------------------------------------------------------
+ * estimate.c
+ * ---------------------------------------------------------------------
+ */
+
+/* rows guessed for an id = ANY(param) or parent = ANY(param) list */
+#define CF_ARRAY_GUESS 10
+
+/* What a scan is expected to return and send. */
+typedef struct CfEstimate
+{
+	double		rows;			/* rows returned (after local quals) */
+	double		requests;		/* API calls */
+	double		rounds;			/* calls one after another, concurrency
+								 * taken into account */
+} CfEstimate;
+
+extern void cf_remember_total(Oid serverid, const char *account_id,
+							  const CfResource *res, double rows);
+extern double cf_known_total(Oid serverid, const char *account_id,
+							 const CfResource *res);
+extern double cf_resource_rows(const CfRelInfo *info, const CfResource *res,
+							   double reltuples);
+extern void cf_estimate_scan(PlannerInfo *root, RelOptInfo *baserel,
+							 const CfScanPlan *plan, List *clauses,
+							 List *fdw_exprs, List *local_quals,
+							 bool parameterized, CfEstimate *est);
+extern void cf_scan_costs(const CfRelInfo *info, const CfEstimate *est,
+						  bool parameterized, Cost *startup, Cost *total);
+
+/* ---------------------------------------------------------------------
+ * analyze.c
+ * ---------------------------------------------------------------------
+ */
+
+extern bool cfAnalyzeForeignTable(Relation relation,
+								  AcquireSampleRowsFunc *func,
+								  BlockNumber *totalpages);
 
 /* ---------------------------------------------------------------------
  * http.c

@@ -44,16 +44,6 @@
 
 PG_MODULE_MAGIC;
 
-/*
- * Planner cost of one API call, in the planner's units (a sequential page
- * read is 1).  A round trip of tens of milliseconds dwarfs local work, so
- * plans are chosen by the number of calls they make.
- */
-#define CF_REQUEST_COST 1000.0
-#define CF_ROW_COST (cpu_tuple_cost * 10)
-/* rows guessed for an id = ANY(param) or parent = ANY(param) list */
-#define CF_ARRAY_GUESS 10
-
 void		_PG_init(void);
 
 PG_FUNCTION_INFO_V1(cfiam_handler);
@@ -69,58 +59,51 @@ PG_FUNCTION_INFO_V1(cfiam_handler);
  * ---------------------------------------------------------------------
  */
 
+/*
+ * The relation's options, its columns, and its size: the rows of the whole
+ * resource (see estimate.c) times what the quals keep.  No request is sent.
+ */
 static void
 cfGetForeignRelSize(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
 	CfRelInfo  *info = palloc0(sizeof(CfRelInfo));
+	ForeignTable *table = GetForeignTable(foreigntableid);
+	CfServerOptions sopts;
 	Relation	rel;
-	Selectivity sel;
+	CfScanPlan *plan;
+	List	   *exprs = NIL;
+	List	   *local = NIL;
+	CfEstimate	est;
 
 	cf_get_table_options(foreigntableid, &info->opts);
 	rel = table_open(foreigntableid, NoLock);
 	info->attr_columns = cf_map_columns(rel, info->opts.resource, &info->natts);
 	table_close(rel, NoLock);
+	info->serverid = table->serverid;
+	info->userid = OidIsValid(baserel->userid) ? baserel->userid : GetUserId();
+	cf_get_server_options(GetForeignServer(table->serverid), &sopts);
+	info->max_concurrency = sopts.max_concurrency;
+	/* the planner copied pg_class.reltuples: -1 when never analyzed */
+	info->reltuples = baserel->tuples;
 	baserel->fdw_private = info;
 
-	/* No statistics and no request at plan time: the catalog's guess. */
-	baserel->tuples = info->opts.resource->rows_estimate;
-	sel = clauselist_selectivity(root, baserel->baserestrictinfo, 0, JOIN_INNER, NULL);
-	baserel->rows = clamp_row_est(baserel->tuples * sel);
-}
-
-/* Number of API calls a scan with this plan is expected to make. */
-static double
-estimate_requests(CfScanPlan *plan, double rows, bool parameterized)
-{
-	const CfResource *res = plan->resource;
-	double		per_page = res->paged ? res->per_page_max : rows + 1;
-	double		units = 1;
-
-	if (plan->id_expr >= 0)
-		return plan->id_is_array ? CF_ARRAY_GUESS : 1;
-	if (res->parent)
-	{
-		if (plan->parent_expr >= 0)
-			units = plan->parent_is_array ? CF_ARRAY_GUESS : 1;
-		else if (!parameterized)
-		{
-			/* list the parents, then one listing per parent */
-			double		parents = res->parent->rows_estimate;
-
-			return ceil(parents / res->parent->per_page_max) + parents;
-		}
-	}
-	return Max(units, ceil(rows / per_page));
+	baserel->tuples = cf_resource_rows(info, info->opts.resource, info->reltuples);
+	plan = cf_plan_quals(root, baserel, baserel->baserestrictinfo, &exprs, &local);
+	cf_estimate_scan(root, baserel, plan, baserel->baserestrictinfo, exprs, local,
+					 false, &est);
+	baserel->rows = est.rows;
 }
 
 static ForeignPath *
-make_path(PlannerInfo *root, RelOptInfo *baserel, double rows, double requests,
+make_path(PlannerInfo *root, RelOptInfo *baserel, const CfEstimate *est,
 		  List *pathkeys, Relids required_outer, List *fdw_private)
 {
-	Cost		startup = CF_REQUEST_COST;
-	Cost		total = requests * CF_REQUEST_COST + rows * CF_ROW_COST;
+	Cost		startup;
+	Cost		total;
 
-	return create_foreignscan_path(root, baserel, NULL, rows, startup, total,
+	cf_scan_costs((CfRelInfo *) baserel->fdw_private, est,
+				  !bms_is_empty(required_outer), &startup, &total);
+	return create_foreignscan_path(root, baserel, NULL, est->rows, startup, total,
 								   pathkeys, required_outer, NULL, fdw_private);
 }
 
@@ -170,8 +153,9 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel)
 	{
 		RestrictInfo *rinfo = lfirst(lc);
 		Relids		required_outer;
-		ParamPathInfo *ppi;
 		List	   *exprs = NIL;
+		List	   *clauses;
+		CfEstimate	est;
 		List	   *local = NIL;
 		CfScanPlan *plan;
 		ListCell   *lc2;
@@ -188,19 +172,18 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel)
 			continue;
 
 		/* Only worth a path when the clause becomes the call's id. */
-		plan = cf_plan_quals(root, baserel,
-							 lappend(list_copy(baserel->baserestrictinfo), rinfo),
-							 &exprs, &local);
+		clauses = lappend(list_copy(baserel->baserestrictinfo), rinfo);
+		plan = cf_plan_quals(root, baserel, clauses, &exprs, &local);
 		if (list_member_ptr(local, rinfo))
 			continue;
 		if (plan->id_expr < 0 && plan->parent_expr < 0)
 			continue;
 
 		seen_outer = lappend(seen_outer, required_outer);
-		ppi = get_baserel_parampathinfo(root, baserel, required_outer);
-		add_path(baserel, (Path *) make_path(root, baserel, ppi->ppi_rows,
-											 estimate_requests(plan, ppi->ppi_rows, true),
-											 NIL, required_outer, NIL));
+		/* rows per outer row: one by id, or one parent's share */
+		cf_estimate_scan(root, baserel, plan, clauses, exprs, local, true, &est);
+		add_path(baserel, (Path *) make_path(root, baserel, &est, NIL,
+											 required_outer, NIL));
 	}
 }
 
@@ -210,14 +193,15 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	List	   *exprs = NIL;
 	List	   *local = NIL;
 	CfScanPlan *plan;
-	double		requests;
+	CfEstimate	est;
 	const char *order_value = NULL;
 	const char *direction = NULL;
 	List	   *pathkeys = NIL;
 	List	   *order_private = NIL;
 
 	plan = cf_plan_quals(root, baserel, baserel->baserestrictinfo, &exprs, &local);
-	requests = estimate_requests(plan, baserel->rows, false);
+	cf_estimate_scan(root, baserel, plan, baserel->baserestrictinfo, exprs, local,
+					 false, &est);
 
 	/* The API sorts a single listing (not GETs, nor a fan-out over groups). */
 	if (plan->id_expr < 0 &&
@@ -231,12 +215,11 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	}
 
 	if (pathkeys != NIL)
-		add_path(baserel, (Path *) make_path(root, baserel, baserel->rows, requests,
-											 pathkeys, baserel->lateral_relids,
-											 order_private));
+		add_path(baserel, (Path *) make_path(root, baserel, &est, pathkeys,
+											 baserel->lateral_relids, order_private));
 	/* the order is still sent when PostgreSQL must sort anyway */
-	add_path(baserel, (Path *) make_path(root, baserel, baserel->rows, requests,
-										 NIL, baserel->lateral_relids,
+	add_path(baserel, (Path *) make_path(root, baserel, &est, NIL,
+										 baserel->lateral_relids,
 										 pathkeys ? NIL : order_private));
 
 	add_parameterized_paths(root, baserel);
@@ -301,7 +284,9 @@ cfGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	/* GetForeignPlan needs the scanned relation */
 	output_rel->fdw_private = input_rel;
 	path = create_foreign_upper_path(root, output_rel, output_rel->reltarget, 1,
-									 CF_REQUEST_COST, CF_REQUEST_COST + cpu_tuple_cost,
+									 info->opts.startup_cost + info->opts.request_cost,
+									 info->opts.startup_cost + info->opts.request_cost +
+									 cpu_tuple_cost,
 									 NIL, NULL, NIL);
 	add_path(output_rel, (Path *) path);
 }
@@ -341,6 +326,9 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *clauses = NIL;
 	CfScanPlan *plan;
 	ListCell   *lc;
+
+	if (IS_JOIN_REL(baserel))
+		return cf_join_plan(root, baserel, tlist, outer_plan);	/* join.c */
 
 	if (IS_UPPER_REL(baserel))
 	{
@@ -453,7 +441,9 @@ cfiam_handler(PG_FUNCTION_ARGS)
 	routine->EndForeignScan = cfEndForeignScan;
 	routine->ExplainForeignScan = cfExplainForeignScan;
 	routine->GetForeignUpperPaths = cfGetForeignUpperPaths;
+	routine->GetForeignJoinPaths = cfGetForeignJoinPaths;
 	routine->ImportForeignSchema = cfImportForeignSchema;
+	routine->AnalyzeForeignTable = cfAnalyzeForeignTable;
 
 	/* writes: modify.c */
 	routine->IsForeignRelUpdatable = cfIsForeignRelUpdatable;

@@ -19,6 +19,7 @@
 #include "cfiam.h"
 
 #include <arpa/inet.h>
+#include <math.h>
 
 #include "access/reloptions.h"
 #include "catalog/pg_foreign_server.h"
@@ -48,6 +49,9 @@ static const CfOption valid_options[] = {
 	{"count_pushdown", ForeignServerRelationId},
 	{"ca_file", ForeignServerRelationId},
 	{"proxy", ForeignServerRelationId},
+	{"fdw_startup_cost", ForeignServerRelationId},
+	{"fdw_request_cost", ForeignServerRelationId},
+	{"fdw_tuple_cost", ForeignServerRelationId},
 	{"api_token", UserMappingRelationId},
 	{"api_email", UserMappingRelationId},
 	{"api_key", UserMappingRelationId},
@@ -55,6 +59,9 @@ static const CfOption valid_options[] = {
 	{"account_id", ForeignTableRelationId},
 	{"order_pushdown", ForeignTableRelationId},
 	{"count_pushdown", ForeignTableRelationId},
+	{"fdw_startup_cost", ForeignTableRelationId},
+	{"fdw_request_cost", ForeignTableRelationId},
+	{"fdw_tuple_cost", ForeignTableRelationId},
 	{NULL, InvalidOid}
 };
 
@@ -94,6 +101,39 @@ parse_long_option(DefElem *def, long min, long max)
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
 				 errhint("It must be an integer between %ld and %ld.", min, max)));
 	return result;
+}
+
+/* A planner cost: a finite number, zero or more. */
+static double
+parse_cost_option(DefElem *def)
+{
+	char	   *value = defGetString(def);
+	char	   *end;
+	double		result;
+
+	errno = 0;
+	result = strtod(value, &end);
+	if (errno != 0 || end == value || *end != '\0' || !(result >= 0) || isinf(result))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
+				 errhint("It must be a number, zero or more.")));
+	return result;
+}
+
+/* fdw_startup_cost, fdw_request_cost, fdw_tuple_cost into opts */
+static bool
+get_cost_option(DefElem *def, CfTableOptions *opts)
+{
+	if (strcmp(def->defname, "fdw_startup_cost") == 0)
+		opts->startup_cost = parse_cost_option(def);
+	else if (strcmp(def->defname, "fdw_request_cost") == 0)
+		opts->request_cost = parse_cost_option(def);
+	else if (strcmp(def->defname, "fdw_tuple_cost") == 0)
+		opts->tuple_cost = parse_cost_option(def);
+	else
+		return false;
+	return true;
 }
 
 /*
@@ -402,6 +442,8 @@ cfiam_validator(PG_FUNCTION_ARGS)
 		else if (strcmp(def->defname, "order_pushdown") == 0 ||
 				 strcmp(def->defname, "count_pushdown") == 0)
 			(void) defGetBoolean(def);
+		else if (strncmp(def->defname, "fdw_", 4) == 0)
+			(void) parse_cost_option(def);
 	}
 
 	if (catalog == ForeignServerRelationId && !has_account)
@@ -486,6 +528,9 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->order_pushdown = true;
 	opts->count_pushdown = true;
+	opts->startup_cost = CF_DEFAULT_STARTUP_COST;
+	opts->request_cost = CF_DEFAULT_REQUEST_COST;
+	opts->tuple_cost = CF_DEFAULT_TUPLE_COST;
 
 	/* a table's own setting overrides its server's */
 	foreach(lc, server->options)
@@ -496,6 +541,8 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 			opts->account_id = defGetString(def);
 		else if (strcmp(def->defname, "count_pushdown") == 0)
 			opts->count_pushdown = defGetBoolean(def);
+		else
+			(void) get_cost_option(def, opts);
 	}
 	foreach(lc, table->options)
 	{
@@ -509,6 +556,8 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 			opts->order_pushdown = defGetBoolean(def);
 		else if (strcmp(def->defname, "count_pushdown") == 0)
 			opts->count_pushdown = defGetBoolean(def);
+		else
+			(void) get_cost_option(def, opts);
 	}
 
 	/* The validator guarantees both; a catalog edited by hand might not. */

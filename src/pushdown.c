@@ -228,6 +228,7 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 			(qi = find_qual(quals, nquals, res->parent_column, QUAL_ANY)) != NULL)
 		{
 			qi->used = true;
+			plan->parent_rinfo = qi->rinfo;
 			plan->parent_expr = add_expr(fdw_exprs, qi->value);
 			plan->parent_is_array = (qi->kind == QUAL_ANY);
 		}
@@ -241,6 +242,7 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 		(res->parent == NULL || (plan->parent_expr >= 0 && !plan->parent_is_array)))
 	{
 		qi->used = true;
+		plan->id_rinfo = qi->rinfo;
 		plan->id_expr = add_expr(fdw_exprs, qi->value);
 		by_id = true;
 	}
@@ -248,6 +250,7 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 			 (qi = find_qual(quals, nquals, "id", QUAL_ANY)) != NULL)
 	{
 		qi->used = true;
+		plan->id_rinfo = qi->rinfo;
 		plan->id_expr = add_expr(fdw_exprs, qi->value);
 		plan->id_is_array = true;
 		by_id = true;
@@ -492,7 +495,20 @@ enum CfScanPrivateIndex
 	CfScanPrivateExprLabels,	/* List of String, one per fdw_expr */
 	CfScanPrivateUsedAttnos,	/* List of Integer */
 	CfScanPrivateCountOnly,		/* Boolean: count(*) pushed down */
+	CfScanPrivateJoin,			/* NULL, or a pushed join: see below */
 	CfScanPrivateCount			/* (number of fields) */
+};
+
+/* A pushed join (CfScanPrivateJoin) is a List of these. */
+enum CfJoinPrivateIndex
+{
+	CfJoinPrivateJoinType,		/* Integer: JOIN_INNER or JOIN_LEFT */
+	CfJoinPrivateGroups,		/* List: the groups' scan plan, as above */
+	CfJoinPrivateSides,			/* List of Integer */
+	CfJoinPrivateAttnos,		/* List of Integer */
+	CfJoinPrivateRelations,		/* String */
+	CfJoinPrivateRecheckExpr,	/* Integer: fdw_exprs index, -1 */
+	CfJoinPrivateCount
 };
 
 /* Each filter of CfScanPrivateFilters is a List of these. */
@@ -540,6 +556,23 @@ cf_plan_to_list(CfScanPlan *plan)
 	fields[CfScanPrivateExprLabels] = (Node *) plan->expr_labels;
 	fields[CfScanPrivateUsedAttnos] = (Node *) plan->used_attnos;
 	fields[CfScanPrivateCountOnly] = (Node *) makeBoolean(plan->count_only);
+	fields[CfScanPrivateJoin] = NULL;
+	if (plan->join)
+	{
+		CfJoinPlan *j = plan->join;
+		Node	   *jf[CfJoinPrivateCount];
+		List	   *jl = NIL;
+
+		jf[CfJoinPrivateJoinType] = (Node *) makeInteger((int) j->jointype);
+		jf[CfJoinPrivateGroups] = (Node *) cf_plan_to_list(j->groups);
+		jf[CfJoinPrivateSides] = (Node *) j->tlist_sides;
+		jf[CfJoinPrivateAttnos] = (Node *) j->tlist_attnos;
+		jf[CfJoinPrivateRelations] = (Node *) makeString(pstrdup(j->relations));
+		jf[CfJoinPrivateRecheckExpr] = (Node *) makeInteger(j->recheck_expr);
+		for (int i = 0; i < CfJoinPrivateCount; i++)
+			jl = lappend(jl, jf[i]);
+		fields[CfScanPrivateJoin] = (Node *) jl;
+	}
 	for (int i = 0; i < CfScanPrivateCount; i++)
 		result = lappend(result, fields[i]);
 	return result;
@@ -586,6 +619,21 @@ cf_plan_from_list(List *list)
 	plan->expr_labels = list_nth(list, CfScanPrivateExprLabels);
 	plan->used_attnos = list_nth(list, CfScanPrivateUsedAttnos);
 	plan->count_only = boolVal(list_nth(list, CfScanPrivateCountOnly));
+	if (list_nth(list, CfScanPrivateJoin) != NULL)
+	{
+		List	   *jl = list_nth(list, CfScanPrivateJoin);
+		CfJoinPlan *j = palloc0(sizeof(CfJoinPlan));
+
+		if (list_length(jl) != CfJoinPrivateCount)
+			elog(ERROR, "cfiam: malformed join plan");
+		j->jointype = (JoinType) intVal(list_nth(jl, CfJoinPrivateJoinType));
+		j->groups = cf_plan_from_list(list_nth(jl, CfJoinPrivateGroups));
+		j->tlist_sides = list_nth(jl, CfJoinPrivateSides);
+		j->tlist_attnos = list_nth(jl, CfJoinPrivateAttnos);
+		j->relations = strVal(list_nth(jl, CfJoinPrivateRelations));
+		j->recheck_expr = intVal(list_nth(jl, CfJoinPrivateRecheckExpr));
+		plan->join = j;
+	}
 	return plan;
 }
 
@@ -665,7 +713,16 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 
 	if (res->parent)
 	{
-		if (plan->parent_expr < 0)
+		if (plan->parent_expr < 0 && plan->join)
+		{
+			/* a pushed join: the groups' listing with g's filters */
+			appendStringInfo(&buf, "%s, then for each %s ",
+							 cf_plan_describe(plan->join->groups, account_id, fdw_exprs,
+											  dpcontext, res->parent->per_page_max),
+							 res->parent->item_name);
+			parent = "{id}";
+		}
+		else if (plan->parent_expr < 0)
 		{
 			appendStringInfo(&buf, "GET %s?page=N&per_page=%d, then for each %s ",
 							 cf_resource_path(res->parent, account_id, NULL, NULL),

@@ -74,6 +74,8 @@ typedef struct CfPager
 	int			window_n;
 	CfHttpResponse *first;		/* page 1 fetched ahead (fan-out), or NULL */
 	char	   *first_path;
+	const CfResource *count_as;	/* an unfiltered listing of this resource:
+								 * page 1's total_count is its size */
 } CfPager;
 
 typedef struct CfScanState
@@ -82,6 +84,7 @@ typedef struct CfScanState
 	const CfResource *res;
 	char	   *account_id;
 	char	   *table_name;
+	Oid			serverid;
 	CfConnection *conn;
 	List	   *expr_states;	/* of fdw_exprs */
 	const CfColumn **attr_columns;
@@ -114,8 +117,35 @@ typedef struct CfScanState
 
 	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
 	bool		counted;		/* count(*) pushdown: its row was returned */
+	bool		fanout_counting;	/* an unfiltered fan-out: add up the
+									 * groups' totals (fanout_rows) */
+	int64		fanout_rows;
 	int			max_concurrency;
 	int			batch_size;		/* GETs fetched ahead at most (1: none) */
+
+	/*
+	 * A pushed join (plan->join): the groups' columns and the members' are
+	 * converted with their own tables' descriptions, then placed in the
+	 * scan tuple (fdw_scan_tlist) by side and attno.
+	 */
+	CfJoinPlan *join;
+	char	   *parent_query;	/* the groups' filters */
+	const CfColumn **g_columns;
+	AttInMetadata *g_attinmeta;
+	TupleDesc	g_tupdesc;
+	char	   *g_table_name;
+	Datum	   *g_values;		/* the current group's, in unit_cxt */
+	bool	   *g_nulls;
+	TupleDesc	m_tupdesc;
+	Datum	   *m_values;
+	bool	   *m_nulls;
+	int		   *tlist_sides;
+	int		   *tlist_attnos;
+	MemoryContext unit_cxt;		/* the current group's values */
+	cJSON	  **ahead_objects;	/* the groups fetched ahead */
+	cJSON	   *unit_object;	/* the current group */
+	bool		unit_open;		/* a group's members are being read */
+	int64		unit_rows;		/* rows this group gave so far */
 
 	/* for EXPLAIN ANALYZE, over all runs */
 	int64		requests;
@@ -140,6 +170,85 @@ pager_init(CfPager *pg, MemoryContext parent)
  * ---------------------------------------------------------------------
  */
 
+/* The columns of one side that the query reads; the others stay NULL. */
+static const CfColumn **
+side_columns(Relation rel, const CfResource *res, List *used)
+{
+	int			natts;
+	const CfColumn **cols = cf_map_columns(rel, res, &natts);
+
+	for (int attno = 1; attno <= natts; attno++)
+		if (!list_member_int(used, attno))
+			cols[attno - 1] = NULL;
+	return cols;
+}
+
+static List *
+int_list(List *integers)
+{
+	List	   *result = NIL;
+	ListCell   *lc;
+
+	foreach(lc, integers)
+		result = lappend_int(result, intVal(lfirst(lc)));
+	return result;
+}
+
+/*
+ * The range table indexes of a pushed join's two tables.  The plan's own
+ * are those of the query level that planned it: a subquery's are offset
+ * once its range table is merged into the statement's, as fs_relids is.
+ */
+static void
+find_join_sides(EState *estate, ForeignScan *fsplan, CfJoinPlan *join)
+{
+	int			rti = -1;
+
+	while ((rti = bms_next_member(fsplan->fs_relids, rti)) >= 0)
+	{
+		CfTableOptions opts;
+
+		cf_get_table_options(exec_rt_fetch(rti, estate)->relid, &opts);
+		if (opts.resource->parent)
+			join->member_rti = rti;
+		else
+			join->group_rti = rti;
+	}
+}
+
+/* Set up a pushed join: both tables' descriptions and the tuple mapping. */
+static void
+begin_join(ForeignScanState *node, CfScanState *st)
+{
+	EState	   *estate = node->ss.ps.state;
+	CfJoinPlan *join = st->join;
+	Relation	grel = ExecGetRangeTableRelation(estate, join->group_rti);
+	Relation	mrel = ExecGetRangeTableRelation(estate, join->member_rti);
+	int			n = list_length(join->tlist_sides);
+
+	st->g_tupdesc = RelationGetDescr(grel);
+	st->g_table_name = pstrdup(RelationGetRelationName(grel));
+	st->g_columns = side_columns(grel, join->groups->resource,
+								 int_list(join->groups->used_attnos));
+	st->g_attinmeta = TupleDescGetAttInMetadata(st->g_tupdesc);
+	st->g_values = palloc0(sizeof(Datum) * Max(st->g_tupdesc->natts, 1));
+	st->g_nulls = palloc0(sizeof(bool) * Max(st->g_tupdesc->natts, 1));
+	st->m_tupdesc = RelationGetDescr(mrel);
+	st->attr_columns = side_columns(mrel, st->res, int_list(st->plan->used_attnos));
+	st->attinmeta = TupleDescGetAttInMetadata(st->m_tupdesc);
+	st->m_values = palloc0(sizeof(Datum) * Max(st->m_tupdesc->natts, 1));
+	st->m_nulls = palloc0(sizeof(bool) * Max(st->m_tupdesc->natts, 1));
+	st->tlist_sides = palloc(sizeof(int) * Max(n, 1));
+	st->tlist_attnos = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		st->tlist_sides[i] = intVal(list_nth(join->tlist_sides, i));
+		st->tlist_attnos[i] = intVal(list_nth(join->tlist_attnos, i));
+	}
+	st->unit_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam join group",
+										 ALLOCSET_SMALL_SIZES);
+}
+
 void
 cfBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -156,12 +265,19 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	st->plan = cf_plan_from_list(fsplan->fdw_private);
 	st->res = st->plan->resource;
 
-	/* a pushed-down count(*) scans no relation of its own (scanrelid 0) */
+	/*
+	 * a pushed-down count(*) scans no relation of its own (scanrelid 0), nor
+	 * does a pushed join, whose options are the members table's
+	 */
+	st->join = st->plan->join;
+	if (st->join)
+		find_join_sides(estate, fsplan, st->join);
 	rtindex = fsplan->scan.scanrelid > 0 ? (int) fsplan->scan.scanrelid :
-		bms_next_member(fsplan->fs_relids, -1);
+		st->join ? st->join->member_rti : bms_next_member(fsplan->fs_relids, -1);
 	relid = exec_rt_fetch(rtindex, estate)->relid;
 	cf_get_table_options(relid, &opts);
 	st->account_id = opts.account_id;
+	st->serverid = GetForeignTable(relid)->serverid;
 	st->table_name = get_rel_name(relid);
 	if (rel != NULL)
 	{
@@ -179,6 +295,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 		}
 		st->attinmeta = TupleDescGetAttInMetadata(RelationGetDescr(rel));
 	}
+	if (st->join)
+		begin_join(node, st);
 	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
 	pager_init(&st->rows, estate->es_query_cxt);
@@ -305,6 +423,9 @@ reset_run(CfScanState *st)
 	st->id_pos = 0;
 	st->listed = false;
 	st->counted = false;
+	st->fanout_counting = false;
+	st->unit_open = false;
+	st->unit_object = NULL;
 	MemoryContextReset(st->ahead_cxt);
 	st->ahead_n = st->ahead_pos = 0;
 	st->rows.active = st->parents.active = false;
@@ -356,9 +477,9 @@ evaluate_ids(ForeignScanState *node, CfScanState *st)
  * rows: nothing is sent for it.
  */
 static char *
-build_query(ForeignScanState *node, CfScanState *st)
+build_plan_query(ForeignScanState *node, CfScanState *st, CfScanPlan *plan)
 {
-	CfScanPlan *plan = st->plan;
+	const CfResource *res = plan->resource;
 	StringInfoData query;
 	ListCell   *lc;
 	bool		isnull;
@@ -384,10 +505,10 @@ build_query(ForeignScanState *node, CfScanState *st)
 		}
 		else
 		{
-			for (int i = 0; i < st->res->ncolumns; i++)
-				if (st->res->columns[i].eq_param &&
-					strcmp(st->res->columns[i].eq_param, f->param) == 0 &&
-					!value_acceptable(&st->res->columns[i], str))
+			for (int i = 0; i < res->ncolumns; i++)
+				if (res->columns[i].eq_param &&
+					strcmp(res->columns[i].eq_param, f->param) == 0 &&
+					!value_acceptable(&res->columns[i], str))
 					st->no_rows = true;
 		}
 		appendStringInfo(&query, "%s=%s&", f->param, cf_escape(str));
@@ -397,6 +518,12 @@ build_query(ForeignScanState *node, CfScanState *st)
 	if (plan->direction)
 		appendStringInfo(&query, "direction=%s&", plan->direction);
 	return query.data;
+}
+
+static char *
+build_query(ForeignScanState *node, CfScanState *st)
+{
+	return build_plan_query(node, st, st->plan);
 }
 
 /* The rows a LIMIT (+ OFFSET) of this run may want, or -1. */
@@ -433,6 +560,7 @@ start_scan(ForeignScanState *node)
 	oldcxt = MemoryContextSwitchTo(st->run_cxt);
 	evaluate_ids(node, st);
 	st->query = build_query(node, st);
+	st->parent_query = st->join ? build_plan_query(node, st, st->join->groups) : "";
 	st->limit_hint = evaluate_limit(node, st->plan);
 	st->per_page = cf_plan_per_page(st->plan, st->limit_hint);
 	MemoryContextSwitchTo(oldcxt);
@@ -465,6 +593,7 @@ pager_start(CfPager *pg, const char *path, const char *query, bool paged,
 	pg->first = NULL;
 	pg->first_path = NULL;
 	pg->total = -1;
+	pg->count_as = NULL;
 	MemoryContextReset(pg->ids_cxt);
 	pg->prev_ids = NULL;
 	pg->nprev = 0;
@@ -723,6 +852,27 @@ pager_advance(CfPager *pg, cJSON *doc, int64 count, const char *path_and_query)
 }
 
 /*
+ * Page 1 of a listing has been read: what it tells of a resource's size is
+ * remembered for the planner (estimate.c).  A listing's size is its
+ * total_count, or the rows of page 1 when that was the only page.
+ */
+static void
+note_page_one(CfScanState *st, CfPager *pg)
+{
+	int64		rows = pg->total >= 0 ? pg->total : (pg->done ? pg->seen : -1);
+
+	if (pg->count_as && rows >= 0)
+		cf_remember_total(st->serverid, st->account_id, pg->count_as, (double) rows);
+	if (pg == &st->rows && st->fanout_counting)
+	{
+		if (rows >= 0)
+			st->fanout_rows += rows;
+		else
+			st->fanout_counting = false;
+	}
+}
+
+/*
  * Fetch the next page of a listing into the current memory context and
  * return its rows (an array, or NULL for none).  Paging stops on an empty or
  * null result, on a short page, or once total_count rows have been read, so
@@ -760,6 +910,8 @@ fetch_page(CfScanState *st, CfPager *pg)
 		drop_repeated_rows(pg, result, path_and_query);
 	pg->seen += count;
 	pager_advance(pg, doc, count, path_and_query);
+	if (pg->next_page == 2)
+		note_page_one(st, pg);
 	return result;
 }
 
@@ -889,6 +1041,7 @@ fill_ahead(CfScanState *st)
 	st->ahead = NULL;
 	oldcxt = MemoryContextSwitchTo(st->ahead_cxt);
 	st->ahead_ids = palloc(sizeof(*st->ahead_ids) * want);
+	st->ahead_objects = st->join ? palloc0(sizeof(cJSON *) * want) : NULL;
 	while (n < want)
 	{
 		const char *id;
@@ -915,6 +1068,9 @@ fill_ahead(CfScanState *st)
 						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
 						 errmsg("Cloudflare API returned a %s without a valid id",
 								res->parent->name)));
+			/* a join's group outlives its page: keep a copy */
+			if (st->join)
+				st->ahead_objects[n] = cJSON_Duplicate(parent, true);
 		}
 		strlcpy(st->ahead_ids[n++], id, CF_ID_LEN + 1);
 	}
@@ -966,19 +1122,34 @@ next_unit(CfScanState *st)
 		st->listed = true;
 		pager_start(&st->rows, cf_resource_path(res, st->account_id, NULL, NULL),
 					st->query, res->paged, st->per_page, st->limit_hint);
+		if (plan->filters == NIL)
+			st->rows.count_as = res;
 		return true;
 	}
 
 	/* one listing per parent id: given ones, or every group's */
 	if (plan->parent_expr < 0 && !st->listed)
 	{
+		bool		all_groups = (st->join == NULL || st->join->groups->filters == NIL);
+
 		st->listed = true;
 		pager_start(&st->parents, cf_resource_path(res->parent, st->account_id, NULL, NULL),
-					"", res->parent->paged, res->parent->per_page_max, -1);
+					st->parent_query, res->parent->paged, res->parent->per_page_max, -1);
+		if (all_groups)
+			st->parents.count_as = res->parent;
+		st->fanout_counting = (plan->filters == NIL && all_groups);
+		st->fanout_rows = 0;
 	}
 	if (st->ahead_pos >= st->ahead_n && fill_ahead(st) == 0)
+	{
+		/* every group's members were listed: that is the table's size */
+		if (st->fanout_counting)
+			cf_remember_total(st->serverid, st->account_id, res, (double) st->fanout_rows);
+		st->fanout_counting = false;
 		return false;
+	}
 	strlcpy(st->parent_id, st->ahead_ids[st->ahead_pos], sizeof(st->parent_id));
+	st->unit_object = st->ahead_objects ? st->ahead_objects[st->ahead_pos] : NULL;
 	pager_start(&st->rows, cf_resource_path(res, st->account_id, st->parent_id, NULL),
 				st->query, res->paged, st->per_page, st->limit_hint);
 	if (st->ahead)
@@ -1028,6 +1199,8 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 							st->table_name),
 					 errdetail("Request: GET %s.", path_and_query),
 					 errhint("Set OPTIONS (count_pushdown 'false') on the foreign table or server to count the rows one by one.")));
+		if (st->plan->filters == NIL && res->parent == NULL)
+			cf_remember_total(st->serverid, st->account_id, res, (double) total);
 		MemoryContextSwitchTo(oldcxt);
 	}
 
@@ -1037,6 +1210,85 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 		slot->tts_isnull[i] = false;
 	}
 	return ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * The next row of a pushed join: each member of the current group with
+ * the group's columns; for a LEFT join, a group without members once with
+ * NULL members.  The group's columns are converted once per group.
+ */
+static TupleTableSlot *
+iterate_join(ForeignScanState *node, CfScanState *st, TupleTableSlot *slot)
+{
+	ExprContext *econtext = node->ss.ps.ps_ExprContext;
+	MemoryContext oldcxt;
+
+	for (;;)
+	{
+		cJSON	   *object = NULL;
+
+		for (;;)
+		{
+			if (st->unit_open && st->rows.active &&
+				(object = pager_next(st, &st->rows)) != NULL)
+				break;
+			if (st->unit_open && st->unit_rows == 0 && st->join->jointype == JOIN_LEFT)
+			{
+				st->unit_open = false;
+				break;			/* object NULL: the NULL-extended row */
+			}
+			st->unit_open = false;
+			if (!next_unit(st))
+				return slot;
+			st->unit_open = true;
+			st->unit_rows = 0;
+			MemoryContextReset(st->unit_cxt);
+			oldcxt = MemoryContextSwitchTo(st->unit_cxt);
+			cf_object_to_values(st->join->groups->resource, st->unit_object, NULL,
+								st->g_tupdesc, st->g_columns, st->g_attinmeta,
+								st->g_values, st->g_nulls, st->g_table_name);
+			MemoryContextSwitchTo(oldcxt);
+		}
+
+		oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
+		if (object)
+			cf_object_to_values(st->res, object, st->parent_id, st->m_tupdesc,
+								st->attr_columns, st->attinmeta,
+								st->m_values, st->m_nulls, st->table_name);
+		else
+			for (int i = 0; i < st->m_tupdesc->natts; i++)
+				st->m_nulls[i] = true;
+		MemoryContextSwitchTo(oldcxt);
+
+		for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+		{
+			int			a = st->tlist_attnos[i] - 1;
+
+			slot->tts_values[i] = st->tlist_sides[i] == 0 ? st->g_values[a] : st->m_values[a];
+			slot->tts_isnull[i] = st->tlist_sides[i] == 0 ? st->g_nulls[a] : st->m_nulls[a];
+		}
+		ExecStoreVirtualTuple(slot);
+
+		/* a LEFT join's quals on m: a member that fails them is no member */
+		if (object && st->join->recheck_expr >= 0)
+		{
+			ExprState  *recheck = list_nth(st->expr_states, st->join->recheck_expr);
+			bool		isnull;
+			Datum		ok;
+
+			econtext->ecxt_scantuple = slot;
+			ok = ExecEvalExprSwitchContext(recheck, econtext, &isnull);
+			if (isnull || !DatumGetBool(ok))
+			{
+				ExecClearTuple(slot);
+				ResetExprContext(econtext);
+				continue;
+			}
+		}
+		if (object)
+			st->unit_rows++;
+		return slot;
+	}
 }
 
 TupleTableSlot *
@@ -1054,6 +1306,8 @@ cfIterateForeignScan(ForeignScanState *node)
 		return iterate_count(st, slot);
 	if (st->no_rows)
 		return slot;
+	if (st->join)
+		return iterate_join(node, st, slot);
 
 	for (;;)
 	{
@@ -1120,6 +1374,17 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	CfScanState *st = (CfScanState *) node->fdw_state;
 	ForeignScan *fsplan = (ForeignScan *) node->ss.ps.plan;
 
+	if (st->join)
+		ExplainPropertyText("Relations", st->join->relations, es);
+	if (st->join && st->join->recheck_expr >= 0 && es->verbose)
+		ExplainPropertyText("Member Filter",
+							deparse_expression(list_nth(fsplan->fdw_exprs,
+														st->join->recheck_expr),
+											   set_deparse_context_plan(es->deparse_cxt,
+																		node->ss.ps.plan,
+																		NIL),
+											   true, false),
+							es);
 	if (es->verbose)
 	{
 		int64		limit_hint = -1;
