@@ -1,6 +1,9 @@
 -- The egress proxy (server option proxy): every request of the server goes
 -- through it, and only a superuser may set it.  test/proxy.py stands for the
 -- proxy (test/pgcluster.sh starts it); it remembers one line per request.
+-- Over plain HTTP it forwards each request (absolute-form: one log line per
+-- request, proxy.out); over TLS it opens a CONNECT tunnel per connection and
+-- sees nothing inside (proxy_1.out: the log shows the tunnels).
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/fixture.sql
 \getenv proxy_port CFIAM_PROXY_PORT
@@ -18,6 +21,8 @@
 CREATE SERVER viaproxy FOREIGN DATA WRAPPER cfiam
   OPTIONS (account_id '0123456789abcdef0123456789abcdef', api_url :'api_url', proxy :'proxy_url',
            max_concurrency '1', max_retries '0');
+\set server viaproxy
+\i :abs_srcdir/test/use_transport.sql
 CREATE USER MAPPING FOR CURRENT_USER SERVER viaproxy OPTIONS (api_token 'cfiam-test-token');
 CREATE FOREIGN TABLE px_roles (id text, name text) SERVER viaproxy OPTIONS (resource 'roles');
 CREATE FOREIGN TABLE px_groups (id text, name text) SERVER viaproxy OPTIONS (resource 'user_groups');
@@ -27,25 +32,26 @@ CREATE FOREIGN TABLE px_members (user_group_id text, id text, email text)
 -- the rows arrive; the proxy forwarded each request (plain http to the
 -- loopback mock: absolute-form requests), and the mock got the same ones
 SELECT name FROM px_roles ORDER BY name;
-\! python3 $PROXYCTL log
+\! python3 $PROXYCTL log | sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g'
 \! python3 $MOCKCTL log
 
 -- writes too
 INSERT INTO px_groups (name) VALUES ('Through the proxy') RETURNING name;
 UPDATE px_groups SET name = 'Through the proxy, renamed' WHERE name = 'Through the proxy';
 DELETE FROM px_groups WHERE name = 'Through the proxy, renamed';
-\! python3 $PROXYCTL log
+\! python3 $PROXYCTL log | sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g'
 \! python3 $MOCKCTL clear-log
 
--- concurrent GETs of a batch go through it as well (in any order)
+-- concurrent GETs of a batch go through it as well (in any order; over TLS
+-- one tunnel per connection: one over HTTP/2, up to 4 over HTTP/1.1)
 ALTER SERVER viaproxy OPTIONS (SET max_concurrency '4');
 SELECT count(*) FROM px_members;
-\! python3 $PROXYCTL log | sort
+\! python3 $PROXYCTL log | sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g' | sort -u
 \! python3 $MOCKCTL count
 
 -- a server without the option does not use it
 SELECT count(*) FROM cf.roles;
-\! python3 $PROXYCTL log
+\! python3 $PROXYCTL log | sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g'
 \! python3 $MOCKCTL count
 
 -- https goes through a CONNECT tunnel: the proxy learns the host and port,
@@ -55,7 +61,7 @@ ALTER SERVER viaproxy OPTIONS (SET api_url :'tls_url');
 \set VERBOSITY sqlstate
 SELECT count(*) FROM px_roles;
 \set VERBOSITY default
-\! python3 $PROXYCTL log
+\! python3 $PROXYCTL log | sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g'
 \! python3 $MOCKCTL log
 
 -- a proxy that is not there: an error, and nothing reaches the mock
@@ -79,7 +85,7 @@ CREATE SERVER ownproxy FOREIGN DATA WRAPPER cfiam
 \echo :SQLSTATE
 SELECT count(*) FROM px_roles;
 RESET ROLE;
-\! python3 $PROXYCTL log
+\! python3 $PROXYCTL log | sed -E 's/127\.0\.0\.1:[0-9]+/127.0.0.1:PORT/g'
 \! python3 $MOCKCTL log
 
 -- clean up

@@ -4,10 +4,10 @@
 -- nghttpx before the mock).  Run in the TLS passes only (h2 and
 -- tls-http1): over plain HTTP there is no front to restart.
 --
--- The expected output differs by transport in the connection counts only:
--- over HTTP/2 every request in flight shares one connection
--- (transport.out); over TLS + HTTP/1.1 each request in flight has its own
--- (transport_1.out).
+-- The expected output differs by transport in the connections and in
+-- libcurl's words for a lost answer: over HTTP/2 every request in flight
+-- shares one connection (transport.out); over TLS + HTTP/1.1 each request
+-- in flight has its own (transport_1.out).
 --
 \getenv abs_srcdir PG_ABS_SRCDIR
 \i :abs_srcdir/test/fixture.sql
@@ -40,9 +40,26 @@ SELECT srvoptions @> ARRAY['api_url=' || :'api_url'] AND :'api_url' LIKE 'https:
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
   SELECT count(email) FROM cft.account_members;
 \! python3 $MOCKCTL count
--- the next statement reuses the connection(s): none opened
-EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
-  SELECT count(DISTINCT id) FROM cft.account_members;
+-- the next statement reuses the connection(s).  Over HTTP/2 none is
+-- opened.  Over HTTP/1.1 the 16 idle connections are reused but for at
+-- most one, which the front may close between statements and which is
+-- opened again (the TLS + HTTP/1.1 pass: transport_1.out).
+CREATE FUNCTION pg_temp.scan_connections(query text, OUT opened int, OUT protocol text)
+LANGUAGE plpgsql AS $$
+DECLARE
+  plan json;
+BEGIN
+  EXECUTE 'EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF, SUMMARY OFF) ' || query
+    INTO plan;
+  plan := plan -> 0 -> 'Plan' -> 'Plans' -> 0;
+  opened := plan ->> 'API Connections';
+  protocol := plan ->> 'API Protocol';
+END
+$$;
+SELECT opened, protocol FROM pg_temp.scan_connections(
+  'SELECT count(DISTINCT id) FROM cft.account_members') \gset
+SELECT :'protocol' AS protocol,
+       :opened <= CASE :'protocol' WHEN 'HTTP/2' THEN 0 ELSE 1 END AS connections_reused;
 \! python3 $MOCKCTL count
 
 --
