@@ -157,9 +157,12 @@ SELECT count(*) FROM cf.account_members;
 -- never asked for again.  1,000 members are 20 pages, 4 in flight at a time.
 -- A dropped connection takes down what is in flight on it: one request over
 -- HTTP/1.1, every stream of the connection over HTTP/2 (and, through the TLS
--- front, the front's other connections too); only those are sent again, so
--- the mock sees every page once plus at most the 4 in flight.  The pages the
--- mock was asked for go to a table, the checks are queries on it.
+-- front, the front's other connections too); only those are sent again:
+-- the mock sees every page, plus at most the 4 in flight twice more each
+-- (libcurl itself sends a request once more when the kept-alive connection
+-- it picked turns out dead, before cfiam's retry).  Over plain HTTP/1.1
+-- that is page 3 twice and every other page once.  The pages the mock was
+-- asked for go to a table, the checks are queries on it.
 ALTER SERVER retrying OPTIONS (SET max_concurrency '4');
 \! python3 $MOCKCTL reset --account-members 1000
 CREATE TEMP TABLE sent (line text);
@@ -173,8 +176,7 @@ SELECT count(*), count(DISTINCT id) FROM cfr.account_members;
 \copy sent FROM PROGRAM 'python3 "$MOCKCTL" log'
 SELECT count(*) = 20 AS every_page_asked,
        sum(times) FILTER (WHERE page = 3) = 2 AS page_3_again,
-       sum(times) - 20 BETWEEN 1 AND 4 AS only_those_in_flight_again,
-       max(times) = 2 AS none_thrice
+       sum(times) - 20 BETWEEN 1 AND 2 * 4 AS only_those_in_flight_again
 FROM sent_pages;
 TRUNCATE sent;
 -- a 500 on page 2: page 2 twice, every other page once (the connection
@@ -191,7 +193,7 @@ SELECT count(*), count(DISTINCT id) FROM cfr.account_members;
 SELECT count(*) = 20 AS every_page_asked,
        sum(times) FILTER (WHERE page = 2) >= 2 AS page_2_again,
        sum(times) FILTER (WHERE page = 5) >= 2 AS page_5_again,
-       sum(times) - 20 BETWEEN 2 AND 1 + 4 AS only_those_in_flight_again
+       sum(times) - 20 BETWEEN 2 AND 1 + 2 * 4 AS only_those_in_flight_again
 FROM sent_pages;
 -- GETs by id: only the one that failed is sent again
 SELECT array_agg(id) AS member_ids FROM (SELECT id FROM cf.account_members LIMIT 6) s \gset
