@@ -80,7 +80,8 @@ RESET plan_cache_mode;
 \! python3 $MOCKCTL log
 
 -- the same join with max_concurrency: the members listings go 4 at a time,
--- and the requests stay the minimum (1 + one listing per group)
+-- and the requests stay the minimum (1 + one listing per group); over
+-- HTTP/1.1 on 4 connections, over HTTP/2 on one (join_pushdown_1.out)
 ALTER SERVER cloudflare OPTIONS (SET max_concurrency '4');
 \! python3 $MOCKCTL reset --user-groups 40 --members-per-group 3 --account-members 60
 EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
