@@ -17,6 +17,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include "cfiam.h"
 
 #include "access/htup_details.h"
@@ -68,7 +70,7 @@ list_result(cJSON *doc, const char *path)
 		return NULL;
 	if (!cJSON_IsArray(result))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				(errcode(CF_ERRCODE_API_PROTOCOL),
 				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
 				 errdetail("Request: GET %s.", path)));
 	return result;
@@ -166,7 +168,7 @@ list_parent_ids(CfSampler *s, const char *account_id, double *nparents)
 
 			if (id == NULL || !cf_is_id(id))
 				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						(errcode(CF_ERRCODE_API_PROTOCOL),
 						 errmsg("Cloudflare API returned a %s without a valid id",
 								pres->name)));
 			ids = lappend(ids, pstrdup(id));

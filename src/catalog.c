@@ -15,6 +15,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include "cfiam.h"
 
 #include "lib/stringinfo.h"

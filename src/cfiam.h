@@ -9,7 +9,7 @@
  *	 catalog.c		the static description of every Cloudflare resource
  *	 option.c		option validation and lookup
  *	 pushdown.c		which quals, orderings and limits become API parameters
- *	 http.c			libcurl: one reusable handle per user mapping
+ *	 http.c			libcurl: handles per user mapping, one connection cache, retries
  *	 convert.c		response envelope decoding and JSON -> Datum conversion
  *	 estimate.c		rows and costs of a scan; totals this backend has seen
  *	 analyze.c		ANALYZE: total_count and a sample of rows
@@ -22,8 +22,6 @@
 #ifndef CFIAM_H
 #define CFIAM_H
 
-#include "postgres.h"
-
 #include "foreign/fdwapi.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
@@ -35,6 +33,28 @@
 #include <cjson/cJSON.h>
 
 #define CFIAM_VERSION "0.1"
+
+/*
+ * The SQLSTATEs of what the API does, in one place (the README's "Errors"
+ * lists them for users).  Errors in what the user asked for (options,
+ * values, statements cfiam cannot run) use PostgreSQL's own codes at the
+ * call site.
+ */
+#define CF_ERRCODE_API_REJECTED		ERRCODE_INVALID_PARAMETER_VALUE /* HTTP 400, 422 */
+#define CF_ERRCODE_API_FORBIDDEN	ERRCODE_INSUFFICIENT_PRIVILEGE /* 401, 403 */
+#define CF_ERRCODE_API_NOT_FOUND	ERRCODE_UNDEFINED_OBJECT /* 404, outside a GET by id */
+#define CF_ERRCODE_API_CONFLICT		ERRCODE_UNIQUE_VIOLATION /* 409: already there */
+#define CF_ERRCODE_API_RATE_LIMITED ERRCODE_CONFIGURATION_LIMIT_EXCEEDED /* 429 past our wait */
+#define CF_ERRCODE_API_FAILED		ERRCODE_FDW_ERROR /* 5xx, other statuses, transfers */
+#define CF_ERRCODE_API_UNREACHABLE	ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION
+/* an answer that is not the API's envelope, or not the shape it documents */
+#define CF_ERRCODE_API_PROTOCOL		ERRCODE_PROTOCOL_VIOLATION
+/* a field whose JSON type the column cannot take */
+#define CF_ERRCODE_API_BAD_VALUE	ERRCODE_FDW_INVALID_DATA_TYPE
+/* a POST sent whose answer never came: it may or may not have been applied */
+#define CF_ERRCODE_OUTCOME_UNKNOWN	ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN
+/* the listing moved under a paged read: run the query again */
+#define CF_ERRCODE_LISTING_CHANGED	ERRCODE_T_R_SERIALIZATION_FAILURE
 
 /* Cloudflare ids (account, group, member, role, ...) are 32 lowercase hex. */
 #define CF_ID_LEN 32

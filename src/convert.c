@@ -42,6 +42,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include "cfiam.h"
 
 #include "catalog/pg_type.h"
@@ -225,7 +227,7 @@ clip_path(const char *path_and_query)
 					path_and_query);
 }
 
-/* The SQLSTATE that fits an HTTP status from the API. */
+/* The SQLSTATE that fits an HTTP status from the API (see cfiam.h). */
 static int
 sqlstate_for_status(long status)
 {
@@ -233,18 +235,18 @@ sqlstate_for_status(long status)
 	{
 		case 400:
 		case 422:
-			return ERRCODE_INVALID_PARAMETER_VALUE;
+			return CF_ERRCODE_API_REJECTED;
 		case 401:
 		case 403:
-			return ERRCODE_INSUFFICIENT_PRIVILEGE;
+			return CF_ERRCODE_API_FORBIDDEN;
 		case 404:
-			return ERRCODE_NO_DATA_FOUND;
+			return CF_ERRCODE_API_NOT_FOUND;
 		case 409:
-			return ERRCODE_UNIQUE_VIOLATION;
+			return CF_ERRCODE_API_CONFLICT;
 		case 429:
-			return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
+			return CF_ERRCODE_API_RATE_LIMITED;
 		default:
-			return ERRCODE_FDW_ERROR;
+			return CF_ERRCODE_API_FAILED;
 	}
 }
 
@@ -288,7 +290,7 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 		if (cJSON_IsNumber(code) && cJSON_IsString(message))
 			ereport(ERROR,
 					(errcode(response->status >= 200 && response->status < 300 ?
-							 ERRCODE_FDW_ERROR : sqlstate_for_status(response->status)),
+							 CF_ERRCODE_API_FAILED : sqlstate_for_status(response->status)),
 					 errmsg("Cloudflare API error %d: %s", code->valueint, message->valuestring),
 					 errdetail("HTTP %ld from %s %s.", response->status, method, path_and_query)));
 	}
@@ -296,14 +298,14 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 	/* never followed: the credential would go wherever Location points */
 	if (response->status >= 300 && response->status < 400)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
+				(errcode(CF_ERRCODE_API_FAILED),
 				 errmsg("Cloudflare API answered with a redirect (HTTP %ld), which cfiam does not follow",
 						response->status),
 				 errdetail("Request: %s %s.", method, path_and_query),
 				 errhint("Check the server option api_url: it must name the API itself.")));
 	if (response->status >= 200 && response->status < 300)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				(errcode(CF_ERRCODE_API_PROTOCOL),
 				 errmsg("Cloudflare API returned an answer that is not a successful JSON envelope"),
 				 errdetail("HTTP %ld from %s %s; body begins: %s", response->status, method,
 						   path_and_query, body_excerpt(response))));
@@ -372,7 +374,7 @@ wrong_json_type(cJSON *item, const CfColumn *col, const char *table_name,
 				const char *expected)
 {
 	ereport(ERROR,
-			(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+			(errcode(CF_ERRCODE_API_BAD_VALUE),
 			 errmsg("Cloudflare API returned %s for column \"%s\" of foreign table \"%s\", expected %s",
 					json_type_name(item), col->name, table_name, expected)));
 }
@@ -412,7 +414,7 @@ id_list_literal(cJSON *array, ConversionContext *cxt)
 			id = item->valuestring;
 		if (id == NULL)
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					(errcode(CF_ERRCODE_API_BAD_VALUE),
 					 errmsg("Cloudflare API returned an element without an \"id\" string for column \"%s\" of foreign table \"%s\"",
 							cxt->column_name, cxt->table_name)));
 		if (!first)
@@ -446,7 +448,7 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 
 	if (!cJSON_IsObject(object))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				(errcode(CF_ERRCODE_API_PROTOCOL),
 				 errmsg("Cloudflare API returned %s where a %s object was expected",
 						json_type_name(object), res->name)));
 

@@ -9,6 +9,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include "cfiam.h"
 
 #include "catalog/pg_type.h"

@@ -27,6 +27,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include "cfiam.h"
 
 #include <curl/curl.h>
@@ -521,7 +523,7 @@ report_transport_error(CURLcode rc, const char *errbuf, CfBuffer *buf,
 		 */
 		CHECK_FOR_INTERRUPTS();
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_ERROR),
+				(errcode(CF_ERRCODE_API_FAILED),
 				 errmsg("Cloudflare API request was interrupted"),
 				 errdetail("Request: %s %s.", method, path_and_query)));
 	}
@@ -535,12 +537,12 @@ report_transport_error(CURLcode rc, const char *errbuf, CfBuffer *buf,
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
 		rc == CURLE_COULDNT_RESOLVE_PROXY)
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_UNABLE_TO_ESTABLISH_CONNECTION),
+				(errcode(CF_ERRCODE_API_UNREACHABLE),
 				 errmsg("could not connect to the Cloudflare API: %s",
 						errbuf[0] ? errbuf : curl_easy_strerror(rc)),
 				 errdetail("Request: %s %s.", method, path_and_query)));
 	ereport(ERROR,
-			(errcode(ERRCODE_FDW_ERROR),
+			(errcode(CF_ERRCODE_API_FAILED),
 			 errmsg("Cloudflare API request failed: %s",
 					errbuf[0] ? errbuf : curl_easy_strerror(rc)),
 			 errdetail("Request: %s %s.", method, path_and_query)));
@@ -700,7 +702,7 @@ report_retry_after(long retry_after_s, long status, const char *method,
 												   retry_after_s * 1000);
 
 	ereport(ERROR,
-			(errcode(status == 429 ? ERRCODE_CONFIGURATION_LIMIT_EXCEEDED : ERRCODE_FDW_ERROR),
+			(errcode(status == 429 ? CF_ERRCODE_API_RATE_LIMITED : CF_ERRCODE_API_FAILED),
 			 errmsg("Cloudflare API asks to retry after %ld seconds, longer than cfiam waits (%d s)",
 					retry_after_s, CF_RETRY_AFTER_MAX_S),
 			 errdetail("HTTP %ld from %s %s.", status, method, path_and_query),
@@ -837,7 +839,7 @@ cf_http_request(CfConnection *conn, const char *method,
 			{
 				free(buf.data);
 				ereport(ERROR,
-						(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+						(errcode(CF_ERRCODE_OUTCOME_UNKNOWN),
 						 errmsg("outcome of POST %s is unknown: %s", path_and_query,
 								errbuf[0] ? errbuf : curl_easy_strerror(a.rc)),
 						 errdetail("The request was sent but no answer came back, so Cloudflare may or may not have carried it out. cfiam never sends a POST twice."),

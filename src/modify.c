@@ -23,6 +23,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include "cfiam.h"
 
 #include "access/sysattr.h"
@@ -157,12 +159,20 @@ check_operation(Relation rel, const CfResource *res, CmdType operation)
 				 errmsg("cannot update foreign table \"%s\"", RelationGetRelationName(rel)),
 				 errdetail("A membership has no field that can change."),
 				 errhint("DELETE the membership and INSERT the new one instead.")));
+	/* whole sentences, one per statement (PostgreSQL's message style) */
+	if (operation == CMD_INSERT)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot insert into foreign table \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("Cloudflare %s are read-only through cfiam.", res->name)));
+	if (operation == CMD_UPDATE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot update foreign table \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("Cloudflare %s are read-only through cfiam.", res->name)));
 	ereport(ERROR,
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
-			 errmsg("cannot %s foreign table \"%s\"",
-					operation == CMD_INSERT ? "insert into" :
-					operation == CMD_UPDATE ? "update" : "delete from",
-					RelationGetRelationName(rel)),
+			 errmsg("cannot delete from foreign table \"%s\"", RelationGetRelationName(rel)),
 			 errdetail("Cloudflare %s are read-only through cfiam.", res->name)));
 }
 

@@ -14,6 +14,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include "cfiam.h"
 
 #include "catalog/pg_collation.h"

@@ -17,6 +17,8 @@
  *
  *-------------------------------------------------------------------------
  */
+#include "postgres.h"
+
 #include "cfiam.h"
 
 #include "access/sysattr.h"
@@ -622,7 +624,7 @@ get_result(cJSON *doc, const char *method, const char *path_and_query)
 {
 	if (!cJSON_IsObject(doc) || !cJSON_HasObjectItem(doc, "result"))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				(errcode(CF_ERRCODE_API_PROTOCOL),
 				 errmsg("Cloudflare API answer has no \"result\""),
 				 errdetail("Request: %s %s.", method, path_and_query)));
 	return cJSON_GetObjectItemCaseSensitive(doc, "result");
@@ -642,7 +644,7 @@ get_list_result(cJSON *doc, const char *path_and_query)
 		return NULL;
 	if (!cJSON_IsArray(result))
 		ereport(ERROR,
-				(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+				(errcode(CF_ERRCODE_API_PROTOCOL),
 				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
 				 errdetail("Request: GET %s.", path_and_query)));
 	return result;
@@ -755,7 +757,7 @@ drop_repeated_rows(CfPager *pg, cJSON *rows, const char *path_and_query)
 	}
 	if (dropped > 0 && dropped == total)
 		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				(errcode(CF_ERRCODE_LISTING_CHANGED),
 				 errmsg("Cloudflare API answered page %d with the rows of the page before it",
 						pg->next_page),
 				 errdetail("Request: GET %s.", path_and_query),
@@ -831,7 +833,7 @@ pager_advance(CfPager *pg, cJSON *doc, int64 count, const char *path_and_query)
 		total = -1;
 	if (total >= 0 && pg->total >= 0 && total != pg->total)
 		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				(errcode(CF_ERRCODE_LISTING_CHANGED),
 				 errmsg("Cloudflare listing changed while it was read"),
 				 errdetail("total_count was " INT64_FORMAT " and is " INT64_FORMAT " on page %d of GET %s.",
 						   pg->total, total, pg->next_page, path_and_query),
@@ -1010,7 +1012,7 @@ fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 		result = get_result(doc, "GET", pg->path);
 		if (!cJSON_IsObject(result))
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					(errcode(CF_ERRCODE_API_PROTOCOL),
 					 errmsg("Cloudflare API answer has a \"result\" that is not an object"),
 					 errdetail("Request: GET %s.", pg->path)));
 		pg->cursor = result;
@@ -1065,7 +1067,7 @@ fill_ahead(CfScanState *st)
 			id = cf_json_get_string(parent, "id");
 			if (id == NULL || !cf_is_id(id))
 				ereport(ERROR,
-						(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+						(errcode(CF_ERRCODE_API_PROTOCOL),
 						 errmsg("Cloudflare API returned a %s without a valid id",
 								res->parent->name)));
 			/* a join's group outlives its page: keep a copy */
@@ -1194,7 +1196,7 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 		total = result_info_number(doc, "total_count");
 		if (total < 0)
 			ereport(ERROR,
-					(errcode(ERRCODE_FDW_INVALID_DATA_TYPE),
+					(errcode(CF_ERRCODE_API_PROTOCOL),
 					 errmsg("Cloudflare API answer has no \"result_info.total_count\" to count \"%s\"",
 							st->table_name),
 					 errdetail("Request: GET %s.", path_and_query),
