@@ -255,7 +255,7 @@ cf_resource_names(void)
 
 	initStringInfo(&buf);
 	for (int i = 0; i < NCOLS(resources); i++)
-		appendStringInfo(&buf, "%s%s", i ? ", " : "", resources[i].name);
+		cf_append_list_item(&buf, resources[i].name);
 	return buf.data;
 }
 
@@ -283,7 +283,7 @@ cf_map_columns(Relation rel, const CfResource *res, int *natts)
 
 			initStringInfo(&names);
 			for (int j = 0; j < res->ncolumns; j++)
-				appendStringInfo(&names, "%s%s", j ? ", " : "", res->columns[j].name);
+				cf_append_list_item(&names, res->columns[j].name);
 			ereport(ERROR,
 					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
 					 errmsg("column \"%s\" of foreign table \"%s\" is not a field of Cloudflare resource \"%s\"",

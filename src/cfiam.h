@@ -23,6 +23,7 @@
 #define CFIAM_H
 
 #include "foreign/fdwapi.h"
+#include "lib/stringinfo.h"
 #include "foreign/foreign.h"
 #include "funcapi.h"
 #include "commands/explain.h"
@@ -55,6 +56,13 @@
 #define CF_ERRCODE_OUTCOME_UNKNOWN	ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN
 /* the listing moved under a paged read: run the query again */
 #define CF_ERRCODE_LISTING_CHANGED	ERRCODE_T_R_SERIALIZATION_FAILURE
+
+/* "a, b, c" for messages: append one item, comma-separated */
+static inline void
+cf_append_list_item(StringInfo buf, const char *item)
+{
+	appendStringInfo(buf, "%s%s", buf->len > 0 ? ", " : "", item);
+}
 
 /* Cloudflare ids (account, group, member, role, ...) are 32 lowercase hex. */
 #define CF_ID_LEN 32

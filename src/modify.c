@@ -143,7 +143,7 @@ columns_with(const CfResource *res, int flag)
 	initStringInfo(&buf);
 	for (int i = 0; i < res->ncolumns; i++)
 		if (res->columns[i].writes & flag)
-			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", res->columns[i].name);
+			cf_append_list_item(&buf, res->columns[i].name);
 	return buf.data;
 }
 

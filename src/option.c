@@ -35,6 +35,23 @@
 
 #define CF_DEFAULT_API_URL "https://api.cloudflare.com/client/v4"
 
+/* The whole-number server options: bounds and defaults, in one place. */
+typedef struct CfIntOption
+{
+	const char *name;
+	long		min;
+	long		max;
+	long		default_value;
+} CfIntOption;
+
+static const CfIntOption int_options[] = {
+	{"timeout_ms", 1, 3600000, 30000},
+	{"connect_timeout_ms", 1, 600000, 5000},
+	{"max_retries", 0, 10, 3},
+	{"max_concurrency", 1, CF_MAX_CONCURRENCY, CF_DEFAULT_CONCURRENCY},
+	{NULL, 0, 0, 0}
+};
+
 typedef struct CfOption
 {
 	const char *name;
@@ -84,7 +101,7 @@ valid_option_names(Oid context)
 	initStringInfo(&buf);
 	for (const CfOption *opt = valid_options; opt->name; opt++)
 		if (opt->context == context)
-			appendStringInfo(&buf, "%s%s", buf.len ? ", " : "", opt->name);
+			cf_append_list_item(&buf, opt->name);
 	return buf.data;
 }
 
@@ -103,6 +120,23 @@ parse_long_option(DefElem *def, long min, long max)
 				 errmsg("invalid value for option \"%s\": \"%s\"", def->defname, value),
 				 errhint("It must be an integer between %ld and %ld.", min, max)));
 	return result;
+}
+
+/* The entry of int_options for a name, or NULL. */
+static const CfIntOption *
+int_option(const char *name)
+{
+	for (const CfIntOption *opt = int_options; opt->name; opt++)
+		if (strcmp(opt->name, name) == 0)
+			return opt;
+	return NULL;
+}
+
+/* A whole-number option's default. */
+static long
+int_option_default(const char *name)
+{
+	return int_option(name)->default_value;
 }
 
 /* A planner cost: a finite number, zero or more. */
@@ -387,14 +421,12 @@ cfiam_validator(PG_FUNCTION_ARGS)
 									   "Only superusers may set \"api_url\" to a URL other than " CF_DEFAULT_API_URL ": the database server connects there itself.");
 			check_api_url(def);
 		}
-		else if (strcmp(def->defname, "timeout_ms") == 0)
-			(void) parse_long_option(def, 1, 3600000);
-		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
-			(void) parse_long_option(def, 1, 600000);
-		else if (strcmp(def->defname, "max_retries") == 0)
-			(void) parse_long_option(def, 0, 10);
-		else if (strcmp(def->defname, "max_concurrency") == 0)
-			(void) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
+		else if (int_option(def->defname))
+		{
+			const CfIntOption *opt = int_option(def->defname);
+
+			(void) parse_long_option(def, opt->min, opt->max);
+		}
 		else if (strcmp(def->defname, "ca_file") == 0)
 		{
 			check_superuser_option(def,
@@ -481,10 +513,10 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 	ListCell   *lc;
 
 	opts->api_url = CF_DEFAULT_API_URL;
-	opts->timeout_ms = 30000;
-	opts->connect_timeout_ms = 5000;
-	opts->max_retries = 3;
-	opts->max_concurrency = CF_DEFAULT_CONCURRENCY;
+	opts->timeout_ms = int_option_default("timeout_ms");
+	opts->connect_timeout_ms = int_option_default("connect_timeout_ms");
+	opts->max_retries = (int) int_option_default("max_retries");
+	opts->max_concurrency = (int) int_option_default("max_concurrency");
 	opts->ca_file = NULL;
 	opts->proxy = NULL;
 
@@ -492,16 +524,19 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 	{
 		DefElem    *def = (DefElem *) lfirst(lc);
 
+		const CfIntOption *opt = int_option(def->defname);
+		long		value = opt ? parse_long_option(def, opt->min, opt->max) : 0;
+
 		if (strcmp(def->defname, "api_url") == 0)
 			opts->api_url = defGetString(def);
 		else if (strcmp(def->defname, "timeout_ms") == 0)
-			opts->timeout_ms = parse_long_option(def, 1, 3600000);
+			opts->timeout_ms = value;
 		else if (strcmp(def->defname, "connect_timeout_ms") == 0)
-			opts->connect_timeout_ms = parse_long_option(def, 1, 600000);
+			opts->connect_timeout_ms = value;
 		else if (strcmp(def->defname, "max_retries") == 0)
-			opts->max_retries = (int) parse_long_option(def, 0, 10);
+			opts->max_retries = (int) value;
 		else if (strcmp(def->defname, "max_concurrency") == 0)
-			opts->max_concurrency = (int) parse_long_option(def, 1, CF_MAX_CONCURRENCY);
+			opts->max_concurrency = (int) value;
 		else if (strcmp(def->defname, "ca_file") == 0)
 			opts->ca_file = defGetString(def);
 		else if (strcmp(def->defname, "proxy") == 0)
