@@ -189,6 +189,11 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel)
 	}
 }
 
+/*
+ * GetForeignPaths: one path for the scan as planned (quals and ORDER BY the
+ * API takes, their cost in requests), plus parameterized paths for joins
+ * that can send the outer row's id or group id.
+ */
 static void
 cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 {
@@ -318,6 +323,11 @@ used_attnos(RelOptInfo *baserel, List *local_rinfos)
 	return result;
 }
 
+/*
+ * GetForeignPlan: the ForeignScan, with the CfScanPlan in fdw_private (by
+ * named index, see pushdown.c) and the quals the API does not check left to
+ * PostgreSQL.
+ */
 static ForeignScan *
 cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 				 ForeignPath *best_path, List *tlist, List *scan_clauses,

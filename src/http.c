@@ -120,6 +120,10 @@ buffer_reset(CfBuffer *buf)
 	buf->too_large = false;
 }
 
+/*
+ * curl's body callback: append to the malloc'd buffer, refusing (and so
+ * ending the transfer) past cfiam.max_response_size.
+ */
 static size_t
 write_callback(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -165,6 +169,7 @@ progress_callback(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 			INTERRUPTS_CAN_BE_PROCESSED()) ? 1 : 0;
 }
 
+/* Free a connection's curl handles and headers, in the order curl needs. */
 static void
 release_connection(CfConnection *conn)
 {
@@ -206,6 +211,7 @@ invalidation_callback(Datum arg, int cacheid, uint32 hashvalue)
 	}
 }
 
+/* Once per backend: libcurl's global state and the connection cache. */
 void
 cf_http_init(void)
 {
@@ -263,6 +269,10 @@ add_header(struct curl_slist *list, const char *name, const char *value)
 	return result;
 }
 
+/*
+ * Set up a connection for a server and user mapping: the main handle with
+ * its options and credentials, and the server's limits.
+ */
 static void
 build_connection(CfConnection *conn, ForeignServer *server, UserMapping *user)
 {

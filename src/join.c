@@ -157,6 +157,11 @@ plan_sides(PlannerInfo *root, CfJoinRelInfo *jinfo, List **fdw_exprs, List **loc
 	return mplan;
 }
 
+/*
+ * GetForeignJoinPaths: a path for user_groups [LEFT] JOIN
+ * user_group_members ON m.user_group_id = g.id on one server and user
+ * mapping, fetched as one scan (see scan.c).
+ */
 void
 cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 					  RelOptInfo *outerrel, RelOptInfo *innerrel,

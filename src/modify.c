@@ -92,6 +92,7 @@ typedef struct CfModifyState
  * ---------------------------------------------------------------------
  */
 
+/* The statement's name for messages: INSERT, UPDATE or DELETE. */
 static const char *
 operation_name(CmdType operation)
 {
@@ -108,6 +109,7 @@ operation_name(CmdType operation)
 	}
 }
 
+/* The CF_OP_* flag of a statement, to test a resource's operations. */
 static int
 operation_flag(CmdType operation)
 {
@@ -176,6 +178,7 @@ check_operation(Relation rel, const CfResource *res, CmdType operation)
 			 errdetail("Cloudflare %s are read-only through cfiam.", res->name)));
 }
 
+/* Raise the error for a value a column cannot take, naming the column. */
 static void
 invalid_value(CfModifyState *st, const char *column, const char *value,
 			  const char *why)
@@ -567,6 +570,7 @@ relation_resource(Relation rel)
 	return opts.resource;
 }
 
+/* IsForeignRelUpdatable: the statements the table's resource takes. */
 int
 cfIsForeignRelUpdatable(Relation rel)
 {
@@ -731,6 +735,10 @@ create_modify_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 	return st;
 }
 
+/*
+ * BeginForeignModify: the state of an INSERT, UPDATE or DELETE; no request
+ * is sent yet.
+ */
 void
 cfBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 					 List *fdw_private, int subplan_index, int eflags)
@@ -1050,6 +1058,7 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 	}
 }
 
+/* ExecForeignInsert: one row, sent at once (batches: cfExecForeignBatchInsert). */
 TupleTableSlot *
 cfExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					TupleTableSlot *planSlot)
@@ -1073,6 +1082,7 @@ cfExecForeignInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	return slot;
 }
 
+/* ExecForeignBatchInsert: the rows PostgreSQL hands over together. */
 TupleTableSlot **
 cfExecForeignBatchInsert(EState *estate, ResultRelInfo *rinfo, TupleTableSlot **slots,
 						 TupleTableSlot **planSlots, int *numSlots)
@@ -1220,6 +1230,7 @@ describe_call(CfModifyState *st)
 					cf_resource_path(res, st->account_id, parent, key));
 }
 
+/* ExplainForeignModify: the call template, and the calls made under ANALYZE. */
 void
 cfExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 					   List *fdw_private, int subplan_index, ExplainState *es)

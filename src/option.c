@@ -105,6 +105,7 @@ valid_option_names(Oid context)
 	return buf.data;
 }
 
+/* A whole-number option within [min, max], or an error naming the bounds. */
 static long
 parse_long_option(DefElem *def, long min, long max)
 {
@@ -245,6 +246,10 @@ cf_is_loopback_url(const char *url)
 	return false;
 }
 
+/*
+ * api_url: https anywhere, plain http only for a loopback host; no user
+ * name, password, query or fragment in it.
+ */
 static void
 check_api_url(DefElem *def)
 {

@@ -527,6 +527,7 @@ string_or_null(const char *value)
 	return value ? (Node *) makeString(pstrdup(value)) : NULL;
 }
 
+/* A CfScanPlan as the List fdw_private holds, by CfScanPrivateIndex. */
 List *
 cf_plan_to_list(CfScanPlan *plan)
 {
@@ -588,6 +589,7 @@ string_or_null_value(List *list, int index)
 	return node ? strVal(node) : NULL;
 }
 
+/* The CfScanPlan back from fdw_private (see cf_plan_to_list). */
 CfScanPlan *
 cf_plan_from_list(List *list)
 {
@@ -681,6 +683,10 @@ describe_expr(CfScanPlan *plan, List *fdw_exprs, int index, List *dpcontext)
 	return deparse_expression(list_nth(fdw_exprs, index), dpcontext, false, false);
 }
 
+/*
+ * A pushed value for EXPLAIN: the constant itself (escaped for a URL when
+ * asked), or what it will be evaluated from, as {$1} or {g.id}.
+ */
 static char *
 describe_value(CfScanPlan *plan, List *fdw_exprs, int index, List *dpcontext,
 			   bool escape)

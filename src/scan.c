@@ -251,6 +251,10 @@ begin_join(ForeignScanState *node, CfScanState *st)
 										 ALLOCSET_SMALL_SIZES);
 }
 
+/*
+ * BeginForeignScan: the scan state, its memory contexts and connection; the
+ * first request waits for the first IterateForeignScan.
+ */
 void
 cfBeginForeignScan(ForeignScanState *node, int eflags)
 {
@@ -1293,6 +1297,10 @@ iterate_join(ForeignScanState *node, CfScanState *st, TupleTableSlot *slot)
 	}
 }
 
+/*
+ * IterateForeignScan: the next row, fetching the next page or batch when
+ * the rows at hand are used up.
+ */
 TupleTableSlot *
 cfIterateForeignScan(ForeignScanState *node)
 {
@@ -1370,6 +1378,10 @@ explain_connections(int64 connections, const char *protocol, ExplainState *es)
 		ExplainPropertyInteger("API Connections", NULL, connections, es);
 }
 
+/*
+ * ExplainForeignScan: the planned call (VERBOSE), and under ANALYZE the
+ * requests, pages, retries and connections.
+ */
 void
 cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 {
