@@ -12,10 +12,12 @@ OBJS = \
 	src/analyze.o \
 	src/join.o \
 	src/modify.o \
-	src/functions.o
+	src/functions.o \
+	src/cache.o \
+	src/usage.o
 
 EXTENSION = cfiam
-DATA = cfiam--0.1.sql
+DATA = cfiam--0.1.sql cfiam--0.2.sql cfiam--0.1--0.2.sql
 PGFILEDESC = "cfiam - Cloudflare IAM foreign data wrapper"
 
 SHLIB_LINK = $(shell pkg-config --libs libcurl libcjson)
@@ -27,7 +29,7 @@ REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
 	prepared errors concurrency aggregate write_user_groups \
 	write_user_group_members write_account_members security proxy resilience \
-	analyze join_pushdown
+	analyze join_pushdown cache budget
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config

@@ -227,7 +227,7 @@ sample_fanout(CfSampler *s, const char *account_id, Oid serverid)
 								cf_resource_path(res, account_id,
 												 list_nth(ids, first + i), NULL),
 								per_page);
-		failed = cf_http_get_many(s->conn, paths, k, responses);
+		failed = cf_http_get_many(s->conn, paths, k, responses, 0);
 		for (int i = 0; i < k; i++)
 			if (responses[i].status != 0)
 				s->requests++;

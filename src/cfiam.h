@@ -16,6 +16,8 @@
  *	 join.c			join pushdown: user groups with their members
  *	 modify.c		INSERT, UPDATE, DELETE
  *	 functions.c	cfiam_replace_user_group_members()
+ *	 cache.c		the result cache (cache_ttl), shared or per backend
+ *	 usage.c		request budget, Cloudflare's rate limit, cfiam_stats
  *
  *-------------------------------------------------------------------------
  */
@@ -33,7 +35,7 @@
 
 #include <cjson/cJSON.h>
 
-#define CFIAM_VERSION "0.1"
+#define CFIAM_VERSION "0.2"
 
 /*
  * The SQLSTATEs of what the API does, in one place (the README's "Errors"
@@ -187,6 +189,7 @@ typedef struct CfTableOptions
 	char	   *account_id;
 	bool		order_pushdown;
 	bool		count_pushdown;	/* count(*) from result_info.total_count */
+	int			cache_ttl;		/* seconds a GET's answer is reused; 0: off */
 	double		startup_cost;	/* fdw_startup_cost: once per scan */
 	double		request_cost;	/* fdw_request_cost: one API round trip */
 	double		tuple_cost;		/* fdw_tuple_cost: one row received */
@@ -379,17 +382,55 @@ typedef struct CfHttpResponse
 	int			connects;		/* new connections the request opened */
 	int			retries;		/* attempts repeated (see http.c) */
 	const char *protocol;		/* "HTTP/2", "HTTP/1.1"; NULL if unknown */
+	bool		cached;			/* answered from the result cache, not sent */
 } CfHttpResponse;
 
 extern CfConnection *cf_get_connection(ForeignServer *server, UserMapping *user);
 extern void cf_http_request(CfConnection *conn, const char *method,
 							const char *path_and_query, const char *body,
 							CfHttpResponse *response);
+extern void cf_http_get(CfConnection *conn, const char *path_and_query,
+						int cache_ttl, CfHttpResponse *response);
 extern int	cf_http_get_many(CfConnection *conn, char *const *paths, int n,
-							 CfHttpResponse *responses);
+							 CfHttpResponse *responses, int cache_ttl);
 extern int	cf_http_max_concurrency(CfConnection *conn);
+extern void cf_http_reserve(CfConnection *conn, int64 n, const char *what);
 extern char *cf_escape(const char *value);
 extern void cf_http_init(void);
+
+/* ---------------------------------------------------------------------
+ * cache.c
+ * ---------------------------------------------------------------------
+ */
+
+extern void cf_cache_init(void);
+extern bool cf_cache_get(Oid umid, const char *url, char **body, size_t *body_len);
+extern void cf_cache_put(Oid umid, const char *url, const char *path,
+						 const char *body, size_t body_len, int ttl_s);
+extern void cf_cache_invalidate_account(const char *path);
+extern bool cf_cache_is_shared(void);
+
+/* ---------------------------------------------------------------------
+ * usage.c
+ * ---------------------------------------------------------------------
+ */
+
+/* what to add to a server and user's counters */
+typedef struct CfUsageDelta
+{
+	int			requests;
+	int			errors;
+	int			retries;
+	int			cache_hits;
+	int64		bytes_received;
+} CfUsageDelta;
+
+extern void cf_usage_init(void);
+extern void cf_usage_count(Oid serverid, Oid userid, const CfUsageDelta *d);
+extern void cf_usage_ratelimit(Oid serverid, Oid userid, int remaining, int reset_s);
+extern void cf_budget_check(int64 more, const char *what);
+extern void cf_budget_spend(int n);
+extern void cf_ratelimit_check(Oid serverid, Oid userid, int n);
 
 /* ---------------------------------------------------------------------
  * convert.c

@@ -52,11 +52,6 @@ PG_FUNCTION_INFO_V1(cfiam_handler);
 
 
 /* ---------------------------------------------------------------------
- * Relation description shared by planner and executor
- * ---------------------------------------------------------------------
- */
-
-/* ---------------------------------------------------------------------
  * Planning
  * ---------------------------------------------------------------------
  */
@@ -478,5 +473,8 @@ cfiam_handler(PG_FUNCTION_ARGS)
 void
 _PG_init(void)
 {
+	/* the GUCs of cache.c and usage.c before http.c reserves the prefix */
+	cf_cache_init();
+	cf_usage_init();
 	cf_http_init();
 }

@@ -80,6 +80,8 @@ static int	cf_max_response_kb = 64 * 1024;
 struct CfConnection
 {
 	Oid			umid;			/* hash key: user mapping OID */
+	Oid			serverid;		/* for the usage statistics and rate limit */
+	Oid			userid;			/* InvalidOid: a PUBLIC mapping */
 	CURL	   *curl;			/* cf_http_request's handle */
 	CURLSH	   *share;			/* connection, DNS and TLS session caches */
 	CURLM	   *multi;			/* cf_http_get_many's; NULL until first use */
@@ -390,6 +392,8 @@ cf_get_connection(ForeignServer *server, UserMapping *user)
 		conn->proxy = NULL;
 		conn->invalidated = true;
 	}
+	conn->serverid = server->serverid;
+	conn->userid = user->userid;
 	if (conn->invalidated || conn->curl == NULL)
 	{
 		release_connection(conn);
@@ -735,6 +739,112 @@ body_header_list(CfConnection *conn)
 	return add_header_line(list, "Content-Type: application/json");
 }
 
+/* ---------------------------------------------------------------------
+ * What each attempt spends (see usage.c)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Before n attempts are sent: the statement's budget and the account's
+ * reserve may refuse them; if not, they are the statement's.
+ */
+static void
+before_sending(CfConnection *conn, int n, const char *method, const char *path)
+{
+	cf_budget_check(n, psprintf("next: %s %.200s", method, path));
+	cf_ratelimit_check(conn->serverid, conn->userid, n);
+	cf_budget_spend(n);
+}
+
+/*
+ * A statement is about to need n more requests (a listing's pages, a
+ * fan-out's listings, a batch): refuse them now if the statement's budget
+ * or the account's reserve cannot take them all.
+ */
+void
+cf_http_reserve(CfConnection *conn, int64 n, const char *what)
+{
+	cf_budget_check(n, what);
+	cf_ratelimit_check(conn->serverid, conn->userid, (int) Min(n, INT_MAX));
+}
+
+/* The number after key (";r=") in one item of the header, or -1. */
+static long
+ratelimit_field(const char *item, const char *key)
+{
+	const char *p = strstr(item, key);
+	char	   *end;
+	long		v;
+
+	if (p == NULL)
+		return -1;
+	errno = 0;
+	v = strtol(p + strlen(key), &end, 10);
+	if (errno != 0 || end == p + strlen(key) || v < 0 || v > INT_MAX ||
+		(*end != '\0' && *end != ';' && *end != ' '))
+		return -1;
+	return v;
+}
+
+/*
+ * Ratelimit: "default";r=50;t=30 (or several such items, comma-separated):
+ * the item with the fewest requests left.  False if no item is well formed.
+ */
+static bool
+parse_ratelimit(const char *value, int *remaining, int *reset_s)
+{
+	char	   *copy = pstrdup(value);
+	char	   *save = NULL;
+	bool		found = false;
+
+	for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save))
+	{
+		long		r = ratelimit_field(item, ";r=");
+		long		t = ratelimit_field(item, ";t=");
+
+		if (r >= 0 && t >= 0 && (!found || r < *remaining))
+		{
+			*remaining = (int) r;
+			*reset_s = (int) t;
+			found = true;
+		}
+	}
+	pfree(copy);
+	return found;
+}
+
+/*
+ * Count one finished attempt (sent, failed or not, bytes received) and
+ * read what Cloudflare's Ratelimit header says is left.  A malformed or
+ * missing header is ignored.
+ */
+static void
+account_attempt(CfConnection *conn, CURL *curl, const CfAttempt *a,
+				size_t bytes, bool failed)
+{
+	CfUsageDelta d = {0};
+	struct curl_header *h = NULL;
+	int			remaining = -1;
+	int			reset_s = 0;
+
+	d.requests = 1;
+	d.errors = failed ? 1 : 0;
+	d.bytes_received = bytes;
+	cf_usage_count(conn->serverid, conn->userid, &d);
+
+	if (a->rc == CURLE_OK &&
+		curl_easy_header(curl, "Ratelimit", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h &&
+		parse_ratelimit(h->value, &remaining, &reset_s))
+		cf_usage_ratelimit(conn->serverid, conn->userid, remaining, reset_s);
+}
+
+/* A failed attempt: no answer, or a status other than 2xx (404 aside). */
+static bool
+attempt_failed(const CfAttempt *a)
+{
+	return a->rc != CURLE_OK || ((a->status < 200 || a->status >= 300) && a->status != 404);
+}
+
 /*
  * One attempt of a request on the mapping's own handle.  Fills *a and
  * leaves the answer in *buf (malloc'd).
@@ -776,6 +886,7 @@ perform_once(CfConnection *conn, const char *method, const char *url,
 		return;
 	}
 
+	before_sending(conn, 1, method, url + strlen(conn->base_url));
 	pgstat_report_wait_start(PG_WAIT_EXTENSION);
 	a->rc = curl_easy_perform(curl);
 	pgstat_report_wait_end();
@@ -792,6 +903,7 @@ perform_once(CfConnection *conn, const char *method, const char *url,
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 	a->too_large = buf->too_large;
 	response->connects += (int) connects;
+	account_attempt(conn, curl, a, buf->len, attempt_failed(a));
 }
 
 /*
@@ -831,10 +943,15 @@ cf_http_request(CfConnection *conn, const char *method,
 			switch (decide_retry(conn, method, path_and_query, &a, attempt, &wait_ms))
 			{
 				case CF_RETRY:
-					free(buf.data);
-					retry_wait(wait_ms);
-					response->retries++;
-					continue;
+					{
+						CfUsageDelta d = {.retries = 1};
+
+						free(buf.data);
+						cf_usage_count(conn->serverid, conn->userid, &d);
+						retry_wait(wait_ms);
+						response->retries++;
+						continue;
+					}
 				case CF_RETRY_TOO_LATE:
 					free(buf.data);
 					report_retry_after((long) a.retry_after, a.status, method, path_and_query);
@@ -867,6 +984,9 @@ cf_http_request(CfConnection *conn, const char *method,
 	{
 		if (body_headers)
 			curl_slist_free_all(body_headers);
+		/* a write may have been applied whatever happened: drop what it changed */
+		if (strcmp(method, "GET") != 0)
+			cf_cache_invalidate_account(path_and_query);
 	}
 	PG_END_TRY();
 	pfree(url);
@@ -964,6 +1084,7 @@ start_transfer(CfConnection *conn, CfTransfer *x)
 		curl_easy_cleanup(curl);
 		return false;
 	}
+	before_sending(conn, 1, "GET", x->path);
 	x->curl = curl;
 	x->state = XFER_RUNNING;
 	x->attempts++;
@@ -995,11 +1116,16 @@ finish_transfer(CfConnection *conn, CfTransfer *x, CURLcode rc)
 	curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &x->last.request_size);
 	x->last.too_large = x->buf.too_large;
 	x->connects += (int) connects;
+	account_attempt(conn, x->curl, &x->last, x->buf.len,
+					rc != CURLE_OK || status_is_failure(x->last.status));
 	release_transfer_handle(conn, x);
 
 	decision = decide_retry(conn, "GET", x->path, &x->last, x->attempts - 1, &wait_ms);
 	if (decision == CF_RETRY)
 	{
+		CfUsageDelta d = {.retries = 1};
+
+		cf_usage_count(conn->serverid, conn->userid, &d);
 		buffer_reset(&x->buf);
 		x->state = XFER_WAITING;
 		x->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
@@ -1134,9 +1260,9 @@ out_of_memory:
  * reported here, as cf_http_request reports it, after every transfer of the
  * batch has been stopped.  A cancel is noticed within CF_POLL_INTERVAL_MS.
  */
-int
-cf_http_get_many(CfConnection *conn, char *const *paths, int n,
-				 CfHttpResponse *responses)
+static int
+get_many_uncached(CfConnection *conn, char *const *paths, int n,
+				  CfHttpResponse *responses)
 {
 	CfTransfer *xfers;
 	CfBatchFailure failure = {-1, CF_FINAL};
@@ -1144,6 +1270,8 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 	CHECK_FOR_INTERRUPTS();
 	if (n <= 0)
 		return -1;
+	/* the whole batch is refused before any of it is sent */
+	cf_http_reserve(conn, n, psprintf("next: a batch of %d GETs, the first GET %.200s", n, paths[0]));
 	ensure_multi(conn);
 
 	xfers = palloc0(sizeof(CfTransfer) * n);
@@ -1228,4 +1356,102 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 		pfree(xfers[i].url);
 	pfree(xfers);
 	return failure.index;
+}
+
+/* ---------------------------------------------------------------------
+ * GETs through the result cache (cache.c)
+ * ---------------------------------------------------------------------
+ */
+
+/* The cached answer for a path, as a response; false if none. */
+static bool
+cache_lookup(CfConnection *conn, const char *path, CfHttpResponse *response)
+{
+	char	   *url = psprintf("%s%s", conn->base_url, path);
+	char	   *body;
+	size_t		len;
+	bool		hit = cf_cache_get(conn->umid, url, &body, &len);
+
+	pfree(url);
+	if (!hit)
+		return false;
+	memset(response, 0, sizeof(*response));
+	response->status = 200;
+	response->body = body;
+	response->body_len = len;
+	response->cached = true;
+	{
+		CfUsageDelta d = {.cache_hits = 1};
+
+		cf_usage_count(conn->serverid, conn->userid, &d);
+	}
+	return true;
+}
+
+/* Keep a 200 answer for cache_ttl seconds. */
+static void
+cache_store(CfConnection *conn, const char *path, const CfHttpResponse *response,
+			int cache_ttl)
+{
+	char	   *url;
+
+	if (cache_ttl <= 0 || response->status != 200 || response->body == NULL)
+		return;
+	url = psprintf("%s%s", conn->base_url, path);
+	cf_cache_put(conn->umid, url, path, response->body, response->body_len, cache_ttl);
+	pfree(url);
+}
+
+/*
+ * One GET, answered from the cache when cache_ttl > 0 and an answer of no
+ * more than that age is there; else sent (cf_http_request) and kept.
+ */
+void
+cf_http_get(CfConnection *conn, const char *path_and_query, int cache_ttl,
+			CfHttpResponse *response)
+{
+	if (cache_ttl > 0 && cache_lookup(conn, path_and_query, response))
+		return;
+	cf_http_request(conn, "GET", path_and_query, NULL, response);
+	cache_store(conn, path_and_query, response, cache_ttl);
+}
+
+/*
+ * A batch of GETs, run at most max_concurrency at a time; the ones the cache
+ * answers are not sent.  Returns the index of the GET whose answer ended
+ * the batch (its status and body are in responses[i]), or -1.
+ */
+int
+cf_http_get_many(CfConnection *conn, char *const *paths, int n,
+				 CfHttpResponse *responses, int cache_ttl)
+{
+	char	  **miss_paths;
+	int		   *miss_index;
+	CfHttpResponse *miss_responses;
+	int			nmiss = 0;
+	int			failed;
+
+	if (cache_ttl <= 0)
+		return get_many_uncached(conn, paths, n, responses);
+
+	miss_paths = palloc(sizeof(char *) * Max(n, 1));
+	miss_index = palloc(sizeof(int) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		if (cache_lookup(conn, paths[i], &responses[i]))
+			continue;
+		miss_paths[nmiss] = paths[i];
+		miss_index[nmiss++] = i;
+	}
+	if (nmiss == 0)
+		return -1;
+	miss_responses = palloc0(sizeof(CfHttpResponse) * nmiss);
+	failed = get_many_uncached(conn, miss_paths, nmiss, miss_responses);
+	for (int j = 0; j < nmiss; j++)
+	{
+		responses[miss_index[j]] = miss_responses[j];
+		if (j != failed)
+			cache_store(conn, miss_paths[j], &miss_responses[j], cache_ttl);
+	}
+	return failed >= 0 ? miss_index[failed] : -1;
 }

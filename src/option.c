@@ -35,7 +35,7 @@
 
 #define CF_DEFAULT_API_URL "https://api.cloudflare.com/client/v4"
 
-/* The whole-number server options: bounds and defaults, in one place. */
+/* The whole-number options: bounds and defaults, in one place. */
 typedef struct CfIntOption
 {
 	const char *name;
@@ -49,6 +49,7 @@ static const CfIntOption int_options[] = {
 	{"connect_timeout_ms", 1, 600000, 5000},
 	{"max_retries", 0, 10, 3},
 	{"max_concurrency", 1, CF_MAX_CONCURRENCY, CF_DEFAULT_CONCURRENCY},
+	{"cache_ttl", 0, 86400, 0},	/* seconds; server or table */
 	{NULL, 0, 0, 0}
 };
 
@@ -66,6 +67,7 @@ static const CfOption valid_options[] = {
 	{"max_retries", ForeignServerRelationId},
 	{"max_concurrency", ForeignServerRelationId},
 	{"count_pushdown", ForeignServerRelationId},
+	{"cache_ttl", ForeignServerRelationId},
 	{"ca_file", ForeignServerRelationId},
 	{"proxy", ForeignServerRelationId},
 	{"fdw_startup_cost", ForeignServerRelationId},
@@ -78,6 +80,7 @@ static const CfOption valid_options[] = {
 	{"account_id", ForeignTableRelationId},
 	{"order_pushdown", ForeignTableRelationId},
 	{"count_pushdown", ForeignTableRelationId},
+	{"cache_ttl", ForeignTableRelationId},
 	{"fdw_startup_cost", ForeignTableRelationId},
 	{"fdw_request_cost", ForeignTableRelationId},
 	{"fdw_tuple_cost", ForeignTableRelationId},
@@ -131,6 +134,15 @@ int_option(const char *name)
 		if (strcmp(opt->name, name) == 0)
 			return opt;
 	return NULL;
+}
+
+/* A whole-number option's value, within its bounds. */
+static long
+int_option_value(DefElem *def)
+{
+	const CfIntOption *opt = int_option(def->defname);
+
+	return parse_long_option(def, opt->min, opt->max);
 }
 
 /* A whole-number option's default. */
@@ -570,6 +582,7 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 	memset(opts, 0, sizeof(*opts));
 	opts->order_pushdown = true;
 	opts->count_pushdown = true;
+	opts->cache_ttl = (int) int_option_default("cache_ttl");
 	opts->startup_cost = CF_DEFAULT_STARTUP_COST;
 	opts->request_cost = CF_DEFAULT_REQUEST_COST;
 	opts->tuple_cost = CF_DEFAULT_TUPLE_COST;
@@ -583,6 +596,8 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 			opts->account_id = defGetString(def);
 		else if (strcmp(def->defname, "count_pushdown") == 0)
 			opts->count_pushdown = defGetBoolean(def);
+		else if (strcmp(def->defname, "cache_ttl") == 0)
+			opts->cache_ttl = (int) int_option_value(def);
 		else
 			(void) get_cost_option(def, opts);
 	}
@@ -598,6 +613,8 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 			opts->order_pushdown = defGetBoolean(def);
 		else if (strcmp(def->defname, "count_pushdown") == 0)
 			opts->count_pushdown = defGetBoolean(def);
+		else if (strcmp(def->defname, "cache_ttl") == 0)
+			opts->cache_ttl = (int) int_option_value(def);
 		else
 			(void) get_cost_option(def, opts);
 	}

@@ -155,6 +155,10 @@ typedef struct CfScanState
 	int64		connections;	/* new connections opened */
 	const char *protocol;		/* of the latest answer ("HTTP/2"), or NULL */
 	int64		retries;		/* requests sent again (see http.c) */
+	int64		cache_hits;		/* answers the result cache gave */
+
+	int			cache_ttl;		/* cache_ttl of the table; 0 for a modify */
+	bool		fanout_checked; /* the fan-out's requests were budgeted */
 } CfScanState;
 
 /* A pager's memory contexts, children of the query's (see CfPager). */
@@ -311,6 +315,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 										ALLOCSET_SMALL_SIZES);
 	/* the rows an UPDATE or DELETE changes: see pager_fetch */
 	st->rows.read_all = ExecRelationIsTargetRelation(estate, fsplan->scan.scanrelid);
+	/* a change is decided on what Cloudflare holds now, never a cached answer */
+	st->cache_ttl = st->rows.read_all ? 0 : opts.cache_ttl;
 	st->ahead_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam units ahead",
 										  ALLOCSET_DEFAULT_SIZES);
 
@@ -570,6 +576,12 @@ start_scan(ForeignScanState *node)
 	st->limit_hint = evaluate_limit(node, st->plan);
 	st->per_page = cf_plan_per_page(st->plan, st->limit_hint);
 	MemoryContextSwitchTo(oldcxt);
+
+	/* GETs by id, or a listing per parent: all known now, refused now */
+	if (st->nids > 1 && st->limit_hint < 0 && st->conn)
+		cf_http_reserve(st->conn, st->nids,
+						psprintf("%d %s", st->nids,
+								 st->plan->id_expr >= 0 ? "GETs by id" : "listings, one per parent"));
 }
 
 /* Start reading a listing (first page fetched lazily). */
@@ -670,7 +682,10 @@ result_info_number(cJSON *doc, const char *name)
 static void
 count_answer(CfScanState *st, const CfHttpResponse *response, bool is_page)
 {
-	st->requests++;
+	if (response->cached)
+		st->cache_hits++;
+	else
+		st->requests++;
 	if (is_page)
 		st->pages++;
 	st->connections += response->connects;
@@ -688,7 +703,7 @@ static void
 run_batch(CfScanState *st, char **paths, int n, CfHttpResponse *responses,
 		  bool is_list)
 {
-	int			failed = cf_http_get_many(st->conn, paths, n, responses);
+	int			failed = cf_http_get_many(st->conn, paths, n, responses, st->cache_ttl);
 
 	for (int i = 0; i < n; i++)
 	{
@@ -810,7 +825,7 @@ page_response(CfScanState *st, CfPager *pg, CfHttpResponse *local,
 		return &pg->window[pg->next_page - pg->window_first];
 	}
 	*path_and_query = pager_page_path(pg, pg->next_page);
-	cf_http_request(st->conn, "GET", *path_and_query, NULL, local);
+	cf_http_get(st->conn, *path_and_query, st->cache_ttl, local);
 	count_answer(st, local, true);
 	return local;
 }
@@ -917,7 +932,14 @@ fetch_page(CfScanState *st, CfPager *pg)
 	pg->seen += count;
 	pager_advance(pg, doc, count, path_and_query);
 	if (pg->next_page == 2)
+	{
 		note_page_one(st, pg);
+		/* the pages to come are refused now, not after some are spent */
+		if (pg->last_page > 1 && !pg->done)
+			cf_http_reserve(st->conn, pg->last_page - 1,
+							psprintf("GET %.200s lists " INT64_FORMAT " rows: %d more pages",
+									 path_and_query, pg->total, pg->last_page - 1));
+	}
 	return result;
 }
 
@@ -1000,7 +1022,7 @@ fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
 	if (response == NULL)
 	{
-		cf_http_request(st->conn, "GET", pg->path, NULL, &local);
+		cf_http_get(st->conn, pg->path, st->cache_ttl, &local);
 		count_answer(st, &local, false);
 		response = &local;
 	}
@@ -1068,6 +1090,14 @@ fill_ahead(CfScanState *st)
 			MemoryContextSwitchTo(st->ahead_cxt);
 			if (parent == NULL)
 				break;
+			/* one listing per parent: known once the parents' count is */
+			if (!st->fanout_checked && st->parents.total >= 0)
+			{
+				cf_http_reserve(st->conn, st->parents.total,
+								psprintf("a listing of %s for each of " INT64_FORMAT " %s",
+										 res->name, st->parents.total, res->parent->name));
+				st->fanout_checked = true;
+			}
 			id = cf_json_get_string(parent, "id");
 			if (id == NULL || !cf_is_id(id))
 				ereport(ERROR,
@@ -1193,7 +1223,7 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 		path_and_query = page_path(cf_resource_path(res, st->account_id,
 													res->parent ? st->ids[0] : NULL, NULL),
 								   st->query, true, res->per_page_min, 1);
-		cf_http_request(st->conn, "GET", path_and_query, NULL, &response);
+		cf_http_get(st->conn, path_and_query, st->cache_ttl, &response);
 		count_answer(st, &response, true);
 		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
 		(void) get_list_result(doc, path_and_query);
@@ -1431,6 +1461,9 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 	if (es->analyze)
 	{
 		ExplainPropertyInteger("API Requests", NULL, st->requests, es);
+		/* with cache_ttl on, misses show as 0 hits */
+		if (st->cache_ttl > 0 || st->cache_hits > 0)
+			ExplainPropertyInteger("API Cache Hits", NULL, st->cache_hits, es);
 		ExplainPropertyInteger("API Pages", NULL, st->pages, es);
 		explain_connections(st->connections, st->protocol, es);
 		/* shown only when there were some, like the rest of EXPLAIN's extras */

@@ -79,6 +79,7 @@ import hashlib
 import http.server
 import ipaddress
 import json
+import math
 import os
 import re
 import socket
@@ -1157,6 +1158,7 @@ class MockServer(http.server.ThreadingHTTPServer):
         self.log = []
         self.faults = []
         self.latency_ms = 0
+        self.ratelimit = None           # see take_ratelimit; None: no limit, no headers
         self.drop_hook = None
         self.reset_sockets = set()      # connections to end with an RST alone
         super().__init__(addr, Handler)
@@ -1180,6 +1182,31 @@ class MockServer(http.server.ThreadingHTTPServer):
         if isinstance(exc, (ConnectionError, socket.timeout)):
             return
         super().handle_error(request, client_address)
+
+    def take_ratelimit(self):
+        """Cloudflare's rate limit, for one API request: (blocked, headers). Every answer
+        says what is left of the window (Ratelimit, Ratelimit-Policy); past the quota every
+        call is refused until the window resets. Called with the lock held."""
+        rl = self.ratelimit
+        if rl is None:
+            return False, {}
+        now = time.monotonic()
+        if now - rl["start"] >= rl["window"]:
+            rl["start"], rl["spent"] = now, 0
+        reset_s = max(1, math.ceil(rl["window"] - (now - rl["start"])))
+        blocked = rl["spent"] >= rl["quota"]
+        if not blocked:
+            rl["spent"] += 1
+        remaining = max(0, rl["quota"] - rl["spent"])
+        headers = {"Ratelimit": f'"default";r={remaining};t={reset_s}',
+                   "Ratelimit-Policy": f'"default";q={rl["quota"]};w={rl["window"]}'}
+        if rl.get("header"):
+            name, _, value = rl["header"].partition(":")
+            headers.pop(name.strip(), None)
+            headers[name.strip()] = value.strip()
+        if blocked:
+            headers["Retry-After"] = str(reset_s)
+        return blocked, headers
 
     def take_fault(self, method, path):
         """The first fault whose `match` is in the path (and query), and whose `method`, if
@@ -1313,6 +1340,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # `match` may name a page ("page=3"): it is looked for in the path and query.
             fault = srv.take_fault(self.command, path + ("?" + query if query else ""))
             delay = srv.latency_ms
+            blocked, rl_headers = srv.take_ratelimit()
+        if blocked:
+            # Cloudflare's answer past the quota: every call of the user, for the window
+            if delay:
+                time.sleep(delay / 1000.0)
+            rl = srv.ratelimit
+            self.send(429, error_envelope(
+                10100, f"More than {rl['quota']} requests per {rl['window']} seconds reached. "
+                       "Please wait and consider throttling your request speed"),
+                headers=rl_headers)
+            return
         patch = None
         if fault is not None and fault["kind"] == "delay":
             delay += fault["delay_ms"]
@@ -1346,7 +1384,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             # The request has been carried out already; only the answer is late (as when a
             # client times out on a slow API that still did the work).
             time.sleep(delay / 1000.0)
-        self.send(status, payload, headers=headers)
+        self.send(status, payload, headers={**rl_headers, **(headers or {})})
 
     def answer(self, store, path, query, body):
         """(status, body bytes, headers) for one API request. Called with the lock held."""
@@ -1466,6 +1504,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "log": ("GET", "DELETE"),
             "faults": ("GET", "POST", "DELETE"),
             "latency": ("POST",),
+            "ratelimit": ("POST",),
             "health": ("GET",),
         }
         if what not in routes:
@@ -1492,6 +1531,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     srv.log = []
                     srv.faults = []
                     srv.latency_ms = 0
+                    srv.ratelimit = None
                 self.send(200, {"ok": True})
             elif what == "log":
                 clear = method == "DELETE" or \
@@ -1512,6 +1552,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         srv.faults = []
                     faults = [dict(f) for f in srv.faults]
                 self.send(200, {"ok": True, "faults": faults})
+            elif what == "ratelimit":
+                rl = parse_ratelimit(spec)
+                with srv.lock:
+                    srv.ratelimit = rl
+                self.send(200, {"ok": True})
             elif what == "latency":
                 if not isinstance(spec, dict):
                     raise ValueError("expected a JSON object")
@@ -1523,6 +1568,33 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send(200, {"ok": True})
         except ValueError as e:
             self.send(400, {"ok": False, "error": str(e)})
+
+
+def parse_ratelimit(spec):
+    """Validate a POST /__mock/ratelimit body: {"off": true}, or {"quota": Q, "window": S,
+    "spent": N, "header": "Name: raw value"} (spent and header optional; header replaces
+    one of the rate-limit headers with a raw line, to test a client's parsing)."""
+    if not isinstance(spec, dict):
+        raise ValueError("expected a JSON object")
+    if spec.get("off") is True:
+        return None
+    extra = sorted(set(spec) - {"quota", "window", "spent", "header"})
+    if extra:
+        raise ValueError("unknown ratelimit parameter(s): " + ", ".join(extra))
+    rl = {}
+    for k, lo, hi, default in (("quota", 1, 10**7, None), ("window", 1, 86400, None),
+                               ("spent", 0, 10**7, 0)):
+        v = spec.get(k, default)
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise ValueError(f"{k} must be an integer between {lo} and {hi}")
+        rl[k] = v
+    header = spec.get("header")
+    if header is not None and (not isinstance(header, str) or ":" not in header
+                               or "\n" in header or "\r" in header):
+        raise ValueError("header must be one 'Name: value' line")
+    rl["header"] = header
+    rl["start"] = time.monotonic()
+    return rl
 
 
 def parse_reset(spec):

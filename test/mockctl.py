@@ -10,7 +10,7 @@ and the exit status is non-zero.
           [--empty-groups N] [--account-members N] [--roles N] [--permission-groups N]
           [--resource-groups N] [--token T] [--email E] [--key K]
                     rebuild the seeded data (unspecified parameters take their defaults);
-                    also clears the request log, faults and latency
+                    also clears the request log, faults, latency and rate limit
     log [--keep] [--body]
                     print one line per logged API request, "METHOD PATH[?QUERY][ BODY]"
                     with the /client/v4 prefix removed; then clear the log unless --keep
@@ -29,6 +29,11 @@ and the exit status is non-zero.
                     (page N answers the rows of page N-1)
     clear-faults    remove all pending faults
     latency MS      delay every API answer by MS milliseconds (0 disables)
+    ratelimit --quota Q --window S [--spent N] [--header 'Name: value'] | --off
+                    Cloudflare's rate limit: Q requests per S-second window (N of them
+                    already spent), said on every answer in Ratelimit and
+                    Ratelimit-Policy; past it, 429 code 10100 with Retry-After until the
+                    window resets. --header sends that raw line instead; --off: no limit
     wait [--timeout SECONDS]
                     wait until the mock answers /__mock/health (default 10 s)
 """
@@ -149,6 +154,18 @@ def cmd_latency(a):
     call("POST", "/__mock/latency", {"ms": a.ms})
 
 
+def cmd_ratelimit(a):
+    if a.off:
+        call("POST", "/__mock/ratelimit", {"off": True})
+        return
+    if a.quota is None or a.window is None:
+        raise MockError("ratelimit needs --quota and --window, or --off")
+    spec = {"quota": a.quota, "window": a.window, "spent": a.spent}
+    if a.header is not None:
+        spec["header"] = a.header
+    call("POST", "/__mock/ratelimit", spec)
+
+
 def cmd_wait(a):
     deadline = time.monotonic() + a.timeout
     last = None
@@ -219,6 +236,14 @@ def parser():
     p = sub.add_parser("latency", help="delay every API answer")
     p.add_argument("ms", type=nonneg_int)
     p.set_defaults(func=cmd_latency)
+
+    p = sub.add_parser("ratelimit", help="Cloudflare's rate limit and its headers")
+    p.add_argument("--quota", type=int)
+    p.add_argument("--window", type=int)
+    p.add_argument("--spent", type=int, default=0)
+    p.add_argument("--header")
+    p.add_argument("--off", action="store_true")
+    p.set_defaults(func=cmd_ratelimit)
 
     p = sub.add_parser("wait", help="wait for the mock to come up")
     p.add_argument("--timeout", type=float, default=10.0)

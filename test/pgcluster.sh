@@ -35,6 +35,9 @@
 #   CFIAM_PROXY_PORT port of the test egress proxy (test/proxy.py) on
 #                    127.0.0.1 (default 18790); logs to proxy.log
 #   CFIAM_FRONT_PORT port of the TLS front on 127.0.0.1 (default 18788)
+#   CFIAM_PRELOAD    1: shared_preload_libraries = 'cfiam' (the result cache
+#                    and statistics in shared memory; cfiam must be installed
+#                    before `start`); default 0, cfiam loaded on first use
 #   CFIAM_TRANSPORT  how cfiam reaches the mock (default http1):
 #                      http1      plain HTTP/1.1 to the mock itself; no front
 #                      h2         TLS to the front, which offers h2 and
@@ -73,6 +76,7 @@ PROXY_LOG="$BASE/proxy.log"
 PROXY_PID="$BASE/proxy.pid"
 FRONT_PORT="${CFIAM_FRONT_PORT:-18788}"
 TRANSPORT="${CFIAM_TRANSPORT:-http1}"
+PRELOAD="${CFIAM_PRELOAD:-0}"
 TLS_DIR="$BASE/tls"
 FRONT_LOG="$BASE/front.log"
 FRONT_PID="$BASE/front.pid"
@@ -252,7 +256,12 @@ log_timezone = 'UTC'
 # cfiam's DEBUG1 lines (each retry) reach the log, where the credential
 # check of test/run-tests.sh looks for leaked secrets
 log_min_messages = debug1
+# a small result cache, so that sql/cache.sql can fill it
+cfiam.cache_size = '1MB'
 EOF
+    if [ "$PRELOAD" = 1 ]; then
+        echo "shared_preload_libraries = 'cfiam'" >>"$PGDATA_DIR/postgresql.conf"
+    fi
 
     log "starting PostgreSQL on socket $BASE/.s.PGSQL.$PORT (log $PG_LOG)"
     if ! as_pg "$BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 >/dev/null; then

@@ -43,6 +43,12 @@ TLS_HTTP1_SUITES="concurrency resilience"
 # Suites that need the TLS front (sql/transport.sql): not in REGRESS, run in
 # the h2 and tls-http1 passes only.
 TLS_ONLY_SUITES="transport"
+# Suites of what only a preloaded cfiam does (the cache in shared memory):
+# not in REGRESS, run in the pass whose cluster preloads it.
+PRELOAD_ONLY_SUITES="cache_shared"
+# The pass whose cluster has shared_preload_libraries = 'cfiam'; the others
+# run cfiam loaded on first use, each backend with its own cache.
+PRELOAD_TRANSPORT="http1"
 
 OUT="$(mktemp -t cfiam-installcheck.XXXXXX)"
 FAST_BIN="$(mktemp -d -t cfiam-bin.XXXXXX)"
@@ -67,7 +73,7 @@ suites_of() {
     elif [ "$1" = h2 ]; then
         echo "$ALL_SUITES $TLS_ONLY_SUITES"
     else
-        echo "$ALL_SUITES"
+        echo "$ALL_SUITES $PRELOAD_ONLY_SUITES"
     fi
 }
 
@@ -143,7 +149,7 @@ BASE="${CFIAM_PGDATA:-/tmp/cfiam-pg}"
 # credential check; results kept in results-$1/. Adds to PASSED, FAILED and
 # (first failure) STATUS.
 run_pass() {
-    local t="$1" suites n status passed failed pg_status keep start secs
+    local t="$1" suites n status passed failed pg_status keep start secs preload
     suites="$(suites_of "$t")"
     n="$(words "$suites")"
     keep="$ROOT/results-$t"
@@ -151,8 +157,9 @@ run_pass() {
     start=$SECONDS
 
     echo
-    echo "== transport $t: start the throwaway cluster, the mock API$([ "$t" = http1 ] || echo ' and the TLS front')"
-    if ! CFIAM_TRANSPORT="$t" bash "$ROOT/test/pgcluster.sh" start >/dev/null; then
+    if [ "$t" = "$PRELOAD_TRANSPORT" ]; then preload=1; else preload=0; fi
+    echo "== transport $t: start the throwaway cluster$([ "$preload" = 1 ] && echo ' (cfiam preloaded)'), the mock API$([ "$t" = http1 ] || echo ' and the TLS front')"
+    if ! CFIAM_PRELOAD="$preload" CFIAM_TRANSPORT="$t" bash "$ROOT/test/pgcluster.sh" start >/dev/null; then
         echo "== transport $t: the cluster did not start; its $n tests count as failed"
         FAILED=$((FAILED + n))
         PENDING=$((PENDING - n))
