@@ -111,7 +111,9 @@ IMPORT FOREIGN SCHEMA cfiam FROM SERVER cloudflare INTO cf;
 # Each query returns one line: rows | checksum | bytes. checksum is the sum of the lengths
 # of the email (group name for `name`), which sdk.mjs computes the same way; the whole-row
 # pg_column_size makes every column of every row be fetched and converted, as SELECT * would
-# (the SDK decodes whole objects too), without sending the rows to the client.
+# (the SDK decodes whole objects too), without sending the rows to the client. The joins use
+# ROW(g.*), which expands to the columns, as SELECT g.*, m.* does: a whole-row reference
+# (g.*) keeps cfiam from pushing the join down, and no user query needs one.
 QUERIES = {
     "full": "SELECT count(*), coalesce(sum(length(m.email)), 0), coalesce(sum(pg_column_size(m.*)), 0)"
             " FROM cf.account_members m",
@@ -122,11 +124,12 @@ QUERIES = {
     "order": "SELECT count(*), coalesce(sum(length(m.email)), 0), coalesce(sum(pg_column_size(m.*)), 0)"
              " FROM (SELECT * FROM cf.account_members ORDER BY email LIMIT 10) m",
     "join": "SELECT count(*), coalesce(sum(length(m.email)), 0),"
-            " coalesce(sum(pg_column_size(g.*) + pg_column_size(m.*)), 0)"
+            " coalesce(sum(pg_column_size(ROW(g.*)) + pg_column_size(ROW(m.*))), 0)"
             " FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id",
     # The three-way join; checksum: the account member's email.
     "join3": "SELECT count(*), coalesce(sum(length(a.email)), 0),"
-             " coalesce(sum(pg_column_size(g.*) + pg_column_size(m.*) + pg_column_size(a.*)), 0)"
+             " coalesce(sum(pg_column_size(ROW(g.*)) + pg_column_size(ROW(m.*))"
+             " + pg_column_size(ROW(a.*))), 0)"
              " FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id"
              " JOIN cf.account_members a ON a.id = m.id",
 }
@@ -191,11 +194,12 @@ def cfiam_run(shape, variables):
             "cpu_ms": cpu1 - cpu0}
 
 
-def cfiam_explain(shape, variables=None):
-    """(plan text, requests) of EXPLAIN (ANALYZE, COSTS OFF) of a shape's query in a fresh
-    session; requests from the mock's log."""
+def cfiam_explain(shape, variables=None, analyze=True):
+    """(plan text, requests) of EXPLAIN (ANALYZE, COSTS OFF) of a shape's query (without
+    ANALYZE if analyze is false) in a fresh session; requests from the mock's log."""
     mockctl("clear-log")
-    r = psql("EXPLAIN (ANALYZE, COSTS OFF) " + QUERIES[shape] + ";\n", variables)
+    r = psql(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}COSTS OFF) " + QUERIES[shape] + ";\n",
+             variables)
     return r.stdout.rstrip("\n"), mock_count()
 
 
@@ -203,12 +207,11 @@ def plan_shape(plan):
     """The nodes of an EXPLAIN ANALYZE text, top down, joined by ' / ' (a pushed join with its
     Relations in brackets)."""
     nodes = []
-    lines = plan.splitlines()
+    lines = [ln for ln in plan.splitlines() if ln.strip()]
     for i, ln in enumerate(lines):
-        m = re.match(r"^\s*(?:->\s+)?(\S.*?)\s+\(actual", ln)
-        if not m or (ln.strip() and not ln.lstrip().startswith("->") and nodes):
+        if i > 0 and not ln.lstrip().startswith("->"):
             continue
-        node = m.group(1)
+        node = re.sub(r"\s+\(actual .*$", "", re.sub(r"^\s*(->\s+)?", "", ln))
         if i + 1 < len(lines):
             rel = re.match(r"^\s*Relations: (.*)$", lines[i + 1])
             if rel:
@@ -452,6 +455,7 @@ def main():
     full_sdk = {}       # size -> (SDK ms, SDK checksum, SDK requests) of the full scan
     full_min = {}       # size -> minimum requests of the full scan
     swept = []          # (max_concurrency label, cfiam ms, ratio, requests) at the largest N
+    plans = {}          # shape -> (plan shape of EXPLAIN (COSTS OFF), requests) at the largest N
     ratios = {}         # (size, SDK shape) -> (ratio, cfiam requests, minimum, cfiam ms,
                         #                      SDK ms, SDK requests)
 
@@ -488,6 +492,11 @@ def main():
 
         # The three-way join only at the largest N (the SDK's side of it is the longest
         # measurement of the run).
+        if n == max(sizes):
+            for shape in ("join", "join3"):
+                plan, plan_req = cfiam_explain(shape, analyze=False)
+                plans[shape] = (plan_shape(plan), plan_req)
+
         for shape in SHAPES if n == max(sizes) else SHAPES[:-1]:
             log(f"  {n}: {shape}: cfiam x{reps}")
             cf = [cfiam_run(shape, variables) for _ in range(reps)]
@@ -565,8 +574,10 @@ def main():
 
     print("Queries through cfiam (each in a fresh psql session, timed by psql's \\timing; "
           "`pg_column_size(m.*)` makes every column of every row be fetched and converted, "
-          "as `SELECT *` would, without shipping rows to the client; the second number is the "
-          "checksum compared with the SDK's answer):")
+          "as `SELECT *` would, without shipping rows to the client (the joins say "
+          "`pg_column_size(ROW(g.*))`, which expands to the columns as `SELECT g.*, m.*` does: "
+          "a whole-row reference would keep the join from being pushed down); the second "
+          "number is the checksum compared with the SDK's answer):")
     print()
     for shape in SHAPES:
         print(f"- {shape}: `{QUERIES[shape]}`")
@@ -610,6 +621,13 @@ def main():
     print("- the SDK stops only at the first empty page: a list of R rows costs ceil(R / per_page) + 1 "
           "(a GET by id, or a list it breaks out of, costs what it uses).")
     print()
+    if plans:
+        print(f"Plans of the joins at N = {max(sizes):,} (EXPLAIN (COSTS OFF), a fresh session; "
+              "nodes top down):")
+        print()
+        for shape, (shape_text, plan_req) in plans.items():
+            print(f"- {shape}: {shape_text} ({plan_req} requests to plan)")
+        print()
     if swept:
         big = max(sizes)
         print(f"### Full scan of {big:,} account members by max_concurrency, {lat} ms per answer, "
