@@ -111,7 +111,9 @@ IMPORT FOREIGN SCHEMA cfiam FROM SERVER cloudflare INTO cf;
 # Each query returns one line: rows | checksum | bytes. checksum is the sum of the lengths
 # of the email (group name for `name`), which sdk.mjs computes the same way; the whole-row
 # pg_column_size makes every column of every row be fetched and converted, as SELECT * would
-# (the SDK decodes whole objects too), without sending the rows to the client.
+# (the SDK decodes whole objects too), without sending the rows to the client. The joins use
+# ROW(g.*), which expands to the columns, as SELECT g.*, m.* does: a whole-row reference
+# (g.*) keeps cfiam from pushing the join down, and no user query needs one.
 QUERIES = {
     "full": "SELECT count(*), coalesce(sum(length(m.email)), 0), coalesce(sum(pg_column_size(m.*)), 0)"
             " FROM cf.account_members m",
@@ -122,8 +124,14 @@ QUERIES = {
     "order": "SELECT count(*), coalesce(sum(length(m.email)), 0), coalesce(sum(pg_column_size(m.*)), 0)"
              " FROM (SELECT * FROM cf.account_members ORDER BY email LIMIT 10) m",
     "join": "SELECT count(*), coalesce(sum(length(m.email)), 0),"
-            " coalesce(sum(pg_column_size(g.*) + pg_column_size(m.*)), 0)"
+            " coalesce(sum(pg_column_size(ROW(g.*)) + pg_column_size(ROW(m.*))), 0)"
             " FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id",
+    # The three-way join; checksum: the account member's email.
+    "join3": "SELECT count(*), coalesce(sum(length(a.email)), 0),"
+             " coalesce(sum(pg_column_size(ROW(g.*)) + pg_column_size(ROW(m.*))"
+             " + pg_column_size(ROW(a.*))), 0)"
+             " FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id"
+             " JOIN cf.account_members a ON a.id = m.id",
 }
 
 SHAPE_TEXT = {
@@ -132,7 +140,9 @@ SHAPE_TEXT = {
     "name": "name filter `user_groups WHERE name = …`",
     "order": "`account_members ORDER BY email LIMIT 10`",
     "join": "join `user_groups g JOIN user_group_members m ON m.user_group_id = g.id`",
+    "join3": "three-way join `… JOIN account_members a ON a.id = m.id`",
 }
+SHAPES = ("full", "id", "name", "order", "join", "join3")
 
 
 def parse_proc_files(tag):
@@ -182,6 +192,32 @@ def cfiam_run(shape, variables):
     return {"rows": result[0], "checksum": result[1], "bytes": result[2], "ms": ms,
             "requests": requests, "hwm_before": hwm0, "hwm_after": hwm1,
             "cpu_ms": cpu1 - cpu0}
+
+
+def cfiam_explain(shape, variables=None, analyze=True):
+    """(plan text, requests) of EXPLAIN (ANALYZE, COSTS OFF) of a shape's query (without
+    ANALYZE if analyze is false) in a fresh session; requests from the mock's log."""
+    mockctl("clear-log")
+    r = psql(f"EXPLAIN ({'ANALYZE, ' if analyze else ''}COSTS OFF) " + QUERIES[shape] + ";\n",
+             variables)
+    return r.stdout.rstrip("\n"), mock_count()
+
+
+def plan_shape(plan):
+    """The nodes of an EXPLAIN ANALYZE text, top down, joined by ' / ' (a pushed join with its
+    Relations in brackets)."""
+    nodes = []
+    lines = [ln for ln in plan.splitlines() if ln.strip()]
+    for i, ln in enumerate(lines):
+        if i > 0 and not ln.lstrip().startswith("->"):
+            continue
+        node = re.sub(r"\s+\(actual .*$", "", re.sub(r"^\s*(->\s+)?", "", ln))
+        if i + 1 < len(lines):
+            rel = re.match(r"^\s*Relations: (.*)$", lines[i + 1])
+            if rel:
+                node += f" [{rel.group(1)}]"
+        nodes.append(node)
+    return " / ".join(nodes)
 
 
 def cfiam_protocol():
@@ -301,6 +337,16 @@ def start_pace():
         return None, None
 
 
+def default_concurrency():
+    """The build's default max_concurrency (src/cfiam.h), or None."""
+    try:
+        with open(os.path.join(ROOT, "src", "cfiam.h")) as f:
+            m = re.search(r"#define CF_DEFAULT_CONCURRENCY (\d+)", f.read())
+        return int(m.group(1)) if m else None
+    except OSError:
+        return None
+
+
 def loadavg():
     try:
         with open("/proc/loadavg") as f:
@@ -409,6 +455,9 @@ def main():
     full_sdk = {}       # size -> (SDK ms, SDK checksum, SDK requests) of the full scan
     full_min = {}       # size -> minimum requests of the full scan
     swept = []          # (max_concurrency label, cfiam ms, ratio, requests) at the largest N
+    plans = {}          # shape -> (plan shape of EXPLAIN (COSTS OFF), requests) at the largest N
+    ratios = {}         # (size, SDK shape) -> (ratio, cfiam requests, minimum, cfiam ms,
+                        #                      SDK ms, SDK requests)
 
     for n in sizes:
         log(f"seed the mock: {n} account members, {groups} groups x {per_group} members")
@@ -423,8 +472,11 @@ def main():
         mockctl("latency", lat)
 
         in_groups = min(per_group, n)
+        # The mock draws the members of group i from the account members i * per_group + j
+        # (modulo N), so every group member is an account member and the three-way join
+        # has as many rows as the two-way one.
         expect_rows = {"full": n, "id": 1, "name": 1, "order": min(10, n),
-                       "join": groups * in_groups}
+                       "join": groups * in_groups, "join3": groups * in_groups}
         minimum = {
             "full": max(1, ceil_div(n, AM_MAX)),
             "id": 1,
@@ -432,12 +484,20 @@ def main():
             "order": 1,
             "join": max(1, ceil_div(groups, UG_MAX)) + groups * max(1, ceil_div(in_groups, GM_MAX)),
         }
+        minimum["join3"] = minimum["join"] + minimum["full"]
         sdk_shapes = {"full": ["full"], "id": ["id"], "name": ["name"], "order": ["order"],
-                      "join": ["join", "join4"]}
+                      "join": ["join", "join4"], "join3": ["join3", "join3_4"]}
         arg = {"id": the_id, "name": the_name}
         variables = {"id": the_id, "name": the_name}
 
-        for shape in ("full", "id", "name", "order", "join"):
+        # The three-way join only at the largest N (the SDK's side of it is the longest
+        # measurement of the run).
+        if n == max(sizes):
+            for shape in ("join", "join3"):
+                plan, plan_req = cfiam_explain(shape, analyze=False)
+                plans[shape] = (plan_shape(plan), plan_req)
+
+        for shape in SHAPES if n == max(sizes) else SHAPES[:-1]:
             log(f"  {n}: {shape}: cfiam x{reps}")
             cf = [cfiam_run(shape, variables) for _ in range(reps)]
             cf_ms = med([r["ms"] for r in cf])
@@ -449,10 +509,16 @@ def main():
                 sd_ms = med([r["ms"] for r in sd])
                 sd_req = same([r["requests"] for r in sd])
                 label = SHAPE_TEXT[shape]
-                if s == "join":
+                if s in ("join", "join3"):
                     label += " — SDK: groups one after another"
-                elif s == "join4":
+                elif s in ("join4", "join3_4"):
                     label += " — SDK: 4 groups at a time"
+                if s == "join3":
+                    label += ", then the account members"
+                elif s == "join3_4":
+                    label += ", the account members listed alongside"
+                ratios[(n, s)] = (sd_ms / cf_ms if cf_ms > 0 else float("inf"), cf_req,
+                                  minimum[shape], cf_ms, sd_ms, sd_req)
                 ratio = sd_ms / cf_ms if cf_ms > 0 else float("inf")
                 table.append((n, label, cf_rows, cf_req, minimum[shape], sd_req, cf_ms, sd_ms,
                               ratio))
@@ -508,10 +574,12 @@ def main():
 
     print("Queries through cfiam (each in a fresh psql session, timed by psql's \\timing; "
           "`pg_column_size(m.*)` makes every column of every row be fetched and converted, "
-          "as `SELECT *` would, without shipping rows to the client; the second number is the "
-          "checksum compared with the SDK's answer):")
+          "as `SELECT *` would, without shipping rows to the client (the joins say "
+          "`pg_column_size(ROW(g.*))`, which expands to the columns as `SELECT g.*, m.*` does: "
+          "a whole-row reference would keep the join from being pushed down); the second "
+          "number is the checksum compared with the SDK's answer):")
     print()
-    for shape in ("full", "id", "name", "order", "join"):
+    for shape in SHAPES:
         print(f"- {shape}: `{QUERIES[shape]}`")
     print()
     print("The SDK script (test/bench/sdk.mjs) does the same with `for await` auto-pagination "
@@ -520,7 +588,10 @@ def main():
           "`accounts.members.list({order: 'user.email', direction: 'asc', per_page: 10})` "
           "(break after 10), and for the join `iam.userGroups.list({per_page: 500})` then "
           "`iam.userGroups.members.list(group, {per_page: 500})` per group, sequentially or "
-          "4 groups at a time.")
+          "4 groups at a time; for the three-way join the same, plus "
+          "`accounts.members.list({per_page: 50})` into a `Map` by id, joined in JS: after the "
+          "groups' members when they go one after another, alongside them from the start "
+          "(up to 5 requests in flight) in the 4-groups-at-a-time variant.")
     print()
     print(f"## 1-2. Requests and wall time, {lat} ms per answer "
           f"(median of {reps}; ratio = SDK ms / cfiam ms, > 1 means cfiam is faster)")
@@ -545,9 +616,18 @@ def main():
     print("- id lookup: 1 (GET .../members/{id}); name filter: max(1, ceil(matches / 500)) = 1 "
           "(`?name=`); ORDER BY email LIMIT 10: 1 (`order=user.email&per_page=10`)")
     print("- join of G groups of m members: max(1, ceil(G / 500)) + G * max(1, ceil(m / 500))")
+    print("- three-way join: the join's minimum + the full scan's, max(1, ceil(N / 50)) "
+          f"(measured at N = {max(sizes):,} only)")
     print("- the SDK stops only at the first empty page: a list of R rows costs ceil(R / per_page) + 1 "
           "(a GET by id, or a list it breaks out of, costs what it uses).")
     print()
+    if plans:
+        print(f"Plans of the joins at N = {max(sizes):,} (EXPLAIN (COSTS OFF), a fresh session; "
+              "nodes top down):")
+        print()
+        for shape, (shape_text, plan_req) in plans.items():
+            print(f"- {shape}: {shape_text} ({plan_req} requests to plan)")
+        print()
     if swept:
         big = max(sizes)
         print(f"### Full scan of {big:,} account members by max_concurrency, {lat} ms per answer, "
@@ -637,6 +717,106 @@ def main():
           "before and after the query while the session is open.")
     print()
 
+    # ---------------------------------------------------------------- three-way join, no latency
+    # The three-way join at the largest N with no added latency: its plan (EXPLAIN ANALYZE,
+    # which must show no join filter comparing every pair), its requests (at most the
+    # minimum) and its wall time, at the main table's max_concurrency and at 1 (one request
+    # at a time, which cfiam does not pace), against the SDK's two variants.
+    big = max(sizes)
+    j3_rows = groups * min(per_group, big)
+    j3_min = (max(1, ceil_div(groups, UG_MAX)) + groups * max(1, ceil_div(min(per_group, big), GM_MAX))
+              + max(1, ceil_div(big, AM_MAX)))
+    log(f"seed the mock: {big} account members, {groups} groups x {per_group} members, "
+        "zero latency")
+    mockctl("reset", "--account-members", big, "--user-groups", groups,
+            "--members-per-group", per_group)
+    mockctl("latency", 0)
+    dflt = default_concurrency()
+    if a.max_concurrency is not None:
+        settings = [(f"{a.max_concurrency} (--max-concurrency)", None)]
+    elif has_mc:
+        settings = [(f"default (unset{f', {dflt}' if dflt else ''})", None)]
+    else:
+        settings = [("(not supported by this build)", None)]
+    if has_mc and a.max_concurrency != 1:
+        settings.append(("1", 1))
+    j3 = []
+    for label, mc in settings:
+        if mc is not None:
+            psql(f"ALTER SERVER cloudflare OPTIONS "
+                 f"({'ADD' if a.max_concurrency is None else 'SET'} max_concurrency '{mc}');\n")
+        log(f"  {big}: three-way join, zero latency, max_concurrency {label}: EXPLAIN ANALYZE, "
+            f"cfiam x{reps}")
+        plan, plan_req = cfiam_explain("join3")
+        cf = [cfiam_run("join3", {}) for _ in range(reps)]
+        if mc is not None:
+            if a.max_concurrency is None:
+                psql("ALTER SERVER cloudflare OPTIONS (DROP max_concurrency);\n")
+            else:
+                psql(f"ALTER SERVER cloudflare OPTIONS (SET max_concurrency "
+                     f"'{a.max_concurrency}');\n")
+        quadratic = re.search(r"Join Filter|Rows Removed by Join Filter", plan) is not None
+        j3.append({"label": label, "plan": plan, "plan_req": plan_req, "shape": plan_shape(plan),
+                   "quadratic": quadratic,
+                   "ms": med([c["ms"] for c in cf]), "cpu_ms": med([c["cpu_ms"] for c in cf]),
+                   "req": same([c["requests"] for c in cf]),
+                   "req_max": max(c["requests"] for c in cf), "runs": cf})
+        for c in cf:
+            if c["rows"] != j3_rows:
+                problems.append(f"zero latency three-way join (max_concurrency {label}): cfiam "
+                                f"answered {c['rows']} rows, expected {j3_rows:,}")
+                break
+    j3_sdk = {}
+    for s in ("join3", "join3_4"):
+        log(f"  {big}: three-way join, zero latency: SDK ({s}) x{reps}")
+        sd = [sdk_run(s) for _ in range(reps)]
+        j3_sdk[s] = (med([r["ms"] for r in sd]), same([r["requests"] for r in sd]))
+        for r in sd:
+            for c in j3[0]["runs"]:
+                if (r["rows"], r["checksum"]) != (c["rows"], c["checksum"]):
+                    problems.append(f"zero latency three-way join: cfiam answered {c['rows']} "
+                                    f"rows (checksum {c['checksum']}), SDK {s} {r['rows']} "
+                                    f"(checksum {r['checksum']})")
+                    break
+
+    print(f"## 4. Zero added latency: the three-way join at {big:,} account members, "
+          f"{groups} groups of {per_group} (median of {reps}, a fresh session each)")
+    print()
+    print(f"`{QUERIES['join3']}`: {j3_rows:,} rows; at most {j3_min:,} requests "
+          f"(the minimum: {max(1, ceil_div(groups, UG_MAX))} group listing page(s) + "
+          f"{groups} members listings + {max(1, ceil_div(big, AM_MAX))} account member pages).")
+    print()
+    print("| max_concurrency | plan | join filter | cfiam requests | at most | cfiam ms | "
+          "backend CPU ms |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for j in j3:
+        flag = "" if j["req_max"] <= j3_min else " ⚠"
+        print(f"| {j['label']} | {j['shape']} | {'**yes**' if j['quadratic'] else 'none'} | "
+              f"{j['req']}{flag} | {j3_min:,} | {fmt_ms(j['ms'])} | {fmt_ms(j['cpu_ms'])} |")
+    print()
+    print(f"The SDK, same data and transport: groups one after another, then the account members: "
+          f"{fmt_ms(j3_sdk['join3'][0])} ms, {j3_sdk['join3'][1]} requests; 4 groups at a time, "
+          f"the account members alongside: {fmt_ms(j3_sdk['join3_4'][0])} ms, "
+          f"{j3_sdk['join3_4'][1]} requests.")
+    print()
+    rate, burst = start_pace()
+    if rate:
+        print(f"With more than one request in flight cfiam starts at most {rate} requests a "
+              f"second after a burst of {burst} (src/http.c, inside Cloudflare's 200 per second "
+              f"per client IP), so {j3_min:,} requests take at least about "
+              f"{max(0, j3_min - burst) * 1000 / rate:,.0f} ms however fast the API answers; "
+              "at max_concurrency 1 requests go one at a time and are not paced.")
+        print()
+    for j in j3:
+        print(f"EXPLAIN (ANALYZE, COSTS OFF), max_concurrency {j['label']} "
+              f"({j['plan_req']} requests):")
+        print()
+        print("```")
+        print(j["plan"])
+        print("```")
+        print()
+    sys.stdout.flush()
+
     # ---------------------------------------------------------------- targets
     print("## Targets")
     print()
@@ -667,6 +847,26 @@ def main():
                          "no client can be 8x faster; it takes pages fetched concurrently "
                          "(the first answer's total_count tells how many pages there are)")
         print(line)
+    for s, want, text in (("join", 12, "the SDK going group by group"),
+                          ("join4", 3, "the SDK with 4 groups in flight")):
+        got = ratios.get((big, s))
+        if got is None:
+            continue
+        r, req, mn, cf_ms, sd_ms, sd_req = got
+        verdict = "met" if r >= want else "MISSED"
+        print(f"- join of {groups} groups x {per_group} at {lat} ms, cfiam over {protocol}: "
+              f"{fmt_ms(cf_ms)} ms with {req} requests (minimum {mn:,}) vs {text} "
+              f"{fmt_ms(sd_ms)} ms with {sd_req}: {r:.2f}x (target >= {want}x): **{verdict}**")
+    for j in j3:
+        fast = j["ms"] < 1000
+        ok = not j["quadratic"] and j["req_max"] <= j3_min and fast
+        print(f"- three-way join of {big:,} account members at zero latency, max_concurrency "
+              f"{j['label']}: {'no' if not j['quadratic'] else 'a'} join filter "
+              f"({j['shape']}), {j['req']} requests (at most {j3_min:,}), {fmt_ms(j['ms'])} ms "
+              f"(target: no join filter, at most {j3_min:,} requests, under 1 s): "
+              f"**{'met' if ok else 'MISSED'}**"
+              + ("" if fast or not rate or j["label"] == "1" else
+                 f" (the time: {j3_min:,} requests at cfiam's pace of {rate} a second)"))
     if len(thr) >= 2:
         lo, hi = thr[0], thr[-1]
         grow_lo = lo["hwm1"] - lo["hwm0"]

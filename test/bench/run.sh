@@ -5,7 +5,8 @@
 # Usage (as root on Debian 12, from any directory):
 #   bash test/bench/run.sh            full run: 1,000 and 10,000 account members,
 #                                     200 groups x 50 members, 50 ms per answer,
-#                                     memory at 1,000 / 10,000 / 100,000 rows
+#                                     memory at 1,000 / 10,000 / 100,000 rows, the
+#                                     three-way join at 10,000 with no added latency
 #   bash test/bench/run.sh --quick    small sizes, for a smoke test (~1 minute)
 # Options: --reps N (timed repetitions, median reported; default 3), --latency MS
 #   (default 50), --max-concurrency N (sets cfiam's server option of that name; an error
@@ -24,8 +25,9 @@
 # test/bench/bench.py measures and prints the report. Everything started is stopped on exit.
 #
 # Environment (all optional, as for test/run-tests.sh): PG_CONFIG, PG_BINDIR,
-# CFIAM_PGDATA, CFIAM_PGPORT, CFIAM_MOCK_PORT, CFIAM_FRONT_PORT; CFIAM_API_URL and
-# CFIAM_CA_FILE to use a TLS front you run yourself before the mock (test/transport.sh).
+# CFIAM_PGDATA, CFIAM_PGPORT, CFIAM_MOCK_PORT, CFIAM_FRONT_PORT, CFIAM_PROXY_PORT;
+# CFIAM_API_URL and CFIAM_CA_FILE to use a TLS front you run yourself before the mock
+# (test/transport.sh).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -35,7 +37,7 @@ cd "$ROOT"
 # The exact command, for the report.
 CMDLINE=""
 for v in PG_CONFIG PG_BINDIR CFIAM_PGDATA CFIAM_PGPORT CFIAM_MOCK_PORT CFIAM_FRONT_PORT \
-         CFIAM_API_URL CFIAM_CA_FILE; do
+         CFIAM_PROXY_PORT CFIAM_API_URL CFIAM_CA_FILE; do
     if [ -n "${!v:-}" ]; then CMDLINE="$CMDLINE$v=${!v} "; fi
 done
 export BENCH_CMDLINE="${CMDLINE}bash test/bench/run.sh${*:+ $*}"
@@ -46,7 +48,7 @@ TRANSPORT=h2
 prev=""
 for a in "$@"; do
     case "$a" in
-        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
         --transport=*) TRANSPORT="${a#--transport=}" ;;
     esac
     if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi

@@ -12,13 +12,20 @@
 //   order    first 10 account members by email   (cfiam: ORDER BY email LIMIT 10)
 //   join     every group, then each group's members, one group after another
 //   join4    the same, 4 groups at a time
+//   join3    the three-way join (cfiam: user_groups g JOIN user_group_members m ON
+//            m.user_group_id = g.id JOIN account_members a ON a.id = m.id): every group, each
+//            group's members one group after another, then every account member, joined in
+//            JS by member id (a Map of the account members)
+//   join3_4  the same with 4 groups in flight, and the account members listed alongside
+//            from the start (up to 5 requests in flight)
 //
 // Lists use the largest per_page each endpoint allows (50 for account members, 500 for user
 // groups and group members), to be fair to the SDK; for `order` it asks for per_page=10.
 // Retries are left at the SDK's default (none happen against a healthy mock).
 //
 // Prints one JSON line: {"shape", "rows", "checksum", "requests", "ms", "maxrss_kb"}. checksum is the sum
-// of the lengths of the email (or group name) of every row, the same number run.sh computes
+// of the lengths of the email (or group name; for join3 the account member's email) of every
+// row, the same number run.sh computes
 // in SQL, so the two answers can be compared; requests is counted by a wrapper around fetch;
 // ms is the wall time from creating the client to the last row (node's start-up excluded);
 // maxrss_kb is the node process's peak resident set (getrusage).
@@ -51,6 +58,33 @@ async function groupMembers(client, groupId, acc) {
   for await (const m of client.iam.userGroups.members.list(groupId, { account_id, per_page: 500 })) {
     acc.rows += 1;
     acc.checksum += len(m.email);
+  }
+}
+
+// Every account member, by id.
+async function accountMembersById(client) {
+  const byId = new Map();
+  for await (const a of client.accounts.members.list({ account_id, per_page: 50 })) {
+    byId.set(a.id, a);
+  }
+  return byId;
+}
+
+// The members of one group, as [group, member] pairs appended to pairs.
+async function groupMemberPairs(client, group, pairs) {
+  for await (const m of client.iam.userGroups.members.list(group.id, { account_id, per_page: 500 })) {
+    pairs.push([group, m]);
+  }
+}
+
+// The inner join of the [group, member] pairs with the account members on the member id.
+function joinAccountMembers(pairs, byId, acc) {
+  for (const [, m] of pairs) {
+    const a = byId.get(m.id);
+    if (a) {
+      acc.rows += 1;
+      acc.checksum += len(a.user?.email ?? a.email);
+    }
   }
 }
 
@@ -108,6 +142,30 @@ async function run(client, shape, arg) {
         }
       };
       await Promise.all([worker(), worker(), worker(), worker()]);
+      break;
+    }
+    case 'join3': {
+      const pairs = [];
+      for await (const g of client.iam.userGroups.list({ account_id, per_page: 500 })) {
+        await groupMemberPairs(client, g, pairs);
+      }
+      joinAccountMembers(pairs, await accountMembersById(client), acc);
+      break;
+    }
+    case 'join3_4': {
+      const members = accountMembersById(client);   // listed alongside the groups
+      const groups = [];
+      for await (const g of client.iam.userGroups.list({ account_id, per_page: 500 })) groups.push(g);
+      const pairs = [];
+      let next = 0;
+      const worker = async () => {
+        while (next < groups.length) {
+          const g = groups[next++];
+          await groupMemberPairs(client, g, pairs);
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      joinAccountMembers(pairs, await members, acc);
       break;
     }
     default:
