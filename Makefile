@@ -14,7 +14,8 @@ OBJS = \
 	src/modify.o \
 	src/functions.o \
 	src/cache.o \
-	src/usage.o
+	src/usage.o \
+	src/deferred.o
 
 EXTENSION = cfiam
 DATA = cfiam--0.1.sql cfiam--0.2.sql cfiam--0.1--0.2.sql
@@ -29,7 +30,7 @@ REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
 	prepared errors concurrency aggregate write_user_groups \
 	write_user_group_members write_account_members security proxy resilience \
-	analyze join_pushdown cache budget
+	analyze join_pushdown cache budget deferred
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config

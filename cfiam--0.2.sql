@@ -67,6 +67,18 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION cfiam_stats_reset() IS
   'Zero the counters of cfiam_stats';
 
+-- Deferred writes (SET cfiam.write_mode = deferred): the calls COMMIT
+-- would send now, coalesced, in order.
+CREATE FUNCTION cfiam_pending_changes(OUT seq int, OUT server name,
+                                      OUT method text, OUT path text,
+                                      OUT body jsonb)
+RETURNS SETOF record
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION cfiam_pending_changes() IS
+  'The Cloudflare API calls COMMIT would send now for this transaction''s deferred changes (cfiam.write_mode = deferred)';
+
 -- Like pg_stat_statements: the statistics name servers and users, so they
 -- are the extension owner's to grant; clearing the cache and the counters
 -- affects everyone.

@@ -18,6 +18,7 @@
  *	 functions.c	cfiam_replace_user_group_members()
  *	 cache.c		the result cache (cache_ttl), shared or per backend
  *	 usage.c		request budget, Cloudflare's rate limit, cfiam_stats
+ *	 deferred.c		cfiam.write_mode = deferred: calls queued, sent at COMMIT
  *
  *-------------------------------------------------------------------------
  */
@@ -409,6 +410,24 @@ extern void cf_cache_put(Oid umid, const char *url, const char *path,
 						 const char *body, size_t body_len, int ttl_s);
 extern void cf_cache_invalidate_account(const char *path);
 extern bool cf_cache_is_shared(void);
+
+/* ---------------------------------------------------------------------
+ * deferred.c
+ * ---------------------------------------------------------------------
+ */
+
+extern void cf_deferred_init(void);
+extern bool cf_deferred_mode(void);
+extern void cf_defer_call(Oid serverid, Oid userid, const CfResource *res,
+						  const char *account, const char *method, const char *path,
+						  const char *body);
+extern void cf_defer_member(Oid serverid, Oid userid, const CfResource *res,
+							const char *account, const char *group, const char *member,
+							bool add);
+extern int	cf_deferred_count(const CfResource *res, const char *account);
+extern int	cf_deferred_membership(const char *account, const char *group,
+								   const char *member);
+extern List *cf_deferred_additions(const char *account, const char *group);
 
 /* ---------------------------------------------------------------------
  * usage.c

@@ -41,6 +41,7 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/appendinfo.h"
 #include "optimizer/inherit.h"
+#include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "parser/parsetree.h"
 #include "utils/acl.h"
@@ -85,6 +86,9 @@ typedef struct CfModifyState
 	int64		applied;		/* rows of this statement done at Cloudflare */
 	HTAB	   *added;			/* "group/member" pairs this statement added */
 	MemoryContext state_cxt;	/* lives as long as the statement */
+	bool		deferred;		/* cfiam.write_mode = deferred: queue the calls */
+	Oid			serverid;		/* whose user mapping COMMIT sends them with */
+	Oid			userid;
 } CfModifyState;
 
 /* ---------------------------------------------------------------------
@@ -282,7 +286,10 @@ modify_error_callback(void *arg)
 {
 	CfModifyState *st = (CfModifyState *) arg;
 
-	if (st->applied > 0)
+	if (st->deferred)
+		errcontext("%s on foreign table \"%s\": nothing of this transaction has been sent to Cloudflare (cfiam.write_mode = deferred)",
+				   operation_name(st->operation), st->table_name);
+	else if (st->applied > 0)
 		errcontext("%s on foreign table \"%s\": " INT64_FORMAT " row(s) of this statement had already been applied at Cloudflare; a ROLLBACK does not undo them",
 				   operation_name(st->operation), st->table_name, st->applied);
 	else
@@ -731,8 +738,50 @@ create_modify_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 				userid = rte->checkAsUser;
 		}
 		st->conn = cf_get_connection(server, GetUserMapping(userid, server->serverid));
+		st->serverid = server->serverid;
+		st->userid = userid;
 	}
+	st->deferred = cf_deferred_mode();
 	return st;
+}
+
+/*
+ * Deferred writes know only the values given: RETURNING a column that
+ * Cloudflare fills (an id, a timestamp, a status) is refused, naming the
+ * setting.  DELETE returns the row as read, so anything goes.
+ */
+static void
+check_deferred_returning(CfModifyState *st, ResultRelInfo *rinfo, List *returning)
+{
+	Bitmapset  *attrs = NULL;
+	int			k = -1;
+
+	if (!st->deferred || returning == NIL || st->operation == CMD_DELETE)
+		return;
+	pull_varattnos((Node *) returning, rinfo->ri_RangeTableIndex, &attrs);
+	while ((k = bms_next_member(attrs, k)) >= 0)
+	{
+		AttrNumber	attno = k + FirstLowInvalidHeapAttributeNumber;
+		int			natts = st->tupdesc->natts;
+
+		for (AttrNumber a = (attno == 0 ? 1 : attno); a <= (attno == 0 ? natts : attno); a++)
+		{
+			const CfColumn *col = a > 0 && a <= natts ? st->attr_columns[a - 1] : NULL;
+			bool		given;
+
+			if (col == NULL)
+				continue;
+			given = st->operation == CMD_INSERT ? (col->writes & CF_W_INSERT) != 0 :
+				(col->writes & CF_W_KEY) != 0 || list_member_int(st->updated_attnos, a);
+			if (!given)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot return column \"%s\" of foreign table \"%s\" with cfiam.write_mode = deferred",
+								col->name, st->table_name),
+						 errdetail("Cloudflare fills it when the change is made, which is at COMMIT."),
+						 errhint("RETURNING only the columns the statement gives, or SET cfiam.write_mode = immediate.")));
+		}
+	}
 }
 
 /*
@@ -764,6 +813,13 @@ cfBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 		}
 		st->wholerow_junk = ExecFindJunkAttributeInTlist(subplan->targetlist, "wholerow");
 	}
+	/* the executor sets ri_returningList after this: read the plan's */
+	{
+		ModifyTable *plan = (ModifyTable *) mtstate->ps.plan;
+
+		check_deferred_returning(st, rinfo, plan->returningLists ?
+								 list_nth(plan->returningLists, subplan_index) : NIL);
+	}
 	rinfo->ri_FdwState = st;
 }
 
@@ -773,6 +829,7 @@ cfBeginForeignInsert(ModifyTableState *mtstate, ResultRelInfo *rinfo)
 {
 	rinfo->ri_FdwState = create_modify_state(mtstate->ps.state, rinfo, CMD_INSERT,
 											 rinfo->ri_returningList != NIL, true);
+	check_deferred_returning(rinfo->ri_FdwState, rinfo, rinfo->ri_returningList);
 }
 
 void
@@ -939,6 +996,14 @@ insert_object(CfModifyState *st, TupleTableSlot *slot)
 						st->table_name, one_of_columns(res)),
 				 errdetail("%s", res->one_of_reason)));
 
+	if (st->deferred)
+	{
+		/* the row stays as given: Cloudflare fills the rest at COMMIT */
+		cf_defer_call(st->serverid, st->userid, res, st->account_id, "POST",
+					  cf_resource_path(res, st->account_id, NULL, NULL), cf_json_print(body));
+		st->applied++;
+		return;
+	}
 	result = call_api(st, "POST", cf_resource_path(res, st->account_id, NULL, NULL),
 					  body, NULL);
 	st->applied++;
@@ -1003,6 +1068,19 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 					(errcode(ERRCODE_UNIQUE_VIOLATION),
 					 errmsg("member %s is added to user group %s twice in one statement",
 							members[i], groups[i])));
+	}
+
+	if (st->deferred)
+	{
+		/* queued: COMMIT coalesces each group's changes (see deferred.c) */
+		for (int i = 0; i < n; i++)
+		{
+			cf_defer_member(st->serverid, st->userid, st->res, st->account_id,
+							groups[i], members[i], true);
+			(void) membership_added(st, groups[i], members[i], true);
+			st->applied++;
+		}
+		return;
 	}
 
 	for (int i = 0; i < n; i++)
@@ -1152,6 +1230,15 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 					body_value(st, slot, attno));
 	}
 
+	if (st->deferred)
+	{
+		/* the row as SET; a row gone by COMMIT is left alone then */
+		cf_defer_call(st->serverid, st->userid, st->res, st->account_id, "PUT", path,
+					  cf_json_print(body));
+		st->applied++;
+		finish_row(&errcallback, oldcxt);
+		return slot;
+	}
 	result = call_api(st, "PUT", path, body, &not_found);
 	if (not_found)
 		slot = NULL;
@@ -1180,7 +1267,19 @@ cfExecForeignDelete(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 	oldcxt = start_row(st, &errcallback);
 
 	path = row_path(st, planSlot, &parent_id);
-	call_api(st, "DELETE", path, NULL, &not_found);
+	if (st->deferred)
+	{
+		not_found = false;
+		if (st->res->parent)
+			cf_defer_member(st->serverid, st->userid, st->res, st->account_id, parent_id,
+							junk_text(st, planSlot, st->key_junk, cf_key_column(st->res)->name),
+							false);
+		else
+			cf_defer_call(st->serverid, st->userid, st->res, st->account_id, "DELETE", path,
+						  NULL);
+	}
+	else
+		call_api(st, "DELETE", path, NULL, &not_found);
 	if (not_found)
 		slot = NULL;
 	else
@@ -1242,6 +1341,9 @@ cfExplainForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 	if (es->verbose)
 	{
 		ExplainPropertyText("Cloudflare API", describe_call(st), es);
+		if (st->deferred)
+			ExplainPropertyText("Cloudflare API Calls",
+								"deferred to COMMIT (cfiam.write_mode = deferred)", es);
 		if (rinfo->ri_BatchSize > 1)
 			ExplainPropertyInteger("Batch Size", NULL, rinfo->ri_BatchSize, es);
 	}

@@ -159,6 +159,18 @@ typedef struct CfScanState
 
 	int			cache_ttl;		/* cache_ttl of the table; 0 for a modify */
 	bool		fanout_checked; /* the fan-out's requests were budgeted */
+
+	/*
+	 * Deferred writes (deferred.c): a listing of group members shows them as
+	 * COMMIT will leave them, pending removals gone and pending additions
+	 * after each group's listed members; other scans say they do not.
+	 */
+	bool		overlay;		/* this run shows pending membership changes */
+	bool		overlay_open;	/* a group's listing is being read */
+	bool		overlay_adds_ready; /* overlay_adds computed for that group */
+	List	   *overlay_listed; /* members the listing gave (in run_cxt) */
+	List	   *overlay_adds;	/* pending additions still to show */
+	bool		deferred_noticed;	/* the NOTICE was given once */
 } CfScanState;
 
 /* A pager's memory contexts, children of the query's (see CfPager). */
@@ -175,6 +187,8 @@ pager_init(CfPager *pg, MemoryContext parent)
  * Execution
  * ---------------------------------------------------------------------
  */
+
+static void start_overlay(CfScanState *st);
 
 /* The columns of one side that the query reads; the others stay NULL. */
 static const CfColumn **
@@ -576,6 +590,7 @@ start_scan(ForeignScanState *node)
 	st->limit_hint = evaluate_limit(node, st->plan);
 	st->per_page = cf_plan_per_page(st->plan, st->limit_hint);
 	MemoryContextSwitchTo(oldcxt);
+	start_overlay(st);
 
 	/* GETs by id, or a listing per parent: all known now, refused now */
 	if (st->nids > 1 && st->limit_hint < 0 && st->conn)
@@ -1328,6 +1343,91 @@ iterate_join(ForeignScanState *node, CfScanState *st, TupleTableSlot *slot)
 }
 
 /*
+ * Changes this transaction queued (cfiam.write_mode = deferred) and this
+ * scan's table: a listing of group members shows them, other scans say
+ * once that they do not.
+ */
+static void
+start_overlay(CfScanState *st)
+{
+	int			queued;
+
+	st->overlay = st->overlay_open = st->overlay_adds_ready = false;
+	st->overlay_listed = st->overlay_adds = NIL;
+	if (st->rows.read_all)
+		return;					/* an UPDATE or DELETE finds Cloudflare's rows */
+	queued = cf_deferred_count(st->res, st->account_id);
+	if (queued == 0)
+		return;
+	if (st->res->parent && st->plan->id_expr < 0 && !st->join)
+	{
+		st->overlay = true;
+		return;
+	}
+	if (!st->deferred_noticed)
+		ereport(NOTICE,
+				(errmsg("%d change(s) to foreign table \"%s\" are queued for COMMIT and not shown",
+						queued, st->table_name),
+				 errdetail("cfiam.write_mode = deferred sends them at COMMIT; cfiam_pending_changes() lists them.")));
+	st->deferred_noticed = true;
+}
+
+/*
+ * The overlay's say on a listed member: false to skip it (COMMIT removes
+ * it).  Listed members are remembered, not to be shown again as additions.
+ */
+static bool
+overlay_keeps(CfScanState *st, cJSON *object)
+{
+	const char *id = cf_json_get_string(object, "id");
+	MemoryContext oldcxt;
+
+	if (id == NULL)
+		return true;
+	if (cf_deferred_membership(st->account_id, st->parent_id, id) < 0)
+		return false;
+	oldcxt = MemoryContextSwitchTo(st->run_cxt);
+	st->overlay_listed = lappend(st->overlay_listed, pstrdup(id));
+	MemoryContextSwitchTo(oldcxt);
+	return true;
+}
+
+/* The next pending addition of the group just listed, as an object; NULL at the end. */
+static cJSON *
+overlay_next_addition(CfScanState *st)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(st->run_cxt);
+	cJSON	   *object = NULL;
+
+	if (!st->overlay_adds_ready)
+	{
+		ListCell   *lc;
+
+		st->overlay_adds = NIL;
+		foreach(lc, cf_deferred_additions(st->account_id, st->parent_id))
+		{
+			char	   *id = strVal(lfirst(lc));
+			ListCell   *l2;
+			bool		listed = false;
+
+			foreach(l2, st->overlay_listed)
+				listed |= strcmp((char *) lfirst(l2), id) == 0;
+			if (!listed)
+				st->overlay_adds = lappend(st->overlay_adds, id);
+		}
+		st->overlay_adds_ready = true;
+	}
+	if (st->overlay_adds != NIL)
+	{
+		object = cf_json_object();
+		cf_json_add_string(object, "id", (char *) linitial(st->overlay_adds));
+		st->overlay_adds = list_delete_first(st->overlay_adds);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	return object;
+}
+
+/*
  * IterateForeignScan: the next row, fetching the next page or batch when
  * the rows at hand are used up.
  */
@@ -1352,9 +1452,22 @@ cfIterateForeignScan(ForeignScanState *node)
 	for (;;)
 	{
 		if (st->rows.active && (object = pager_next(st, &st->rows)) != NULL)
+		{
+			if (st->overlay && !overlay_keeps(st, object))
+				continue;
+			break;
+		}
+		/* a group's listing ended: its pending additions follow it */
+		if (st->overlay_open && (object = overlay_next_addition(st)) != NULL)
 			break;
 		if (!next_unit(st))
 			return slot;
+		if (st->overlay)
+		{
+			st->overlay_open = true;
+			st->overlay_adds_ready = false;
+			st->overlay_listed = NIL;
+		}
 	}
 
 	/* the executor resets this context before asking for the next row */
