@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """mock_cloudflare.py - a mock of the Cloudflare v4 IAM API for cfiam's tests and demos.
 
-It serves the 24 operations of /work/shared/cloudflare-api/iam-openapi.json under
-/client/v4/accounts/{account_id}/...: user groups, user group members, account members,
-roles, permission groups and resource groups, with the real API's envelope, paging,
-filters, authentication and error answers. It starts seeded with a deterministic data set
-(see DEFAULTS and Store.reset), and it has control endpoints under /__mock/ for tests
-(reset the data, read the request log, inject faults and latency); see test/mockctl.py.
+It serves the 24 operations of Cloudflare's v4 OpenAPI description (published in the
+cloudflare/api-schemas repository) that cfiam uses, under /client/v4/accounts/{account_id}/...:
+user groups, user group members, account members, roles, permission groups and resource
+groups, with the real API's envelope, paging, filters, authentication and error answers.
+One handler serves the list, and one the get, of every resource, from its entry in RESOURCES.
+It starts seeded with a deterministic data set (see DEFAULTS and Store.reset), and it has
+control endpoints under /__mock/ for tests (reset the data, read the request log, inject
+faults and latency); see test/mockctl.py.
 
     python3 test/mock_cloudflare.py [--host 127.0.0.1] [--port 18787] [--drop-hook CMD]
 
@@ -28,8 +30,8 @@ Behaviour worth knowing (the real API's behaviour, or the spec's, is the reason)
   1..500; account members, roles, permission groups per_page default 20, 5..50. page >= 1.
   A value out of range or not a plain decimal integer is a 400 (code 1001). A page past the
   end is a 200 with "result": [] (count 0, total_count unchanged).
-* The group-members list of a group with no members answers "result": null (NOTES.md: the
-  API may do this); a group that has members but no row on the page/filter answers [].
+* The group-members list of a group with no members answers "result": null (the real API
+  may do this); a group that has members but no row on the page/filter answers [].
 * Filters: an empty value (e.g. "name=") counts as not given. Unknown query parameters are
   ignored, as the real API does.
 * Sorting: user groups are always sorted by name and group members by email, because the
@@ -86,6 +88,7 @@ import sys
 import threading
 import time
 import traceback
+from operator import attrgetter, itemgetter
 from urllib.parse import parse_qsl
 
 API_PREFIX = "/client/v4"
@@ -573,49 +576,66 @@ class Store:
                 ids.append(mid)
         return ids
 
-    # ----------------------------------------------------------------- lookups
+    # ----------------------------------------------------------------- reads
 
-    def group(self, gid):
-        g = self.groups.get(gid)
-        if g is None:
-            raise not_found("User group")
-        return g
+    def lookup(self, res, ids):
+        """The object of resource `res` that a path names (ids: the path's ids, the account's
+        first and the object's own last), or the resource's 404. A nested object's parent is
+        looked up first: in a user group that does not exist, any member is the group's 404."""
+        parent_id = None
+        if res.parent is not None:
+            parent_id = self.lookup(RESOURCES[res.parent], ids[:-1])["id"]
+        row = res.find(self, parent_id, ids[-1])
+        if row is None:
+            raise not_found(res.what)
+        return row
 
-    def member(self, mid):
-        m = self.members.get(mid)
-        if m is None:
-            raise not_found("Member")
-        return m
+    def list_items(self, res, ids, query, body):
+        """GET of a collection, for every resource: its paging, then its other query
+        parameters, then the parent named in the path; one page of the rows that pass the
+        filters, in the resource's order, with result_info when the list is paged."""
+        if res.paging is not None:
+            page, per_page = paging_params(query, *res.paging)
+        values = {name: enum_param(query, name, allowed, default)
+                  for name, allowed, default in res.params}
+        for name, _, _ in res.filters:
+            if name not in values:
+                values[name] = query_value(query, name)
+        parent_id = None
+        if res.parent is not None:
+            parent_id = self.lookup(RESOURCES[res.parent], ids)["id"]
+
+        def build():
+            rows = res.rows(self, parent_id)
+            for name, get, match in res.filters:
+                value = values[name]
+                if value is None:
+                    continue
+                if match == "substring":
+                    needle = value.lower()
+                    rows = [r for r in rows if needle in get(r).lower()]
+                else:
+                    rows = [r for r in rows if get(r) == value]
+            if res.sort is not None:
+                res.sort(rows, values)
+            return rows
+
+        rows = self.cached((res.name, parent_id) + tuple(values.values()), build)
+        if res.paging is None:
+            return envelope([res.render(self, r) for r in rows])
+        chunk, info = paginate(rows, page, per_page)
+        if res.null_if_empty(self, parent_id):
+            # The real API answers null, not [], for a group without members.
+            return envelope(None, info)
+        return envelope([res.render(self, r) for r in chunk], info)
+
+    def get_item(self, res, ids, query, body):
+        """GET of one object by id, for every resource."""
+        return envelope(res.render_one(self, self.lookup(res, ids), ids))
 
     # ----------------------------------------------------------------- user groups
 
-    def list_user_groups(self, ids, query, body):
-        page, per_page = paging_params(query, 100, 1, 500)
-        direction = enum_param(query, "direction", ("asc", "desc"), "asc")
-        f_id = query_value(query, "id")
-        f_name = query_value(query, "name")
-        f_fuzzy = query_value(query, "fuzzyName")
-
-        def build():
-            rows = list(self.groups.values())
-            if f_id is not None:
-                rows = [g for g in rows if g["id"] == f_id]
-            if f_name is not None:
-                rows = [g for g in rows if g["name"] == f_name]
-            if f_fuzzy is not None:
-                needle = f_fuzzy.lower()
-                rows = [g for g in rows if needle in g["name"].lower()]
-            rows.sort(key=lambda g: g["name"], reverse=(direction == "desc"))
-            return rows
-
-        rows = self.cached(("ug", f_id, f_name, f_fuzzy, direction), build)
-        chunk, info = paginate(rows, page, per_page)
-        return envelope([self.render_group(g) for g in chunk], info)
-
-    def get_user_group(self, ids, query, body):
-        return envelope(self.render_group(self.group(ids[1])))
-
-    def create_user_group(self, ids, query, body):
+    def create_user_group(self, res, ids, query, body):
         body = require_object(body)
         name = require_string(body, "name")
         pols = require_list(body, "policies", required=False) or []
@@ -629,8 +649,8 @@ class Store:
         self.changed()
         return envelope(self.render_group(g))
 
-    def update_user_group(self, ids, query, body):
-        g = self.group(ids[1])
+    def update_user_group(self, res, ids, query, body):
+        g = self.lookup(res, ids)
         body = require_object(body)
         name = require_string(body, "name", required=False)
         pols = require_list(body, "policies", required=False)
@@ -648,8 +668,8 @@ class Store:
         self.changed()
         return envelope(self.render_group(g))
 
-    def delete_user_group(self, ids, query, body):
-        gid = self.group(ids[1])["id"]
+    def delete_user_group(self, res, ids, query, body):
+        gid = self.lookup(res, ids)["id"]
         del self.groups[gid]
         for mid in self.group_members.pop(gid, {}):
             self.member_groups.get(mid, set()).discard(gid)
@@ -658,46 +678,8 @@ class Store:
 
     # ----------------------------------------------------------------- user group members
 
-    def list_group_members(self, ids, query, body):
-        page, per_page = paging_params(query, 100, 1, 500)
-        direction = enum_param(query, "direction", ("asc", "desc"), "asc")
-        f_fuzzy = query_value(query, "fuzzyEmail")
-        gid = self.group(ids[1])["id"]
-        gm = self.group_members[gid]
-
-        def build():
-            rows = [self.members[mid] for mid in gm]
-            if f_fuzzy is not None:
-                needle = f_fuzzy.lower()
-                rows = [m for m in rows if needle in m.email.lower()]
-            rows.sort(key=lambda m: m.email, reverse=(direction == "desc"))
-            return rows
-
-        rows = self.cached(("gm", gid, f_fuzzy, direction), build)
-        chunk, info = paginate(rows, page, per_page)
-        if not gm:
-            # The real API answers null, not [], for a group without members.
-            return envelope(None, info)
-        return envelope([self.render_group_member(m) for m in chunk], info)
-
-    def get_group_member(self, ids, query, body):
-        gid, mid = self.group(ids[1])["id"], ids[2]
-        added = self.group_members[gid].get(mid)
-        if added is None:
-            raise not_found("Member of user group")
-        m = self.members[mid]
-        # iam_user_group_member_detailed
-        return envelope({
-            "id": m.id,
-            "email": m.email,
-            "status": m.status,
-            "created_at": added,
-            "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name,
-                     "last_name": m.last_name},
-        })
-
-    def add_group_members(self, ids, query, body):
-        gid = self.group(ids[1])["id"]
+    def add_group_members(self, res, ids, query, body):
+        gid = self.lookup(RESOURCES[res.parent], ids)["id"]
         mids = self.parse_member_refs(body)
         gm = self.group_members[gid]
         for mid in mids:
@@ -711,8 +693,8 @@ class Store:
         # The spec answers an array of the members added (in body order).
         return envelope([self.render_group_member(self.members[mid]) for mid in mids])
 
-    def replace_group_members(self, ids, query, body):
-        gid = self.group(ids[1])["id"]
+    def replace_group_members(self, res, ids, query, body):
+        gid = self.lookup(RESOURCES[res.parent], ids)["id"]
         mids = self.parse_member_refs(body)
         old = self.group_members[gid]
         ts = now_ts()
@@ -728,54 +710,17 @@ class Store:
         self.changed()
         return envelope([self.render_group_member(self.members[mid]) for mid in mids])
 
-    def delete_group_member(self, ids, query, body):
-        gid, mid = self.group(ids[1])["id"], ids[2]
-        gm = self.group_members[gid]
-        if mid not in gm:
-            raise not_found("Member of user group")
-        del gm[mid]
-        self.member_groups.get(mid, set()).discard(gid)
+    def delete_group_member(self, res, ids, query, body):
+        m = self.lookup(res, ids)
+        gid = ids[1]
+        del self.group_members[gid][m.id]
+        self.member_groups.get(m.id, set()).discard(gid)
         self.changed()
-        return envelope(self.render_group_member(self.members[mid]))
+        return envelope(self.render_group_member(m))
 
     # ----------------------------------------------------------------- account members
 
-    ORDER_FIELDS = ("user.first_name", "user.last_name", "user.email", "status")
-
-    def list_members(self, ids, query, body):
-        page, per_page = paging_params(query, 20, 5, 50)
-        status = enum_param(query, "status", ("accepted", "pending", "rejected"))
-        order = enum_param(query, "order", self.ORDER_FIELDS)
-        direction = enum_param(query, "direction", ("asc", "desc"), "asc")
-
-        def build():
-            rows = list(self.members.values())
-            if status is not None:
-                rows = [m for m in rows if m.status == status]
-            desc = direction == "desc"
-            if order is None:
-                if desc:
-                    rows.reverse()
-            elif order == "status":
-                rows.sort(key=lambda m: m.status, reverse=desc)
-            elif order == "user.email":
-                rows.sort(key=lambda m: m.email, reverse=desc)
-            else:
-                attr = "first_name" if order == "user.first_name" else "last_name"
-                # (is-null, value): nulls after every string; reversed for desc, so nulls
-                # come last for asc and first for desc. The sort is stable either way.
-                rows.sort(key=lambda m: (getattr(m, attr) is None, getattr(m, attr) or ""),
-                          reverse=desc)
-            return rows
-
-        rows = self.cached(("am", status, order, direction), build)
-        chunk, info = paginate(rows, page, per_page)
-        return envelope([self.render_member(m) for m in chunk], info)
-
-    def get_member(self, ids, query, body):
-        return envelope(self.render_member(self.member(ids[1])))
-
-    def create_member(self, ids, query, body):
+    def create_member(self, res, ids, query, body):
         # anyOf iam_create-member-with-roles {email, roles: [role id strings], status?} and
         # iam_create-member-with-policies {email, policies, status?}.
         body = require_object(body)
@@ -810,11 +755,11 @@ class Store:
         self.changed()
         return envelope(self.render_member(m))
 
-    def update_member(self, ids, query, body):
+    def update_member(self, res, ids, query, body):
         # anyOf iam_update-member-with-roles {roles: [role OBJECTS]} and
         # iam_update-member-with-policies {policies}. id, status and user are read-only and
         # ignored; what is given replaces what the member had.
-        m = self.member(ids[1])
+        m = self.lookup(res, ids)
         body = require_object(body)
         roles = require_list(body, "roles", required=False)
         pols = require_list(body, "policies", required=False)
@@ -838,8 +783,8 @@ class Store:
         self.changed()
         return envelope(self.render_member(m))
 
-    def delete_member(self, ids, query, body):
-        m = self.member(ids[1])
+    def delete_member(self, res, ids, query, body):
+        m = self.lookup(res, ids)
         mid = m.id
         del self.members[mid]
         self.emails.pop(m.email.lower(), None)
@@ -849,60 +794,7 @@ class Store:
         self.changed()
         return envelope({"id": mid})
 
-    # ----------------------------------------------------------------- roles
-
-    def list_roles(self, ids, query, body):
-        page, per_page = paging_params(query, 20, 5, 50)
-        chunk, info = paginate(list(self.roles.values()), page, per_page)
-        return envelope(chunk, info)
-
-    def get_role(self, ids, query, body):
-        role = self.roles.get(ids[1])
-        if role is None:
-            raise not_found("Role")
-        return envelope(role)
-
-    # ----------------------------------------------------------------- permission groups
-
-    def list_permission_groups(self, ids, query, body):
-        page, per_page = paging_params(query, 20, 5, 50)
-        f_id = query_value(query, "id")
-        f_name = query_value(query, "name")
-        f_label = query_value(query, "label")
-        rows = list(self.permission_groups.values())
-        if f_id is not None:
-            rows = [p for p in rows if p["id"] == f_id]
-        if f_name is not None:
-            rows = [p for p in rows if p["name"] == f_name]
-        if f_label is not None:
-            rows = [p for p in rows if p["meta"].get("label") == f_label]
-        chunk, info = paginate(rows, page, per_page)
-        return envelope(chunk, info)
-
-    def get_permission_group(self, ids, query, body):
-        pg = self.permission_groups.get(ids[1])
-        if pg is None:
-            raise not_found("Permission group")
-        return envelope(pg)
-
     # ----------------------------------------------------------------- resource groups
-
-    def list_resource_groups(self, ids, query, body):
-        # Not paged: page and per_page are ignored and no result_info is sent.
-        f_id = query_value(query, "id")
-        f_name = query_value(query, "name")
-        rows = list(self.resource_groups.values())
-        if f_id is not None:
-            rows = [r for r in rows if r["id"] == f_id]
-        if f_name is not None:
-            rows = [r for r in rows if r["name"] == f_name]
-        return envelope(rows)
-
-    def get_resource_group(self, ids, query, body):
-        rg = self.resource_groups.get(ids[1])
-        if rg is None:
-            raise not_found("Resource group")
-        return envelope(rg)
 
     @staticmethod
     def parse_scope(scope):
@@ -921,7 +813,7 @@ class Store:
             out.append({"key": require_string(o, "key", f"scope.objects[{k}].")})
         return {"key": key, "objects": out}
 
-    def create_resource_group(self, ids, query, body):
+    def create_resource_group(self, res, ids, query, body):
         body = require_object(body)
         name = require_string(body, "name")
         if "scope" not in body or body["scope"] is None:
@@ -933,10 +825,8 @@ class Store:
         self.changed()
         return envelope(rg)
 
-    def update_resource_group(self, ids, query, body):
-        rg = self.resource_groups.get(ids[1])
-        if rg is None:
-            raise not_found("Resource group")
+    def update_resource_group(self, res, ids, query, body):
+        rg = self.lookup(res, ids)
         body = require_object(body)
         name = require_string(body, "name", required=False)
         scope = None
@@ -951,41 +841,160 @@ class Store:
         self.changed()
         return envelope(rg)
 
-    def delete_resource_group(self, ids, query, body):
-        rid = ids[1]
-        if rid not in self.resource_groups:
-            raise not_found("Resource group")
+    def delete_resource_group(self, res, ids, query, body):
+        rid = self.lookup(res, ids)["id"]
         del self.resource_groups[rid]
         self.changed()
         return envelope({"id": rid})
 
 
-# Routes: path segments after /client/v4 ("{id}" = 32 lowercase hex) -> {method: handler}.
-# Handlers that take a JSON body are listed in BODY_HANDLERS.
+# --------------------------------------------------------------------------- resources
+
+class Resource:
+    """A resource as the API's two GET operations answer it: Store.list_items and
+    Store.get_item serve every resource from its entry in RESOURCES. The store keeps its
+    objects in creation order in the dict Store.<table> (id -> object), and the Store method
+    <render> makes one an answer (None: the object as kept). A list is paged by (per_page
+    default, min, max), or not at all (page and per_page ignored, no result_info); `params`
+    are its enum parameters, checked in this order, as (name, allowed values, default);
+    `filters`, (parameter, field getter, "exact" or "substring"), apply when the parameter is
+    given (an enum parameter may filter too); `sort(rows, parameter values)` sorts in place
+    (None: creation order). A 404 reads "<what> not found"."""
+
+    parent = None             # a nested resource: the key in RESOURCES of its path's object
+
+    def __init__(self, name, what, table, render=None, paging=None, params=(), filters=(),
+                 sort=None):
+        self.name, self.what, self.table, self.renderer = name, what, table, render
+        self.paging, self.params, self.filters, self.sort = paging, params, filters, sort
+
+    def rows(self, store, parent_id):
+        """Every object, in creation order (a new list)."""
+        return list(getattr(store, self.table).values())
+
+    def find(self, store, parent_id, ident):
+        return getattr(store, self.table).get(ident)
+
+    def render(self, store, row):
+        """An object of a list answer."""
+        return row if self.renderer is None else getattr(store, self.renderer)(row)
+
+    def render_one(self, store, row, ids):
+        """The object of a get answer."""
+        return self.render(store, row)
+
+    def null_if_empty(self, store, parent_id):
+        """True when the list's result is null rather than []."""
+        return False
+
+
+class GroupMembers(Resource):
+    """The members of a user group: account members, kept per group as {member id: when it
+    was added}. A get answers more of a member than a list does, and the list of a group
+    without members answers null."""
+
+    parent = "user_groups"
+
+    def rows(self, store, gid):
+        return [store.members[mid] for mid in store.group_members[gid]]
+
+    def find(self, store, gid, mid):
+        return store.members[mid] if mid in store.group_members[gid] else None
+
+    def render_one(self, store, m, ids):
+        # iam_user_group_member_detailed
+        return {"id": m.id, "email": m.email, "status": m.status,
+                "created_at": store.group_members[ids[-2]][m.id],
+                "user": {"id": m.user_id, "email": m.email, "first_name": m.first_name,
+                         "last_name": m.last_name}}
+
+    def null_if_empty(self, store, gid):
+        return not store.group_members[gid]
+
+
+def by(get):
+    """Sort by one field in the order of the `direction` parameter (stable either way)."""
+    def sort(rows, values):
+        rows.sort(key=get, reverse=(values["direction"] == "desc"))
+    return sort
+
+
+def order_members(rows, values):
+    """Account members: in creation order unless `order` is given; `direction=desc` without
+    `order` reverses creation order."""
+    order, desc = values["order"], values["direction"] == "desc"
+    if order is None:
+        if desc:
+            rows.reverse()
+    elif order == "status":
+        rows.sort(key=lambda m: m.status, reverse=desc)
+    elif order == "user.email":
+        rows.sort(key=lambda m: m.email, reverse=desc)
+    else:
+        attr = "first_name" if order == "user.first_name" else "last_name"
+        # (is-null, value): nulls after every string; reversed for desc, so nulls come last
+        # for asc and first for desc. The sort is stable either way.
+        rows.sort(key=lambda m: (getattr(m, attr) is None, getattr(m, attr) or ""),
+                  reverse=desc)
+
+
+# The spec gives `direction` a default of "asc" where it sorts (user groups by name, group
+# members by email, account members).
+DIRECTION = ("direction", ("asc", "desc"), "asc")
+ORDER_FIELDS = ("user.first_name", "user.last_name", "user.email", "status")
+ITEM_ID, ITEM_NAME = itemgetter("id"), itemgetter("name")
+
+RESOURCES = {r.name: r for r in (
+    Resource("user_groups", "User group", "groups", render="render_group",
+             paging=(100, 1, 500), params=(DIRECTION,),
+             filters=(("id", ITEM_ID, "exact"), ("name", ITEM_NAME, "exact"),
+                      ("fuzzyName", ITEM_NAME, "substring")),
+             sort=by(ITEM_NAME)),
+    GroupMembers("user_group_members", "Member of user group", None,
+                 render="render_group_member", paging=(100, 1, 500), params=(DIRECTION,),
+                 filters=(("fuzzyEmail", attrgetter("email"), "substring"),),
+                 sort=by(attrgetter("email"))),
+    Resource("account_members", "Member", "members", render="render_member",
+             paging=(20, 5, 50),
+             params=(("status", ("accepted", "pending", "rejected"), None),
+                     ("order", ORDER_FIELDS, None), DIRECTION),
+             filters=(("status", attrgetter("status"), "exact"),),
+             sort=order_members),
+    Resource("roles", "Role", "roles", paging=(20, 5, 50)),
+    Resource("permission_groups", "Permission group", "permission_groups",
+             paging=(20, 5, 50),
+             filters=(("id", ITEM_ID, "exact"), ("name", ITEM_NAME, "exact"),
+                      ("label", lambda p: p["meta"].get("label"), "exact"))),
+    Resource("resource_groups", "Resource group", "resource_groups",
+             filters=(("id", ITEM_ID, "exact"), ("name", ITEM_NAME, "exact"))),
+)}
+
+# Routes: path segments after /client/v4 ("{id}" = 32 lowercase hex) -> the resource in
+# RESOURCES and {method: Store handler}; every handler is called with that resource, the
+# path's ids, the query and the body. Handlers that take a JSON body are listed in
+# BODY_HANDLERS.
 ID = None
 ROUTES = [
-    (("accounts", ID, "iam", "user_groups"),
-     {"GET": "list_user_groups", "POST": "create_user_group"}),
-    (("accounts", ID, "iam", "user_groups", ID),
-     {"GET": "get_user_group", "PUT": "update_user_group", "DELETE": "delete_user_group"}),
-    (("accounts", ID, "iam", "user_groups", ID, "members"),
-     {"GET": "list_group_members", "POST": "add_group_members",
-      "PUT": "replace_group_members"}),
-    (("accounts", ID, "iam", "user_groups", ID, "members", ID),
-     {"GET": "get_group_member", "DELETE": "delete_group_member"}),
-    (("accounts", ID, "members"),
-     {"GET": "list_members", "POST": "create_member"}),
-    (("accounts", ID, "members", ID),
-     {"GET": "get_member", "PUT": "update_member", "DELETE": "delete_member"}),
-    (("accounts", ID, "roles"), {"GET": "list_roles"}),
-    (("accounts", ID, "roles", ID), {"GET": "get_role"}),
-    (("accounts", ID, "iam", "permission_groups"), {"GET": "list_permission_groups"}),
-    (("accounts", ID, "iam", "permission_groups", ID), {"GET": "get_permission_group"}),
-    (("accounts", ID, "iam", "resource_groups"),
-     {"GET": "list_resource_groups", "POST": "create_resource_group"}),
-    (("accounts", ID, "iam", "resource_groups", ID),
-     {"GET": "get_resource_group", "PUT": "update_resource_group",
-      "DELETE": "delete_resource_group"}),
+    (("accounts", ID, "iam", "user_groups"), "user_groups",
+     {"GET": "list_items", "POST": "create_user_group"}),
+    (("accounts", ID, "iam", "user_groups", ID), "user_groups",
+     {"GET": "get_item", "PUT": "update_user_group", "DELETE": "delete_user_group"}),
+    (("accounts", ID, "iam", "user_groups", ID, "members"), "user_group_members",
+     {"GET": "list_items", "POST": "add_group_members", "PUT": "replace_group_members"}),
+    (("accounts", ID, "iam", "user_groups", ID, "members", ID), "user_group_members",
+     {"GET": "get_item", "DELETE": "delete_group_member"}),
+    (("accounts", ID, "members"), "account_members",
+     {"GET": "list_items", "POST": "create_member"}),
+    (("accounts", ID, "members", ID), "account_members",
+     {"GET": "get_item", "PUT": "update_member", "DELETE": "delete_member"}),
+    (("accounts", ID, "roles"), "roles", {"GET": "list_items"}),
+    (("accounts", ID, "roles", ID), "roles", {"GET": "get_item"}),
+    (("accounts", ID, "iam", "permission_groups"), "permission_groups", {"GET": "list_items"}),
+    (("accounts", ID, "iam", "permission_groups", ID), "permission_groups", {"GET": "get_item"}),
+    (("accounts", ID, "iam", "resource_groups"), "resource_groups",
+     {"GET": "list_items", "POST": "create_resource_group"}),
+    (("accounts", ID, "iam", "resource_groups", ID), "resource_groups",
+     {"GET": "get_item", "PUT": "update_resource_group", "DELETE": "delete_resource_group"}),
 ]
 BODY_HANDLERS = {"create_user_group", "update_user_group", "add_group_members",
                  "replace_group_members", "create_member", "update_member",
@@ -993,11 +1002,11 @@ BODY_HANDLERS = {"create_user_group", "update_user_group", "add_group_members",
 
 
 def match_route(path):
-    """(methods, ids) for an API path, or None when no route matches."""
+    """(resource, methods, ids) for an API path, or None when no route matches."""
     if not path.startswith(API_PREFIX + "/"):
         return None
     segs = path[len(API_PREFIX) + 1:].split("/")
-    for pattern, methods in ROUTES:
+    for pattern, resource, methods in ROUTES:
         if len(pattern) != len(segs):
             continue
         ids = []
@@ -1009,7 +1018,7 @@ def match_route(path):
             elif want != got:
                 break
         else:
-            return methods, ids
+            return RESOURCES[resource], methods, ids
     return None
 
 
@@ -1345,7 +1354,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             route = match_route(path)
             if route is None:
                 raise ApiError(*NO_ROUTE)
-            methods, ids = route
+            res, methods, ids = route
             name = methods.get(self.command)
             if name is None:
                 allow = ", ".join(methods)
@@ -1364,7 +1373,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     parsed = json.loads(body.decode("utf-8"))
                 except (UnicodeDecodeError, ValueError):
                     raise bad_json("not valid JSON")
-            result = getattr(store, name)(ids, params, parsed)
+            result = getattr(store, name)(res, ids, params, parsed)
             return 200, dumps(result), None
         except ApiError as e:
             return e.status, dumps(error_envelope(e.code, e.message)), e.headers
