@@ -6,9 +6,10 @@
 -- the HTTP status, method and path in DETAIL and a fitting SQLSTATE; psql's
 -- :SQLSTATE variable shows it (VERBOSITY verbose would too, but its LOCATION
 -- line carries source line numbers that change with every edit of src/).
--- cfiam retries nothing yet (max_retries is for a later issue): each failure
--- below is one error after one request, except where libcurl itself resends
--- a request over a dead keep-alive connection (see the "reset" fault).
+-- The suites' server retries nothing (test/fixture.sql sets max_retries 0;
+-- retries are sql/resilience.sql's subject): each failure below is one error
+-- after one request, except where libcurl itself resends a request over a
+-- dead keep-alive connection (see the "reset" fault).
 --
 -- Alternative output: over TLS + HTTP/2 (the h2 pass of test/run-tests.sh)
 -- a body cut short reaches cfiam as a reset HTTP/2 stream (the TLS front,
@@ -101,25 +102,21 @@ DROP FOREIGN TABLE public.other_account_roles;
 -- the session keeps working (SELECT 1) and the next query succeeds.
 --
 -- HTTP 500 with Cloudflare's envelope
+\set query 'SELECT count(*) FROM cf.roles'
 \! python3 $MOCKCTL fault status --status 500
-SELECT count(*) FROM cf.roles;
-\echo :SQLSTATE
-SELECT 1;
-SELECT count(*) FROM cf.roles;
-\! python3 $MOCKCTL log
+:query;
+\i :abs_srcdir/test/after_fault.sql
 -- HTTP 503 on a GET by id: an error, not "no rows"
 \! python3 $MOCKCTL fault status --status 503
 SELECT name FROM cf.roles WHERE id = '13855ce437550996aadfbdeed6439952';
 \echo :SQLSTATE
 SELECT name FROM cf.roles WHERE id = '13855ce437550996aadfbdeed6439952';
 \! python3 $MOCKCTL log
--- HTTP 429 with Retry-After: not retried today
+-- HTTP 429 with Retry-After: not retried either (max_retries 0)
+\set query 'SELECT count(*) FROM cf.account_members'
 \! python3 $MOCKCTL fault status --status 429 --retry-after 7
-SELECT count(*) FROM cf.account_members;
-\echo :SQLSTATE
-SELECT 1;
-SELECT count(*) FROM cf.account_members;
-\! python3 $MOCKCTL log
+:query;
+\i :abs_srcdir/test/after_fault.sql
 -- HTTP 400 with the API's own code and message
 \! python3 $MOCKCTL fault status --status 400 --code 1001 --message "Invalid value for parameter 'per_page'"
 SELECT count(*) FROM cf.permission_groups;
@@ -136,40 +133,30 @@ SELECT count(*) FROM cf.permission_groups;
 SELECT count(*) FROM cf.permission_groups;
 \! python3 $MOCKCTL log
 -- a body that is not valid JSON
+\set query 'SELECT count(*) FROM cf.roles'
 \! python3 $MOCKCTL fault malformed
-SELECT count(*) FROM cf.roles;
-\echo :SQLSTATE
-SELECT 1;
-SELECT count(*) FROM cf.roles;
-\! python3 $MOCKCTL log
+:query;
+\i :abs_srcdir/test/after_fault.sql
 -- a body cut short (Content-Length promises more than arrives)
+\set query 'SELECT count(*) FROM cf.roles'
 \! python3 $MOCKCTL fault truncated
-SELECT count(*) FROM cf.roles;
-\echo :SQLSTATE
-SELECT 1;
-SELECT count(*) FROM cf.roles;
-\! python3 $MOCKCTL log
+:query;
+\i :abs_srcdir/test/after_fault.sql
 -- an HTML page instead of JSON
+\set query 'SELECT count(*) FROM cf.resource_groups'
 \! python3 $MOCKCTL fault html
-SELECT count(*) FROM cf.resource_groups;
-\echo :SQLSTATE
-SELECT 1;
-SELECT count(*) FROM cf.resource_groups;
-\! python3 $MOCKCTL log
+:query;
+\i :abs_srcdir/test/after_fault.sql
 -- HTTP 200 with "success": false
+\set query 'SELECT count(*) FROM cf.roles'
 \! python3 $MOCKCTL fault success_false
-SELECT count(*) FROM cf.roles;
-\echo :SQLSTATE
-SELECT 1;
-SELECT count(*) FROM cf.roles;
-\! python3 $MOCKCTL log
+:query;
+\i :abs_srcdir/test/after_fault.sql
 -- "success": true but no "result"
+\set query 'SELECT count(*) FROM cf.roles'
 \! python3 $MOCKCTL fault missing_result
-SELECT count(*) FROM cf.roles;
-\echo :SQLSTATE
-SELECT 1;
-SELECT count(*) FROM cf.roles;
-\! python3 $MOCKCTL log
+:query;
+\i :abs_srcdir/test/after_fault.sql
 \! python3 $MOCKCTL fault missing_result
 SELECT name FROM cf.roles WHERE id = '13855ce437550996aadfbdeed6439952';
 SELECT name FROM cf.roles WHERE id = '13855ce437550996aadfbdeed6439952';
