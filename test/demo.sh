@@ -9,30 +9,22 @@
 # and prints how many API calls the mock received. Everything it started is
 # stopped on exit. CFIAM_TRANSPORT=h2 (or tls-http1) runs it over TLS through
 # the front of test/pgcluster.sh, as the regression suites' TLS passes do.
+# Environment: as test/lib.sh says (PG_CONFIG, PG_BINDIR, CFIAM_PGDATA and the
+# ports), all optional.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Build against PostgreSQL 15 itself (Debian's /usr/bin/pg_config answers for
-# the newest installed major version).
-if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
-    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-fi
-PSQL="$("${PG_CONFIG:-pg_config}" --bindir)/psql"
-
-trap 'bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1 || true' EXIT
+trap cluster_stop EXIT
 
 echo "== build and install"
-make -s -j"$(nproc 2>/dev/null || echo 2)"
-make -s install >/dev/null
+build_install
 
 echo "== start the throwaway cluster and the mock API"
-bash "$ROOT/test/pgcluster.sh" start >/dev/null
 # PGHOST, PGPORT, PGUSER, CFIAM_MOCK_PORT, CFIAM_API_URL and CFIAM_CA_FILE
 # of that cluster and mock (and front).
-eval "$(bash "$ROOT/test/pgcluster.sh" env)"
-unset PGDATABASE PGSERVICE PGOPTIONS || true
+cluster_start
 
 echo "== seed the mock with sample data"
 python3 test/mockctl.py reset --user-groups 8 --members-per-group 4 \

@@ -39,13 +39,13 @@
 #     forever. A small preloaded shim initialises ASan before the real
 #     bindtextdomain() runs.
 #
-# Environment: as test/run-tests.sh (PG_CONFIG, PG_BINDIR, CFIAM_PGDATA,
-# CFIAM_PGPORT, CFIAM_MOCK_PORT), all optional; plus CFIAM_VALGRIND_TIMEOUT
-# (seconds pg_ctl waits for the postmaster under valgrind, default 600).
+# Environment: as test/lib.sh says (PG_CONFIG, PG_BINDIR, CFIAM_PGDATA and
+# the ports), all optional; plus CFIAM_VALGRIND_TIMEOUT (seconds pg_ctl waits
+# for the postmaster under valgrind, default 600).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DO_VALGRIND=1
 DO_RSS=1
@@ -58,35 +58,13 @@ case "${1:-}" in
     *) echo "usage: $0 [--valgrind-only|--rss-only|--asan]" >&2; exit 2 ;;
 esac
 
-if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
-    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-fi
-PG_CONFIG="${PG_CONFIG:-pg_config}"
-if [ -z "${PG_BINDIR:-}" ]; then
-    if [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
-        PG_BINDIR=/usr/lib/postgresql/15/bin
-    else
-        PG_BINDIR="$("$PG_CONFIG" --bindir)"
-    fi
-fi
-export PG_BINDIR
-BASE="${CFIAM_PGDATA:-/tmp/cfiam-pg}"
+BASE="$CFIAM_PGDATA"
 PGDATA_DIR="$BASE/data"
 PG_LOG="$BASE/postgres.log"
 VG_DIR="$BASE/valgrind"
 ASAN_DIR="$BASE/asan"
 MAX_GROWTH_KB="${CFIAM_MAX_GROWTH_KB:-4096}"
-PSQL="$PG_BINDIR/psql"
-[ -x "$PSQL" ] || PSQL="$(command -v psql)"
 
-if [ "$(id -u)" -eq 0 ]; then PG_OS_USER=postgres; else PG_OS_USER="$(id -un)"; fi
-as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then
-        (cd "$BASE" && runuser -u "$PG_OS_USER" -- "$@")
-    else
-        (cd "$BASE" && "$@")
-    fi
-}
 log() { printf 'memcheck: %s\n' "$*" >&2; }
 
 FAIL=0
@@ -94,7 +72,7 @@ ASAN_INSTALLED=0
 cleanup() {
     local rc=$?
     set +e
-    bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
+    cluster_stop
     # a postmaster under valgrind that pgcluster.sh could not stop in time
     if [ -f "$PGDATA_DIR/postmaster.pid" ]; then
         as_pg "$PG_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m immediate -w -t 120 >/dev/null 2>&1
@@ -108,13 +86,10 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== build and install (PG_CONFIG=$PG_CONFIG)"
-make -s -j2 PG_CONFIG="$PG_CONFIG" >/dev/null
-make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+build_install
 
 echo "== start the throwaway cluster and the mock API"
-bash "$ROOT/test/pgcluster.sh" start >/dev/null
-eval "$(bash "$ROOT/test/pgcluster.sh" env)"
-unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
+cluster_start
 python3 "$ROOT/test/mockctl.py" latency 0
 
 restart_pg() {  # restart_pg [wrapper]
@@ -156,8 +131,8 @@ EOF
     set +e
     PGOPTIONS="-c statement_timeout=0" make installcheck PG_CONFIG="$PG_CONFIG" >"$OUT" 2>&1
     set -e
-    passed="$(grep -Ec '\.\.\. +ok( |$)' "$OUT" || true)"
-    failed="$(grep -Eic '\.\.\. +failed( |$)' "$OUT" || true)"
+    passed="$(count_passed "$OUT")"
+    failed="$(count_failed "$OUT")"
     echo "suite under valgrind: $passed passed, $failed failed (timing tests may fail under valgrind; diffs in regression.diffs)"
 
     echo "== stop the postmaster (valgrind writes its summaries at exit)"
@@ -316,8 +291,8 @@ EOF
     set +e
     make installcheck PG_CONFIG="$PG_CONFIG" >"$OUT" 2>&1
     set -e
-    passed="$(grep -Ec '\.\.\. +ok( |$)' "$OUT" || true)"
-    failed="$(grep -Eic '\.\.\. +failed( |$)' "$OUT" || true)"
+    passed="$(count_passed "$OUT")"
+    failed="$(count_failed "$OUT")"
     echo "suite with ASan: $passed passed, $failed failed"
     as_pg "$PG_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t 300 >/dev/null
     make -s install PG_CONFIG="$PG_CONFIG" >/dev/null

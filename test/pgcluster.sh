@@ -25,7 +25,7 @@
 #                              The front-* commands print nothing unless they
 #                              fail, and do nothing over http1 (no front).
 #
-# Environment (all optional):
+# Environment (all optional; the defaults are test/lib.sh's):
 #   CFIAM_PGDATA     base dir (default /tmp/cfiam-pg): holds data/ (the
 #                    cluster), the unix socket, postgres.log, mock.log,
 #                    mock.pid, tls/ (CA and certificate), front.log, front.pid
@@ -49,7 +49,8 @@
 #                    resets the front's client connections (ss -K, iproute2),
 #                    so that a connection the mock drops on a fault reaches
 #                    cfiam as a dropped connection, not as the front's 502.
-#   PG_BINDIR        PostgreSQL server binaries (default: Debian's
+#   PG_BINDIR        PostgreSQL server binaries (default: `$PG_CONFIG
+#                    --bindir` when PG_CONFIG is given, else Debian's
 #                    /usr/lib/postgresql/15/bin, else `pg_config --bindir`)
 #
 # It is run as root (developers' machines and CI), but PostgreSQL refuses to
@@ -58,23 +59,25 @@
 # caller; the CA file is world-readable, since the backend reads it.
 set -euo pipefail
 
-# The repo root, from this script's own path, so any cwd works.
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# ROOT, PG_BINDIR, the base dir, the ports and as_pg (run as the cluster's OS
+# user): from this script's own path, so any cwd works.
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-BASE="${CFIAM_PGDATA:-/tmp/cfiam-pg}"
+BASE="$CFIAM_PGDATA"
 PGDATA_DIR="$BASE/data"
-PORT="${CFIAM_PGPORT:-54329}"
-MOCK_PORT="${CFIAM_MOCK_PORT:-18787}"
+PORT="$CFIAM_PGPORT"
+MOCK_PORT="$CFIAM_MOCK_PORT"
 PG_LOG="$BASE/postgres.log"
 MOCK_LOG="$BASE/mock.log"
 MOCK_PID="$BASE/mock.pid"
 MOCK_PY="$ROOT/test/mock_cloudflare.py"
 MOCKCTL_PY="$ROOT/test/mockctl.py"
-PROXY_PORT="${CFIAM_PROXY_PORT:-18790}"
+PROXY_PORT="$CFIAM_PROXY_PORT"
 PROXY_PY="$ROOT/test/proxy.py"
 PROXY_LOG="$BASE/proxy.log"
 PROXY_PID="$BASE/proxy.pid"
-FRONT_PORT="${CFIAM_FRONT_PORT:-18788}"
+FRONT_PORT="$CFIAM_FRONT_PORT"
 TRANSPORT="${CFIAM_TRANSPORT:-http1}"
 PRELOAD="${CFIAM_PRELOAD:-0}"
 TLS_DIR="$BASE/tls"
@@ -83,13 +86,6 @@ FRONT_PID="$BASE/front.pid"
 # Nothing but errors from log() when set (the front-* commands, which run
 # inside regression suites, where any output would be part of the result).
 QUIET=0
-
-# Which user owns and runs the cluster.
-if [ "$(id -u)" -eq 0 ]; then
-    PG_OS_USER=postgres
-else
-    PG_OS_USER="$(id -un)"
-fi
 
 log() { [ "$QUIET" -eq 1 ] || printf 'pgcluster: %s\n' "$*" >&2; }
 die() { printf 'pgcluster: error: %s\n' "$*" >&2; exit 1; }
@@ -116,30 +112,10 @@ uses_front() { [ "$TRANSPORT" != http1 ]; }
 # itself keeps listening.
 DROP_HOOK="ss -K -t state established '( sport = :$FRONT_PORT )'"
 
-# Locate the server binaries (sets BINDIR). Debian's /usr/bin/pg_config is a
-# wrapper that answers for the newest installed major version, and
-# /usr/local/bin may hold anything, so prefer the PostgreSQL 15 directory.
-BINDIR=""
-find_bindir() {
-    if [ -n "${PG_BINDIR:-}" ]; then
-        BINDIR="$PG_BINDIR"
-    elif [ -x /usr/lib/postgresql/15/bin/pg_ctl ]; then
-        BINDIR=/usr/lib/postgresql/15/bin
-    elif command -v pg_config >/dev/null 2>&1; then
-        BINDIR="$(pg_config --bindir)"
-    fi
-    [ -n "$BINDIR" ] && [ -x "$BINDIR/pg_ctl" ] && [ -x "$BINDIR/initdb" ] ||
+# The server binaries test/lib.sh found (PG_BINDIR) must be there.
+need_bindir() {
+    [ -n "$PG_BINDIR" ] && [ -x "$PG_BINDIR/pg_ctl" ] && [ -x "$PG_BINDIR/initdb" ] ||
         die "PostgreSQL 15 server binaries not found (apt-get install postgresql-15, or set PG_BINDIR)"
-}
-
-# Run a command as the cluster's OS user, from a directory that user can
-# enter (root's cwd, e.g. /root, may be closed to postgres).
-as_pg() {
-    if [ "$(id -u)" -eq 0 ]; then
-        (cd "$BASE" && runuser -u "$PG_OS_USER" -- "$@")
-    else
-        (cd "$BASE" && "$@")
-    fi
 }
 
 # The export lines clients need (psql, pg_regress, test/mockctl.py, and
@@ -181,15 +157,15 @@ mock_pid() {
 
 pg_running() {
     [ -f "$PGDATA_DIR/postmaster.pid" ] && [ -d "$BASE" ] &&
-        as_pg "$BINDIR/pg_ctl" status -D "$PGDATA_DIR" >/dev/null 2>&1
+        as_pg "$PG_BINDIR/pg_ctl" status -D "$PGDATA_DIR" >/dev/null 2>&1
 }
 
 stop_pg() {
     if pg_running; then
         log "stopping PostgreSQL ($PGDATA_DIR)"
-        if ! as_pg "$BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t 30 >/dev/null; then
+        if ! as_pg "$PG_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m fast -w -t 30 >/dev/null; then
             log "fast shutdown failed; trying immediate"
-            as_pg "$BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m immediate -w -t 30 >/dev/null || true
+            as_pg "$PG_BINDIR/pg_ctl" stop -D "$PGDATA_DIR" -m immediate -w -t 30 >/dev/null || true
         fi
     else
         log "PostgreSQL not running"
@@ -236,7 +212,7 @@ start_pg() {
     # --no-locale: C collation and ctype. This matters: cfiam claims ORDER BY
     # pushdown only for the C collation (the API sorts by byte value), so the
     # tests' expected output assumes a C-collation database.
-    as_pg "$BINDIR/initdb" -D "$PGDATA_DIR" --no-locale -E UTF8 -A trust -U postgres \
+    as_pg "$PG_BINDIR/initdb" -D "$PGDATA_DIR" --no-locale -E UTF8 -A trust -U postgres \
         --no-sync --no-instructions >"$BASE/initdb.log" 2>&1 ||
         { cat "$BASE/initdb.log" >&2; die "initdb failed"; }
 
@@ -264,7 +240,7 @@ EOF
     fi
 
     log "starting PostgreSQL on socket $BASE/.s.PGSQL.$PORT (log $PG_LOG)"
-    if ! as_pg "$BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 >/dev/null; then
+    if ! as_pg "$PG_BINDIR/pg_ctl" start -D "$PGDATA_DIR" -l "$PG_LOG" -w -t 60 >/dev/null; then
         tail -n 30 "$PG_LOG" >&2 || true
         die "PostgreSQL failed to start (see $PG_LOG)"
     fi
@@ -612,9 +588,9 @@ cmd_status() {
 }
 
 case "${1:-}" in
-    start) find_bindir; cmd_start ;;
-    stop) find_bindir; cmd_stop ;;
-    status) find_bindir; cmd_status ;;
+    start) need_bindir; cmd_start ;;
+    stop) need_bindir; cmd_stop ;;
+    status) need_bindir; cmd_status ;;
     env) print_env ;;
     front-restart) cmd_front_restart ;;
     front-stop) cmd_front_stop ;;

@@ -17,7 +17,8 @@
 # results-<transport>/. A failing pass's regression.diffs is printed,
 # labelled with its transport.
 #
-# Environment (all optional; see also test/pgcluster.sh):
+# Environment (all optional; PG_CONFIG, PG_BINDIR, the cluster's directory
+# and the ports as test/lib.sh says):
 #   CFIAM_TRANSPORTS  the passes, in order (default "http1 h2 tls-http1")
 #   CFIAM_SUITES      the suites of every pass, instead of the lists above
 #                     (e.g. CFIAM_TRANSPORTS=h2 CFIAM_SUITES="errors concurrency")
@@ -27,14 +28,8 @@
 # the first failing pass, else 1).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
-# Build against PostgreSQL 15 itself: Debian's /usr/bin/pg_config answers for
-# the newest installed major version, which need not be 15.
-if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
-    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-fi
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 TRANSPORTS="${CFIAM_TRANSPORTS:-http1 h2 tls-http1}"
 # The suites of the tls-http1 pass: those whose subject is the connections
@@ -79,15 +74,6 @@ suites_of() {
 
 words() { set -f; set -- $1; set +f; echo "$#"; }
 
-# Count pg_regress's per-test result lines. PG15 prints
-#   test validator                    ... ok           12 ms
-#        validator                    ... FAILED       30 ms   (parallel group)
-#   test errors ... FAILED (test process exited with exit code 2)   25 ms
-# and PG16+ prints TAP: `ok 1 - validator  12 ms` / `not ok 2 - errors ...`.
-# A `failed (ignored)` test counts as failed.
-count_passed() { grep -Ec '\.\.\. +ok( |$)|^ok [0-9]+ ' "$1" || true; }
-count_failed() { grep -Eic '\.\.\. +failed( |$)|^not ok [0-9]+ ' "$1" || true; }
-
 print_summary() {
     [ "$SUMMARY_DONE" -eq 1 ] && return
     SUMMARY_DONE=1
@@ -97,7 +83,7 @@ print_summary() {
 cleanup() {
     local rc=$?
     set +e
-    bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
+    cluster_stop
     # Stopped before the end (build or install failed, interrupted): every
     # test not counted yet counts as failed, so the summary never reads as a
     # clean run.
@@ -139,11 +125,11 @@ if PY="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" && [ -x "$
     export PATH="$FAST_BIN:$PATH"
 fi
 
-echo "== build and install (PG_CONFIG=${PG_CONFIG:-pg_config})"
+echo "== build and install (PG_CONFIG=$PG_CONFIG)"
 make -j"$(nproc 2>/dev/null || echo 2)"
 make install
 
-BASE="${CFIAM_PGDATA:-/tmp/cfiam-pg}"
+BASE="$CFIAM_PGDATA"
 
 # One pass: fresh cluster, mock and front for transport $1, its suites, the
 # credential check; results kept in results-$1/. Adds to PASSED, FAILED and
@@ -159,17 +145,15 @@ run_pass() {
     echo
     if [ "$t" = "$PRELOAD_TRANSPORT" ]; then preload=1; else preload=0; fi
     echo "== transport $t: start the throwaway cluster$([ "$preload" = 1 ] && echo ' (cfiam preloaded)'), the mock API$([ "$t" = http1 ] || echo ' and the TLS front')"
-    if ! CFIAM_PRELOAD="$preload" CFIAM_TRANSPORT="$t" bash "$ROOT/test/pgcluster.sh" start >/dev/null; then
+    # Exports PGHOST, PGPORT, PGUSER, CFIAM_MOCK_PORT, CFIAM_TRANSPORT,
+    # CFIAM_API_URL and CFIAM_CA_FILE of that cluster, mock and front.
+    if ! CFIAM_PRELOAD="$preload" cluster_start "$t"; then
         echo "== transport $t: the cluster did not start; its $n tests count as failed"
         FAILED=$((FAILED + n))
         PENDING=$((PENDING - n))
         [ "$STATUS" -ne 0 ] || STATUS=1
         return 0
     fi
-    # PGHOST, PGPORT, PGUSER, CFIAM_MOCK_PORT, CFIAM_TRANSPORT,
-    # CFIAM_API_URL and CFIAM_CA_FILE of that cluster, mock and front.
-    eval "$(CFIAM_TRANSPORT="$t" bash "$ROOT/test/pgcluster.sh" env)"
-    unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
     echo "== transport $t: make installcheck ($n suites, API at $CFIAM_API_URL)"
 
     set +e
@@ -193,7 +177,7 @@ run_pass() {
         [ "$status" -ne 0 ] || status=1
     fi
 
-    CFIAM_TRANSPORT="$t" bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1 || true
+    cluster_stop
 
     if [ "$status" -ne 0 ]; then
         if [ -s regression.diffs ]; then

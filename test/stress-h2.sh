@@ -25,10 +25,10 @@
 # HTTP/2 front (nghttpx) with a CA made at start-up (test/pgcluster.sh, transport h2),
 # then test/stress-h2.py measures. Everything started is stopped on exit.
 #
-# Environment (all optional): PG_CONFIG, PG_BINDIR, CFIAM_PGDATA, CFIAM_PGPORT,
-# CFIAM_MOCK_PORT, CFIAM_FRONT_PORT as for test/pgcluster.sh; CFIAM_TRANSPORT (default
-# h2; tls-http1 or http1 to compare); CFIAM_API_URL and CFIAM_CA_FILE to use a front you
-# run yourself before the mock (see test/transport.sh).
+# Environment (all optional): PG_CONFIG, PG_BINDIR, CFIAM_PGDATA and the ports as
+# test/lib.sh says; CFIAM_TRANSPORT (default h2; tls-http1 or http1 to compare);
+# CFIAM_API_URL and CFIAM_CA_FILE to use a front you run yourself before the mock
+# (see test/transport.sh).
 #
 # Result of the full default run (21 minutes on 2 CPUs shared with other jobs, load
 # average 1.8 at the start, 4.4 at the end), libcurl 7.88.1, nghttpx 1.52 as the front:
@@ -45,15 +45,16 @@
 #   Protocol negotiated in every session: HTTP/2, one connection.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
-
+# The command as given (before test/lib.sh fills in the defaults), for the report.
 CMDLINE=""
 for v in PG_CONFIG PG_BINDIR CFIAM_PGDATA CFIAM_PGPORT CFIAM_MOCK_PORT CFIAM_FRONT_PORT \
          CFIAM_TRANSPORT CFIAM_API_URL CFIAM_CA_FILE; do
     if [ -n "${!v:-}" ]; then CMDLINE="$CMDLINE$v=${!v} "; fi
 done
 export STRESS_CMDLINE="${CMDLINE}bash test/stress-h2.sh${*:+ $*}"
+
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 for a in "$@"; do
     case "$a" in
@@ -62,33 +63,21 @@ for a in "$@"; do
 done
 STRESS_CHECK_ARGS=1 python3 "$ROOT/test/stress-h2.py" "$@"
 
-if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
-    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-fi
-PG_CONFIG="${PG_CONFIG:-pg_config}"
-export STRESS_PSQL="${PG_BINDIR:-$("$PG_CONFIG" --bindir)}/psql"
+export STRESS_PSQL="$PSQL"
 TRANSPORT="${CFIAM_TRANSPORT:-h2}"
 
 log() { printf 'stress: %s\n' "$*" >&2; }
 
-cleanup() {
-    local rc=$?
-    set +e
-    CFIAM_TRANSPORT="$TRANSPORT" bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
-    exit "$rc"
-}
-trap cleanup EXIT
+trap cluster_stop EXIT
 trap 'exit 130' INT TERM
 
 log "build and install cfiam (PG_CONFIG=$PG_CONFIG)"
-make -s -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" >&2
-make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+build_install
 
 log "start the throwaway cluster, the mock API and the transport ($TRANSPORT)"
 # shellcheck source=test/transport.sh
 . "$ROOT/test/transport.sh"
 transport_start "$TRANSPORT"
-unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
 log "cfiam talks to $CFIAM_API_URL${CFIAM_CA_FILE:+ (ca_file $CFIAM_CA_FILE)}"
 
 python3 "$ROOT/test/stress-h2.py" "$@"

@@ -21,11 +21,15 @@
 # Exports afterwards: what `pgcluster.sh env` prints (PGHOST, PGPORT, PGUSER,
 # CFIAM_MOCK_PORT, ...), plus CFIAM_API_URL, CFIAM_CA_FILE (empty for plain HTTP) and
 # CFIAM_EXPECT_PROTOCOL (HTTP/2 or HTTP/1.1, as cfiam's EXPLAIN ANALYZE names it).
-# The caller stops everything with `bash test/pgcluster.sh stop`.
+# The caller stops everything with `bash test/pgcluster.sh stop` (cluster_stop of
+# test/lib.sh, which this file sources: the working directory becomes the top of the
+# tree, and PG_CONFIG, PG_BINDIR and the ports get their defaults).
+
+# shellcheck source=test/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 transport_start() {
-    local transport="$1" root own_url own_ca
-    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    local transport="$1" own_url own_ca
     case "$transport" in
         http1 | tls-http1) CFIAM_EXPECT_PROTOCOL=HTTP/1.1 ;;
         h2) CFIAM_EXPECT_PROTOCOL=HTTP/2 ;;
@@ -35,14 +39,11 @@ transport_start() {
     own_ca="${CFIAM_CA_FILE:-}"
     if [ -n "$own_url" ]; then
         # The caller runs the front: the cluster and the mock alone.
-        CFIAM_TRANSPORT=http1 bash "$root/test/pgcluster.sh" start >/dev/null
-        unset CFIAM_API_URL CFIAM_CA_FILE
-        eval "$(CFIAM_TRANSPORT=http1 bash "$root/test/pgcluster.sh" env)"
+        cluster_start http1 || return
         CFIAM_API_URL="$own_url"
         CFIAM_CA_FILE="$own_ca"
     else
-        CFIAM_TRANSPORT="$transport" bash "$root/test/pgcluster.sh" start >/dev/null
-        eval "$(CFIAM_TRANSPORT="$transport" bash "$root/test/pgcluster.sh" env)"
+        cluster_start "$transport" || return
         if [ -z "${CFIAM_API_URL:-}" ]; then
             if [ "$transport" != http1 ]; then
                 echo "test/pgcluster.sh did not start a TLS front for '$transport' (it prints" \
