@@ -59,23 +59,6 @@ total_count(cJSON *doc)
 		item->valuedouble : -1;
 }
 
-/* The rows of a listing's answer: an array, or NULL for none. */
-static cJSON *
-list_result(cJSON *doc, const char *path)
-{
-	cJSON	   *result = cJSON_IsObject(doc) ?
-		cJSON_GetObjectItemCaseSensitive(doc, "result") : NULL;
-
-	if (result == NULL || cJSON_IsNull(result))
-		return NULL;
-	if (!cJSON_IsArray(result))
-		ereport(ERROR,
-				(errcode(CF_ERRCODE_API_PROTOCOL),
-				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
-				 errdetail("Request: GET %s.", path)));
-	return result;
-}
-
 /*
  * Offer one API object to the sample (reservoir sampling once it is full,
  * so that every row seen has the same chance).
@@ -136,7 +119,7 @@ sample_listing(CfSampler *s, const char *account_id)
 	if (res->paged)
 		path = psprintf("%s?page=1&per_page=%d", path, res->per_page_max);
 	doc = get_one(s, path, NULL);
-	rows = list_result(doc, path);
+	rows = cf_list_result(doc, path);
 	cJSON_ArrayForEach(item, rows)
 		sample_object(s, item, NULL);
 	total = res->paged ? total_count(doc) : -1;
@@ -158,7 +141,7 @@ list_parent_ids(CfSampler *s, const char *account_id, double *nparents)
 		char	   *path = psprintf("%s?page=%d&per_page=%d", base, page,
 									pres->per_page_max);
 		cJSON	   *doc = get_one(s, path, NULL);
-		cJSON	   *rows = list_result(doc, path);
+		cJSON	   *rows = cf_list_result(doc, path);
 		cJSON	   *item;
 		int			count = 0;
 
@@ -244,7 +227,7 @@ sample_fanout(CfSampler *s, const char *account_id, Oid serverid)
 
 			if (not_found)
 				continue;		/* deleted since it was listed */
-			rows = list_result(doc, paths[i]);
+			rows = cf_list_result(doc, paths[i]);
 			cJSON_ArrayForEach(item, rows)
 			{
 				sample_object(s, item, list_nth(ids, first + i));

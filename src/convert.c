@@ -317,6 +317,41 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 	return NULL;				/* keep compiler quiet */
 }
 
+/*
+ * The "result" of a successful envelope; an answer without one is an
+ * error, whatever the query needs of it.
+ */
+cJSON *
+cf_envelope_result(cJSON *doc, const char *method, const char *path_and_query)
+{
+	if (!cJSON_IsObject(doc) || !cJSON_HasObjectItem(doc, "result"))
+		ereport(ERROR,
+				(errcode(CF_ERRCODE_API_PROTOCOL),
+				 errmsg("Cloudflare API answer has no \"result\""),
+				 errdetail("Request: %s %s.", method, clip_path(path_and_query))));
+	return cJSON_GetObjectItemCaseSensitive(doc, "result");
+}
+
+/*
+ * The "result" of a listing: an array, or NULL for a null result (the
+ * members of an empty group).  Anything else is an error, on every path
+ * that reads a listing (scans, count(*), ANALYZE, COMMIT's GET).
+ */
+cJSON *
+cf_list_result(cJSON *doc, const char *path_and_query)
+{
+	cJSON	   *result = cf_envelope_result(doc, "GET", path_and_query);
+
+	if (cJSON_IsNull(result))
+		return NULL;
+	if (!cJSON_IsArray(result))
+		ereport(ERROR,
+				(errcode(CF_ERRCODE_API_PROTOCOL),
+				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
+				 errdetail("Request: GET %s.", clip_path(path_and_query))));
+	return result;
+}
+
 /* Follow a dotted path ("user.email") through nested objects. */
 static cJSON *
 json_get_path(cJSON *object, const char *path)

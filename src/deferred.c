@@ -389,14 +389,8 @@ current_members(CfConnection *conn, const char *path)
 		int			n = 0;
 
 		cf_http_request(conn, "GET", get, NULL, &response);
-		result = cJSON_GetObjectItemCaseSensitive(cf_decode_envelope(&response, "GET", get, NULL),
-												  "result");
-		if (!cJSON_IsArray(result) && !cJSON_IsNull(result))
-			ereport(ERROR,
-					(errcode(CF_ERRCODE_API_PROTOCOL),
-					 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
-					 errdetail("Request: GET %s.", get)));
-		if (!cJSON_IsArray(result))
+		result = cf_list_result(cf_decode_envelope(&response, "GET", get, NULL), get);
+		if (result == NULL)
 			break;				/* null: an empty group */
 		cJSON_ArrayForEach(item, result)
 		{

@@ -650,37 +650,6 @@ pager_page_path(CfPager *pg, int page)
 	return page_path(pg->path, pg->query, pg->paged, pg->per_page, page);
 }
 
-static cJSON *
-get_result(cJSON *doc, const char *method, const char *path_and_query)
-{
-	if (!cJSON_IsObject(doc) || !cJSON_HasObjectItem(doc, "result"))
-		ereport(ERROR,
-				(errcode(CF_ERRCODE_API_PROTOCOL),
-				 errmsg("Cloudflare API answer has no \"result\""),
-				 errdetail("Request: %s %s.", method, path_and_query)));
-	return cJSON_GetObjectItemCaseSensitive(doc, "result");
-}
-
-/*
- * The "result" of a listing: an array, or NULL for a null result (the
- * members of an empty group).  Anything else is an error, whatever the
- * query needs of the answer (rows, or only result_info's count).
- */
-static cJSON *
-get_list_result(cJSON *doc, const char *path_and_query)
-{
-	cJSON	   *result = get_result(doc, "GET", path_and_query);
-
-	if (cJSON_IsNull(result))
-		return NULL;
-	if (!cJSON_IsArray(result))
-		ereport(ERROR,
-				(errcode(CF_ERRCODE_API_PROTOCOL),
-				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
-				 errdetail("Request: GET %s.", path_and_query)));
-	return result;
-}
-
 /* JSON number member of result_info, or -1 */
 static int64
 result_info_number(cJSON *doc, const char *name)
@@ -932,7 +901,7 @@ fetch_page(CfScanState *st, CfPager *pg)
 
 	response = page_response(st, pg, &local, &path_and_query);
 	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
-	result = get_list_result(doc, path_and_query);
+	result = cf_list_result(doc, path_and_query);
 	count = result ? cJSON_GetArraySize(result) : 0;
 
 	/* the raw body is parsed: a window's copy is no longer needed */
@@ -1050,7 +1019,7 @@ fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 	pg->done = true;
 	if (!not_found)
 	{
-		result = get_result(doc, "GET", pg->path);
+		result = cf_envelope_result(doc, "GET", pg->path);
 		if (!cJSON_IsObject(result))
 			ereport(ERROR,
 					(errcode(CF_ERRCODE_API_PROTOCOL),
@@ -1241,7 +1210,7 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 		cf_http_get(st->conn, path_and_query, st->cache_ttl, &response);
 		count_answer(st, &response, true);
 		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
-		(void) get_list_result(doc, path_and_query);
+		(void) cf_list_result(doc, path_and_query);
 		total = result_info_number(doc, "total_count");
 		if (total < 0)
 			ereport(ERROR,
