@@ -257,6 +257,84 @@ members_body(List *ids)
 }
 
 /*
+ * One group's membership changes as calls, appended to calls: the net
+ * effect of its queued changes (the latest change of a member winning),
+ * then POSTs, DELETEs or a GET + PUT as the header comment says.
+ */
+static List *
+group_calls(List *calls, CfChange *first)
+{
+	List	   *adds = NIL;
+	List	   *removes = NIL;
+	ListCell   *m;
+	char	   *path = cf_resource_path(first->res, first->account, first->group, NULL);
+
+	/* the net effect, the latest change of a member winning */
+	foreach(m, pending)
+	{
+		CfChange   *c = lfirst(m);
+
+		if (c->kind == CF_CHANGE_CALL || c->serverid != first->serverid ||
+			c->userid != first->userid || strcmp(c->account, first->account) != 0 ||
+			strcmp(c->group, first->group) != 0)
+			continue;
+		adds = string_remove(adds, c->member);
+		removes = string_remove(removes, c->member);
+		if (c->kind == CF_CHANGE_MEMBER_ADD)
+			adds = lappend(adds, c->member);
+		else
+			removes = lappend(removes, c->member);
+	}
+
+	if (adds != NIL && removes == NIL)
+	{
+		/* POSTs of up to 100 */
+		for (int i = 0; i < list_length(adds); i += CF_MEMBERS_PER_POST)
+		{
+			CfCall	   *call = palloc0(sizeof(CfCall));
+
+			call->serverid = first->serverid;
+			call->userid = first->userid;
+			call->method = "POST";
+			call->path = path;
+			call->body = members_body(list_copy_head(list_copy_tail(adds, i),
+													 CF_MEMBERS_PER_POST));
+			calls = lappend(calls, call);
+		}
+	}
+	else if (adds == NIL && list_length(removes) <= 2)
+	{
+		/* a DELETE each: no more calls than a GET and a PUT */
+		foreach(m, removes)
+		{
+			CfCall	   *call = palloc0(sizeof(CfCall));
+
+			call->serverid = first->serverid;
+			call->userid = first->userid;
+			call->method = "DELETE";
+			call->path = cf_resource_path(first->res, first->account, first->group,
+										  (char *) lfirst(m));
+			calls = lappend(calls, call);
+		}
+	}
+	else if (adds != NIL || removes != NIL)
+	{
+		/* the group's current members, then the final set at once */
+		CfCall	   *call = palloc0(sizeof(CfCall));
+
+		call->serverid = first->serverid;
+		call->userid = first->userid;
+		call->method = "PUT";
+		call->path = path;
+		call->replace = true;
+		call->adds = adds;
+		call->removes = removes;
+		calls = lappend(calls, call);
+	}
+	return calls;
+}
+
+/*
  * The calls of the queue, coalesced: the plain calls in queue order, then
  * each group's membership changes (groups in the order they first appear).
  */
@@ -301,76 +379,7 @@ plan_calls(void)
 	}
 
 	foreach(lc, groups)
-	{
-		CfChange   *first = lfirst(lc);
-		List	   *adds = NIL;
-		List	   *removes = NIL;
-		ListCell   *m;
-		char	   *path = cf_resource_path(first->res, first->account, first->group, NULL);
-
-		/* the net effect, the latest change of a member winning */
-		foreach(m, pending)
-		{
-			CfChange   *c = lfirst(m);
-
-			if (c->kind == CF_CHANGE_CALL || c->serverid != first->serverid ||
-				c->userid != first->userid || strcmp(c->account, first->account) != 0 ||
-				strcmp(c->group, first->group) != 0)
-				continue;
-			adds = string_remove(adds, c->member);
-			removes = string_remove(removes, c->member);
-			if (c->kind == CF_CHANGE_MEMBER_ADD)
-				adds = lappend(adds, c->member);
-			else
-				removes = lappend(removes, c->member);
-		}
-
-		if (adds != NIL && removes == NIL)
-		{
-			/* POSTs of up to 100 */
-			for (int i = 0; i < list_length(adds); i += CF_MEMBERS_PER_POST)
-			{
-				CfCall	   *call = palloc0(sizeof(CfCall));
-
-				call->serverid = first->serverid;
-				call->userid = first->userid;
-				call->method = "POST";
-				call->path = path;
-				call->body = members_body(list_copy_head(list_copy_tail(adds, i),
-														 CF_MEMBERS_PER_POST));
-				calls = lappend(calls, call);
-			}
-		}
-		else if (adds == NIL && list_length(removes) <= 2)
-		{
-			/* a DELETE each: no more calls than a GET and a PUT */
-			foreach(m, removes)
-			{
-				CfCall	   *call = palloc0(sizeof(CfCall));
-
-				call->serverid = first->serverid;
-				call->userid = first->userid;
-				call->method = "DELETE";
-				call->path = cf_resource_path(first->res, first->account, first->group,
-											  (char *) lfirst(m));
-				calls = lappend(calls, call);
-			}
-		}
-		else if (adds != NIL || removes != NIL)
-		{
-			/* the group's current members, then the final set at once */
-			CfCall	   *call = palloc0(sizeof(CfCall));
-
-			call->serverid = first->serverid;
-			call->userid = first->userid;
-			call->method = "PUT";
-			call->path = path;
-			call->replace = true;
-			call->adds = adds;
-			call->removes = removes;
-			calls = lappend(calls, call);
-		}
-	}
+		calls = group_calls(calls, lfirst(lc));
 	return calls;
 }
 
