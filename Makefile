@@ -27,7 +27,8 @@ EXTENSION = cfiam
 # through every step) gets checks of the new objects, and its comparison of
 # the catalog with a fresh install then covers the new step too;
 # CFIAM_VERSION in src/cfiam.h (the User-Agent), META.json and CHANGELOG.md
-# get the version.
+# get the version (python3 test/check-meta.py checks META.json against
+# cfiam.control, DATA and CHANGELOG.md).
 DATA = cfiam--0.1.sql cfiam--0.2.sql cfiam--0.1--0.2.sql
 PGFILEDESC = "cfiam - Cloudflare IAM foreign data wrapper"
 
