@@ -18,6 +18,17 @@ OBJS = \
 	src/deferred.o
 
 EXTENSION = cfiam
+# Every released version keeps its full script, unchanged, and every step
+# from one version to the next its update script (see CHANGELOG.md).  To
+# release version N after version P: cfiam--N.sql is cfiam--P.sql plus the
+# changes; cfiam--P--N.sql holds exactly those changes (ALTER EXTENSION
+# cfiam UPDATE runs it); default_version in cfiam.control becomes N; both
+# files are added here; sql/upgrade.sql (it installs 0.1 and updates it
+# through every step) gets checks of the new objects, and its comparison of
+# the catalog with a fresh install then covers the new step too;
+# CFIAM_VERSION in src/cfiam.h (the User-Agent), META.json and CHANGELOG.md
+# get the version (python3 test/check-meta.py checks META.json against
+# cfiam.control, DATA and CHANGELOG.md).
 DATA = cfiam--0.1.sql cfiam--0.2.sql cfiam--0.1--0.2.sql
 PGFILEDESC = "cfiam - Cloudflare IAM foreign data wrapper"
 
@@ -30,7 +41,7 @@ REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
 	prepared errors concurrency aggregate write_user_groups \
 	write_user_group_members write_account_members security proxy resilience \
-	analyze join_pushdown cache budget deferred
+	analyze join_pushdown cache budget deferred upgrade
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 
 PG_CONFIG ?= pg_config
