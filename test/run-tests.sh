@@ -125,6 +125,11 @@ if PY="$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null)" && [ -x "$
     export PATH="$FAST_BIN:$PATH"
 fi
 
+# The release's metadata agrees with itself (META.json, cfiam.control,
+# the Makefile's DATA, CHANGELOG.md) before anything is built.
+echo "== META.json"
+python3 "$ROOT/test/check-meta.py"
+
 echo "== build and install (PG_CONFIG=$PG_CONFIG)"
 make -j"$(nproc 2>/dev/null || echo 2)"
 make install
