@@ -344,7 +344,8 @@ def dashboard_run(admin, ttl, scale, connections, reference):
             "wall_ms": wall_ms, "panel_ms": [o[1] for o in outs],
             "conns": [pool.index(c) for c in conns],
         })
-        log(f"cache_ttl {ttl} (scaled {eff_ttl} s): refresh {i + 1}/{REFRESHES} at "
+        log(f"cache_ttl {ttl}{f' (run at {eff_ttl})' if scale > 1 and ttl else ''}: "
+            f"refresh {i + 1}/{REFRESHES} at "
             f"{started - t0:6.1f} s: {n} requests, {wall_ms:.0f} ms")
     elapsed = time.monotonic() - t0
     executor.shutdown()

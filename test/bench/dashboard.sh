@@ -5,7 +5,7 @@
 # latency of a cache hit against a call, and the memory the cache used.
 #
 # Usage (as root on Debian 12, from any directory):
-#   bash test/bench/dashboard.sh           full run, in real time: about 27 minutes
+#   bash test/bench/dashboard.sh           full run, in real time: about 25 minutes
 #   bash test/bench/dashboard.sh --quick   a smoke test: small account, time compressed
 #                                          15x, about 2 minutes
 # Options (test/bench/dashboard.py --help): --members N, --groups N, --members-per-group N
@@ -43,7 +43,7 @@ TRANSPORT=h2
 prev=""
 for a in "$@"; do
     case "$a" in
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
         --transport=*) TRANSPORT="${a#--transport=}" ;;
     esac
     if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi
