@@ -50,6 +50,17 @@ LANGUAGE C VOLATILE STRICT;
 COMMENT ON FUNCTION cfiam_pending_changes() IS
   'The Cloudflare API calls COMMIT would send now for this transaction''s deferred changes (cfiam.write_mode = deferred)';
 
+-- The provisional id of a user group this transaction queued for creation
+-- (cfiam.write_mode = deferred), to queue its members under before COMMIT
+-- gives the group its id.
+CREATE FUNCTION cfiam_pending_group_id(name text)
+RETURNS text
+AS 'MODULE_PATHNAME'
+LANGUAGE C VOLATILE STRICT;
+
+COMMENT ON FUNCTION cfiam_pending_group_id(text) IS
+  'The provisional id of a user group created in this transaction (cfiam.write_mode = deferred), for its members until COMMIT';
+
 -- Like pg_stat_statements: the statistics name servers and users, so they
 -- are the extension owner's to grant; clearing the cache and the counters
 -- affects everyone.

@@ -128,6 +128,79 @@ COMMIT;
 SELECT name FROM cf.user_groups WHERE name LIKE 'Deferred%' OR name LIKE '%(renamed)' ORDER BY name;
 \! python3 $MOCKCTL clear-log
 
+-- A group created and filled in one transaction: its members are queued
+-- under the provisional id cfiam_pending_group_id() gives; COMMIT creates
+-- the group first and adds them under the id Cloudflare answered
+BEGIN;
+SET LOCAL cfiam.write_mode = deferred;
+INSERT INTO cf.user_groups (name) VALUES ('On call');
+SELECT cfiam_pending_group_id('On call') AS oncall \gset
+SELECT :'oncall' AS provisional_id;
+INSERT INTO cf.user_group_members (user_group_id, id)
+  SELECT :'oncall', id FROM outsiders ORDER BY email OFFSET 360 LIMIT 3;
+-- the SELECT overlay shows the new group with its pending members
+SELECT user_group_id, id = ANY (ARRAY(SELECT id FROM outsiders ORDER BY email OFFSET 360 LIMIT 3)) AS queued, email
+  FROM cf.user_group_members WHERE user_group_id = :'oncall';
+SELECT count(*) AS shown_in_full_listing FROM cf.user_group_members WHERE user_group_id IN (:'oncall', :'g2')
+   AND id = ANY (ARRAY(SELECT id FROM outsiders ORDER BY email OFFSET 360 LIMIT 3));
+-- a removal from a group that does not exist yet removes nothing at COMMIT
+DELETE FROM cf.user_group_members WHERE user_group_id = :'oncall';
+SELECT seq, method, regexp_replace(path, '[0-9a-f]{32}', 'ID', 'g') AS path,
+       CASE jsonb_typeof(body) WHEN 'array' THEN jsonb_array_length(body) || ' members'
+                               ELSE body::text END AS body
+  FROM cfiam_pending_changes();
+\! python3 $MOCKCTL log
+COMMIT;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g; s/(members) .*/\1/'
+SELECT g.name, count(m.id) AS members,
+       bool_and(m.id = ANY (ARRAY(SELECT id FROM outsiders ORDER BY email OFFSET 360 LIMIT 3))) AS the_queued_ones
+  FROM cf.user_groups g JOIN cf.user_group_members m ON m.user_group_id = g.id
+ WHERE g.name = 'On call' GROUP BY g.name;
+-- a provisional id means nothing outside the transaction that queued it,
+-- nor before its group is queued, nor in the immediate mode
+SELECT cfiam_pending_group_id('On call');
+INSERT INTO cf.user_group_members (user_group_id, id)
+  SELECT :'oncall', id FROM outsiders ORDER BY email OFFSET 363 LIMIT 1;
+BEGIN;
+SET LOCAL cfiam.write_mode = deferred;
+INSERT INTO cf.user_group_members (user_group_id, id)
+  SELECT :'oncall', id FROM outsiders ORDER BY email OFFSET 363 LIMIT 1;
+ROLLBACK;
+-- two groups of one name in a transaction: which one is meant is ambiguous;
+-- ROLLBACK TO SAVEPOINT drops a creation and what was queued under it
+BEGIN;
+SET LOCAL cfiam.write_mode = deferred;
+INSERT INTO cf.user_groups (name) VALUES ('Twice'), ('Twice');
+SELECT cfiam_pending_group_id('Twice');
+ROLLBACK;
+BEGIN;
+SET LOCAL cfiam.write_mode = deferred;
+SAVEPOINT s;
+INSERT INTO cf.user_groups (name) VALUES ('Dropped');
+SELECT cfiam_pending_group_id('Dropped') AS dropped \gset
+INSERT INTO cf.user_group_members (user_group_id, id)
+  SELECT :'dropped', id FROM outsiders ORDER BY email OFFSET 364 LIMIT 1;
+ROLLBACK TO SAVEPOINT s;
+SELECT count(*) AS pending FROM cfiam_pending_changes();
+INSERT INTO cf.user_group_members (user_group_id, id)
+  SELECT :'dropped', id FROM outsiders ORDER BY email OFFSET 364 LIMIT 1;
+ROLLBACK;
+\! python3 $MOCKCTL log
+\! python3 $MOCKCTL clear-log
+-- an answer to the group's creation without a usable id: its members are
+-- not sent anywhere, and the error says the group was created
+BEGIN;
+SET LOCAL cfiam.write_mode = deferred;
+INSERT INTO cf.user_groups (name) VALUES ('Answered without an id');
+INSERT INTO cf.user_group_members (user_group_id, id)
+  SELECT cfiam_pending_group_id('Answered without an id'), id
+    FROM outsiders ORDER BY email OFFSET 365 LIMIT 2;
+\! python3 $MOCKCTL fault patch --count 1 --method POST --match 'user_groups' --field id --value '"../../members"'
+COMMIT;
+\! python3 $MOCKCTL clear-faults
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
+\! python3 $MOCKCTL clear-log
+
 -- RETURNING: what the statement gives, yes; what Cloudflare fills, no
 BEGIN;
 SET LOCAL cfiam.write_mode = deferred;

@@ -220,7 +220,8 @@ COMMIT;
 SELECT proname FROM pg_proc WHERE proname LIKE 'cfiam%' ORDER BY proname;
 SELECT to_regprocedure('cfiam_cache_clear()') AS cache_clear, to_regclass('cfiam_stats') AS stats,
        to_regprocedure('cfiam_stats_reset()') AS stats_reset,
-       to_regprocedure('cfiam_pending_changes()') AS pending_changes;
+       to_regprocedure('cfiam_pending_changes()') AS pending_changes,
+       to_regprocedure('cfiam_pending_group_id(text)') AS pending_group_id;
 SELECT cfiam_cache_clear();
 SELECT * FROM cfiam_stats;
 SELECT cfiam_stats_reset();
@@ -287,6 +288,11 @@ SELECT seq, server, method, regexp_replace(path, '[0-9a-f]{32}$', '<id>') AS pat
 COMMIT;
 \! python3 $MOCKCTL log | sed -E 's|user_groups/[0-9a-f]{32}|user_groups/<id>|'
 SELECT count(*) FROM upg.user_groups WHERE name LIKE 'Made under%';
+BEGIN;
+SET LOCAL cfiam.write_mode = deferred;
+INSERT INTO upg.user_groups (name) VALUES ('Made under 0.2');
+SELECT cfiam_pending_group_id('Made under 0.2');
+ROLLBACK;
 \! python3 $MOCKCTL clear-log
 
 -- a fresh install of 0.2 has exactly the objects of 0.1 updated to 0.2

@@ -428,6 +428,9 @@ extern int	cf_deferred_count(const CfResource *res, const char *account);
 extern int	cf_deferred_membership(const char *account, const char *group,
 								   const char *member);
 extern List *cf_deferred_additions(const char *account, const char *group);
+extern bool cf_deferred_provisional(const char *group);
+extern bool cf_deferred_new_group(const char *account, const char *group);
+extern List *cf_deferred_new_groups(const char *account);
 
 /* ---------------------------------------------------------------------
  * usage.c

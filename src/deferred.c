@@ -17,6 +17,12 @@
  * final set when that is fewer calls; additions and removals together are
  * always that GET + PUT, so the group changes at once at Cloudflare.
  *
+ * A user group created in the transaction has no id before COMMIT: its
+ * members are queued under a provisional id, "pending-<n>", which
+ * cfiam_pending_group_id() gives.  It can never be a Cloudflare id (32 hex
+ * digits) and never reaches a URL: COMMIT creates the group first and sends
+ * its members under the id Cloudflare answered.
+ *
  * An API has no atomic multi-call commit: a call that fails at COMMIT
  * aborts the transaction, but the calls before it stay applied, and the
  * error lists them.
@@ -36,6 +42,7 @@
 #include "utils/memutils.h"
 
 #define CF_MEMBERS_PER_POST 100	/* the API takes up to 100 ids a call */
+#define CF_PENDING_GROUP_PREFIX "pending-"
 
 typedef enum CfWriteMode
 {
@@ -70,8 +77,10 @@ typedef struct CfChange
 	char	   *method;			/* CF_CHANGE_CALL */
 	char	   *path;
 	char	   *body;			/* JSON text, or NULL */
-	char		group[CF_ID_LEN + 1];	/* member changes */
+	char		group[CF_ID_LEN + 1];	/* member changes: an id, or provisional */
 	char		member[CF_ID_LEN + 1];
+	int			new_group;		/* a group's creation: its n in "pending-<n>" */
+	char	   *new_group_name;
 } CfChange;
 
 /* A call as COMMIT will send it (after coalescing). */
@@ -82,6 +91,10 @@ typedef struct CfCall
 	const char *method;
 	char	   *path;
 	char	   *body;
+	int			creates_group;	/* creates "pending-<n>": remember its id */
+	int			new_group;		/* adds members to "pending-<n>": its id in path */
+	const CfResource *res;
+	const char *account;
 	/* a replace (GET + PUT): the final set is computed from the GET */
 	bool		replace;
 	List	   *adds;			/* of char *: member ids */
@@ -89,6 +102,7 @@ typedef struct CfCall
 } CfCall;
 
 static List *pending = NIL;		/* of CfChange *, in queue order */
+static int	new_groups_queued = 0;	/* the last n of "pending-<n>" */
 static bool callbacks_registered = false;
 
 /* ---------------------------------------------------------------------
@@ -100,6 +114,16 @@ bool
 cf_deferred_mode(void)
 {
 	return write_mode == CF_WRITE_DEFERRED;
+}
+
+/* Does the resource have members (a child resource listed under it)? */
+static bool
+has_members(const CfResource *res)
+{
+	for (int i = 0; i < cf_resource_count(); i++)
+		if (cf_resource_by_index(i)->parent == res)
+			return true;
+	return false;
 }
 
 static CfChange *
@@ -136,7 +160,83 @@ cf_defer_call(Oid serverid, Oid userid, const CfResource *res, const char *accou
 	c->method = MemoryContextStrdup(TopTransactionContext, method);
 	c->path = MemoryContextStrdup(TopTransactionContext, path);
 	c->body = body ? MemoryContextStrdup(TopTransactionContext, body) : NULL;
+	if (strcmp(method, "POST") == 0 && has_members(res) && body)
+	{
+		const char *name = cf_json_get_string(cf_json_parse(body, strlen(body)), "name");
+
+		c->new_group = ++new_groups_queued;
+		c->new_group_name = name ? MemoryContextStrdup(TopTransactionContext, name) : NULL;
+	}
 	enqueue(c);
+}
+
+/* The n of a provisional group id "pending-<n>"; 0 if it is not one. */
+static int
+provisional_number(const char *group)
+{
+	size_t		len = strlen(CF_PENDING_GROUP_PREFIX);
+	const char *digits = group + len;
+	int			n = 0;
+
+	if (strncmp(group, CF_PENDING_GROUP_PREFIX, len) != 0 || *digits == '\0' ||
+		*digits == '0' || strspn(digits, "0123456789") != strlen(digits) ||
+		strlen(digits) > 9)
+		return 0;
+	for (; *digits; digits++)
+		n = n * 10 + (*digits - '0');
+	return n;
+}
+
+/* The queued creation of the group "pending-<n>" in an account, or NULL. */
+static CfChange *
+queued_creation(const char *account, int n)
+{
+	ListCell   *lc;
+
+	if (n <= 0)
+		return NULL;
+	foreach(lc, pending)
+	{
+		CfChange   *c = lfirst(lc);
+
+		if (c->new_group == n && strcmp(c->account, account) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* Has the value the form of a provisional group id ("pending-<n>")? */
+bool
+cf_deferred_provisional(const char *group)
+{
+	return provisional_number(group) > 0;
+}
+
+/*
+ * Is group the provisional id of a user group this transaction queued for
+ * creation in the account?  Then members may be queued under it.
+ */
+bool
+cf_deferred_new_group(const char *account, const char *group)
+{
+	return queued_creation(account, provisional_number(group)) != NULL;
+}
+
+/* The provisional ids of the groups queued for creation in an account. */
+List *
+cf_deferred_new_groups(const char *account)
+{
+	ListCell   *lc;
+	List	   *groups = NIL;
+
+	foreach(lc, pending)
+	{
+		CfChange   *c = lfirst(lc);
+
+		if (c->new_group > 0 && strcmp(c->account, account) == 0)
+			groups = lappend(groups, psprintf(CF_PENDING_GROUP_PREFIX "%d", c->new_group));
+	}
+	return groups;
 }
 
 /* Queue a member's addition to (add) or removal from a user group. */
@@ -286,6 +386,10 @@ group_calls(List *calls, CfChange *first)
 			removes = lappend(removes, c->member);
 	}
 
+	/* a group created at this COMMIT has no members to remove */
+	if (provisional_number(first->group) > 0)
+		removes = NIL;
+
 	if (adds != NIL && removes == NIL)
 	{
 		/* POSTs of up to 100 */
@@ -297,6 +401,9 @@ group_calls(List *calls, CfChange *first)
 			call->userid = first->userid;
 			call->method = "POST";
 			call->path = path;
+			call->new_group = provisional_number(first->group);
+			call->res = first->res;
+			call->account = first->account;
 			call->body = members_body(list_copy_head(list_copy_tail(adds, i),
 													 CF_MEMBERS_PER_POST));
 			calls = lappend(calls, call);
@@ -358,6 +465,7 @@ plan_calls(void)
 			call->method = c->method;
 			call->path = c->path;
 			call->body = c->body;
+			call->creates_group = c->new_group;
 			calls = lappend(calls, call);
 		}
 		else
@@ -449,11 +557,28 @@ connection_for(const CfCall *call)
 	return cf_get_connection(server, GetUserMapping(call->userid, server->serverid));
 }
 
+/* The id Cloudflare gave the group created as "pending-<n>" at this COMMIT. */
+static const char *
+created_group_id(List *created, int n)
+{
+	ListCell   *lc;
+	char		prefix[16];
+
+	snprintf(prefix, sizeof(prefix), "%d ", n);
+	foreach(lc, created)
+		if (strncmp((char *) lfirst(lc), prefix, strlen(prefix)) == 0)
+			return (char *) lfirst(lc) + strlen(prefix);
+	/* the creation is queued before its members and plan_calls keeps that order */
+	elog(ERROR, "cfiam: group %s%d was not created before its members", CF_PENDING_GROUP_PREFIX, n);
+	return NULL;
+}
+
 /* Send the queue's calls; any failure is an ERROR (the COMMIT aborts). */
 static void
 apply_pending(void)
 {
 	List	   *calls;
+	List	   *created = NIL;	/* "n id" of the groups created so far */
 	ListCell   *lc;
 	ErrorContextCallback errcallback;
 
@@ -470,6 +595,12 @@ apply_pending(void)
 		CfConnection *conn = connection_for(call);
 		CfHttpResponse response;
 		bool		not_found = false;
+		cJSON	   *result;
+
+		if (call->new_group > 0)
+			call->path = cf_resource_path(call->res, call->account,
+										  created_group_id(created, call->new_group),
+										  NULL);
 
 		if (call->replace)
 		{
@@ -486,10 +617,24 @@ apply_pending(void)
 		}
 		cf_http_request(conn, call->method, call->path, call->body, &response);
 		/* a PUT or DELETE of a row gone since: nothing left to do, as immediately */
-		(void) cf_decode_envelope(&response, call->method, call->path,
-								  strcmp(call->method, "POST") == 0 || call->replace ?
-								  NULL : &not_found);
+		result = cf_decode_envelope(&response, call->method, call->path,
+									strcmp(call->method, "POST") == 0 || call->replace ?
+									NULL : &not_found);
 		applying_done = lappend(applying_done, psprintf("%s %s", call->method, call->path));
+		if (call->creates_group > 0)
+		{
+			const char *id = cf_json_get_string(cf_envelope_result(result, call->method,
+																   call->path), "id");
+
+			/* checked before anything is sent under it */
+			if (id == NULL || !cf_is_id(id))
+				ereport(ERROR,
+						(errcode(CF_ERRCODE_API_PROTOCOL),
+						 errmsg("Cloudflare API answered the creation of a user group without a valid id"),
+						 errdetail("POST %s; the members queued for group %s%d cannot be added.",
+								   call->path, CF_PENDING_GROUP_PREFIX, call->creates_group)));
+			created = lappend(created, psprintf("%d %s", call->creates_group, id));
+		}
 	}
 
 	error_context_stack = errcallback.previous;
@@ -523,6 +668,7 @@ deferred_xact_callback(XactEvent event, void *arg)
 			/* the memory goes with TopTransactionContext */
 			pending = NIL;
 			applying_done = NIL;
+			new_groups_queued = 0;
 			break;
 		default:
 			break;
@@ -617,6 +763,43 @@ cfiam_pending_changes(PG_FUNCTION_ARGS)
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;
+}
+
+PG_FUNCTION_INFO_V1(cfiam_pending_group_id);
+
+/*
+ * cfiam_pending_group_id(name): the provisional id of the user group of
+ * that name this transaction queued for creation, to queue its members
+ * under (INSERT INTO user_group_members) before COMMIT gives it an id.
+ */
+Datum
+cfiam_pending_group_id(PG_FUNCTION_ARGS)
+{
+	char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	CfChange   *found = NULL;
+	ListCell   *lc;
+
+	foreach(lc, pending)
+	{
+		CfChange   *c = lfirst(lc);
+
+		if (c->new_group == 0 || c->new_group_name == NULL ||
+			strcmp(c->new_group_name, name) != 0)
+			continue;
+		if (found)
+			ereport(ERROR,
+					(errcode(ERRCODE_AMBIGUOUS_PARAMETER),
+					 errmsg("more than one user group named \"%s\" is queued for creation in this transaction",
+							name)));
+		found = c;
+	}
+	if (found == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("no user group named \"%s\" is queued for creation in this transaction",
+						name),
+				 errhint("With cfiam.write_mode = deferred, INSERT INTO the user_groups table first; a group that exists at Cloudflare has its own id.")));
+	PG_RETURN_TEXT_P(cstring_to_text(psprintf(CF_PENDING_GROUP_PREFIX "%d", found->new_group)));
 }
 
 /* ---------------------------------------------------------------------

@@ -1058,7 +1058,15 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 		check_not_given(st, slots[i]);
 		groups[i] = required_text(st, slots[i], st->res->parent_column);
 		members[i] = required_text(st, slots[i], cf_key_column(st->res)->name);
-		check_id(st, st->res->parent_column, groups[i]);
+		/* a group this transaction creates has a provisional id until COMMIT */
+		if (cf_deferred_provisional(groups[i]))
+		{
+			if (!st->deferred || !cf_deferred_new_group(st->account_id, groups[i]))
+				invalid_value(st, st->res->parent_column, groups[i],
+							  "It is the provisional id of no user group queued for creation in this transaction of this account (cfiam_pending_group_id(), with cfiam.write_mode = deferred).");
+		}
+		else
+			check_id(st, st->res->parent_column, groups[i]);
 		check_id(st, cf_key_column(st->res)->name, members[i]);
 		for (int j = 0; j < i; j++)
 			if (strcmp(groups[i], groups[j]) == 0 && strcmp(members[i], members[j]) == 0)

@@ -170,6 +170,9 @@ typedef struct CfScanState
 	bool		overlay_adds_ready; /* overlay_adds computed for that group */
 	List	   *overlay_listed; /* members the listing gave (in run_cxt) */
 	List	   *overlay_adds;	/* pending additions still to show */
+	List	   *new_group_values;	/* parent values that are not ids */
+	List	   *new_groups;		/* groups created at COMMIT still to show */
+	bool		listings_done;	/* Cloudflare's listings were all read */
 	bool		deferred_noticed;	/* the NOTICE was given once */
 } CfScanState;
 
@@ -383,7 +386,8 @@ value_acceptable(const CfColumn *col, const char *value)
  * that is not a 32-hex id can match nothing and never reaches a URL.
  */
 static void
-eval_ids(ForeignScanState *node, int index, bool is_array, char ***ids, int *nids)
+eval_ids(ForeignScanState *node, int index, bool is_array, char ***ids, int *nids,
+		 List **not_ids)
 {
 	bool		isnull;
 	Datum		value = eval_expr(node, index, &isnull);
@@ -406,6 +410,8 @@ eval_ids(ForeignScanState *node, int index, bool is_array, char ***ids, int *nid
 			(*ids)[0] = id;
 			*nids = 1;
 		}
+		else if (not_ids)
+			*not_ids = lappend(*not_ids, id);
 		return;
 	}
 
@@ -429,7 +435,11 @@ eval_ids(ForeignScanState *node, int index, bool is_array, char ***ids, int *nid
 			continue;
 		id = TextDatumGetCString(elems[i]);
 		if (!cf_is_id(id))
+		{
+			if (not_ids)
+				*not_ids = lappend(*not_ids, id);
 			continue;
+		}
 		for (int j = 0; j < n && !dup; j++)
 			dup = strcmp((*ids)[j], id) == 0;
 		if (!dup)
@@ -475,7 +485,7 @@ evaluate_ids(ForeignScanState *node, CfScanState *st)
 
 	if (plan->id_expr >= 0)
 	{
-		eval_ids(node, plan->id_expr, plan->id_is_array, &st->ids, &st->nids);
+		eval_ids(node, plan->id_expr, plan->id_is_array, &st->ids, &st->nids, NULL);
 		if (st->nids == 0)
 			st->no_rows = true;
 	}
@@ -484,7 +494,10 @@ evaluate_ids(ForeignScanState *node, CfScanState *st)
 		char	  **parents;
 		int			nparents;
 
-		eval_ids(node, plan->parent_expr, plan->parent_is_array, &parents, &nparents);
+		/* the values that are not ids may name groups created at COMMIT */
+		st->new_group_values = NIL;
+		eval_ids(node, plan->parent_expr, plan->parent_is_array, &parents, &nparents,
+				 &st->new_group_values);
 		if (nparents == 0)
 			st->no_rows = true;
 		else if (plan->id_expr >= 0)
@@ -1322,7 +1335,8 @@ start_overlay(CfScanState *st)
 	int			queued;
 
 	st->overlay = st->overlay_open = st->overlay_adds_ready = false;
-	st->overlay_listed = st->overlay_adds = NIL;
+	st->overlay_listed = st->overlay_adds = st->new_groups = NIL;
+	st->listings_done = false;
 	if (st->rows.read_all)
 		return;					/* an UPDATE or DELETE finds Cloudflare's rows */
 	queued = cf_deferred_count(st->res, st->account_id);
@@ -1330,7 +1344,25 @@ start_overlay(CfScanState *st)
 		return;
 	if (st->res->parent && st->plan->id_expr < 0 && !st->join)
 	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(st->run_cxt);
+		ListCell   *lc;
+
 		st->overlay = true;
+		/* groups created at COMMIT: those named, or all; after Cloudflare's */
+		if (st->plan->parent_expr < 0)
+			st->new_groups = cf_deferred_new_groups(st->account_id);
+		foreach(lc, st->new_group_values)
+		{
+			char	   *group = lfirst(lc);
+			ListCell   *l2;
+			bool		seen = false;
+
+			foreach(l2, st->new_groups)
+				seen |= strcmp((char *) lfirst(l2), group) == 0;
+			if (!seen && cf_deferred_new_group(st->account_id, group))
+				st->new_groups = lappend(st->new_groups, group);
+		}
+		MemoryContextSwitchTo(oldcxt);
 		return;
 	}
 	if (!st->deferred_noticed)
@@ -1397,6 +1429,24 @@ overlay_next_addition(CfScanState *st)
 }
 
 /*
+ * The next group to list: Cloudflare's, then (showing pending changes) the
+ * groups this transaction creates, which have only pending additions.
+ */
+static bool
+next_listing(CfScanState *st)
+{
+	if (!st->listings_done && !st->no_rows && next_unit(st))
+		return true;
+	st->listings_done = true;
+	st->rows.active = false;
+	if (st->new_groups == NIL)
+		return false;
+	strlcpy(st->parent_id, (char *) linitial(st->new_groups), sizeof(st->parent_id));
+	st->new_groups = list_delete_first(st->new_groups);
+	return true;
+}
+
+/*
  * IterateForeignScan: the next row, fetching the next page or batch when
  * the rows at hand are used up.
  */
@@ -1413,7 +1463,7 @@ cfIterateForeignScan(ForeignScanState *node)
 		start_scan(node);
 	if (st->plan->count_only)
 		return iterate_count(st, slot);
-	if (st->no_rows)
+	if (st->no_rows && st->new_groups == NIL && !st->overlay_open)
 		return slot;
 	if (st->join)
 		return iterate_join(node, st, slot);
@@ -1429,7 +1479,7 @@ cfIterateForeignScan(ForeignScanState *node)
 		/* a group's listing ended: its pending additions follow it */
 		if (st->overlay_open && (object = overlay_next_addition(st)) != NULL)
 			break;
-		if (!next_unit(st))
+		if (!next_listing(st))
 			return slot;
 		if (st->overlay)
 		{
