@@ -187,6 +187,19 @@ INSERT INTO cf.user_group_members (user_group_id, id)
 ROLLBACK;
 \! python3 $MOCKCTL log
 \! python3 $MOCKCTL clear-log
+-- pending additions have no email yet: while changes are queued, a listing
+-- of members sorted by email is sorted by PostgreSQL, not taken as the API's
+BEGIN;
+SET LOCAL cfiam.write_mode = deferred;
+INSERT INTO cf.user_group_members (user_group_id, id)
+  SELECT :'g1', id FROM outsiders ORDER BY email OFFSET 370 LIMIT 1;
+EXPLAIN (COSTS OFF)
+  SELECT email FROM cf.user_group_members WHERE user_group_id = :'g1' ORDER BY email DESC;
+SELECT email IS NULL AS pending_addition
+  FROM cf.user_group_members WHERE user_group_id = :'g1' ORDER BY email DESC LIMIT 2;
+ROLLBACK;
+\! python3 $MOCKCTL clear-log
+
 -- an answer to the group's creation without a usable id: its members are
 -- not sent anywhere, and the error says the group was created
 BEGIN;

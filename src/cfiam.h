@@ -418,6 +418,7 @@ extern bool cf_cache_is_shared(void);
 
 extern void cf_deferred_init(void);
 extern bool cf_deferred_mode(void);
+extern bool cf_deferred_queued(void);
 extern void cf_defer_call(Oid serverid, Oid userid, const CfResource *res,
 						  const char *account, const char *method, const char *path,
 						  const char *body);

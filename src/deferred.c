@@ -252,6 +252,13 @@ cf_defer_member(Oid serverid, Oid userid, const CfResource *res, const char *acc
 	enqueue(c);
 }
 
+/* Has this transaction queued any change? */
+bool
+cf_deferred_queued(void)
+{
+	return pending != NIL;
+}
+
 /* Changes queued for a resource of an account (any resource: res NULL). */
 int
 cf_deferred_count(const CfResource *res, const char *account)

@@ -340,7 +340,12 @@ cf_useful_pathkeys(PlannerInfo *root, RelOptInfo *baserel,
 
 		*order_value = col->order_value;
 		*direction = pk->pk_strategy == BTLessStrategyNumber ? "asc" : "desc";
-		if (col->nullable || !sort_matches_api(pk))
+		/*
+		 * With deferred writes a listing of members shows pending additions,
+		 * which Cloudflare has not sorted (their email is not known yet).
+		 */
+		if (col->nullable || !sort_matches_api(pk) ||
+			(info->opts.resource->parent && (cf_deferred_mode() || cf_deferred_queued())))
 			return NIL;
 		return root->query_pathkeys;
 	}
