@@ -5,8 +5,9 @@ then calls this). It can be run by hand with the environment dashboard.sh sets: 
 PGPORT, CFIAM_MOCK_PORT, CFIAM_PGDATA, CFIAM_API_URL, CFIAM_CA_FILE, DASH_BINDIR.
 
 What it measures, against the mock Cloudflare API (test/mock_cloudflare.py), for a reporting
-dashboard of three panels over the IAM tables, refreshed 20 times in five minutes by a pool of
-connections of one role (one user mapping), with the result cache shared in memory:
+dashboard of three panels over the IAM tables, refreshed 20 times by a pool of connections of
+one role (one user mapping), one refresh every --interval seconds (default 15: the 20 refreshes
+take five minutes), with the result cache shared in memory:
 
  1. the latency of a cache hit against a call: each panel's query, and a GET by id, timed in
     one session with the answer cached and not (cfiam_cache_clear() before the call), with
@@ -20,8 +21,9 @@ connections of one role (one user mapping), with the result cache shared in memo
  4. unless --also-cache-size '' : the largest cache_ttl again, after a restart with
     cfiam.cache_size at that size (default 8MB, the setting's default).
 
-Time can be compressed with --scale K: the refresh interval, the span of the refreshes and
-every cache_ttl are divided by K together, so each refresh meets the same cached answers.
+The 20 refreshes take 20 x --interval seconds (refresh i starts at i x interval). Time can be
+compressed with --scale K: the refresh interval, the span of the refreshes and every cache_ttl
+are divided by K together, so each refresh meets the same cached answers.
 Progress goes to stderr, the markdown report to stdout.
 """
 
@@ -66,8 +68,8 @@ PANELS = [
      " WHERE status = 'pending' ORDER BY email"),
 ]
 REFRESHES = 20
-SPAN_S = 300                    # the 20 refreshes are spread evenly over five minutes
-INTERVAL_S = SPAN_S / REFRESHES  # 15 s: refresh i starts at i x 15 s
+INTERVAL_S = 15                 # default --interval: refresh i starts at i x 15 s, so the
+                                # 20 refreshes are spread evenly over five minutes
 ENTRY_HEADER = 80               # bytes before the URL of an entry in the cache (src/cache.c)
 ENTRY_GRANULE = 128             # entries are whole multiples of this
 
@@ -297,12 +299,12 @@ def latency_phase(admin, reps, member_id):
     return queries, res
 
 
-def dashboard_run(admin, ttl, scale, connections, reference):
-    """20 refreshes of the three panels, evenly spread over SPAN_S / scale seconds, with the
+def dashboard_run(admin, ttl, scale, interval_s, connections, reference):
+    """20 refreshes of the three panels, one every interval_s / scale seconds, with the
     server's cache_ttl at ttl / scale. Refresh i runs the panels at once, panel p on pool
     connection (3i + p) mod connections. Returns a dict of what was measured."""
     eff_ttl = ttl // scale
-    interval = INTERVAL_S / scale
+    interval = interval_s / scale
     set_ttl(admin, eff_ttl)
     admin.run("SELECT cfiam_cache_clear()")
     admin.run("SELECT cfiam_stats_reset()")
@@ -415,6 +417,9 @@ def main():
                     help="connections of the dashboard's pool (default 4)")
     ap.add_argument("--ttls", default="60,150,300",
                     help="cache_ttl values compared with no cache (default 60,150,300)")
+    ap.add_argument("--interval", type=float, default=INTERVAL_S, metavar="SECONDS",
+                    help="seconds from one refresh to the next; the 20 refreshes take 20 x "
+                         f"this (default {INTERVAL_S:g}: five minutes)")
     ap.add_argument("--scale", type=int,
                     help="divide the refresh interval, the span and every cache_ttl by this "
                          "(default 1: real time; each cache_ttl must be a multiple)")
@@ -444,6 +449,8 @@ def main():
         ap.error("--ttls: values 1..86400")
     if scale < 1 or any(t % scale for t in ttls):
         ap.error(f"--scale must divide every cache_ttl ({a.ttls})")
+    if not 0 < a.interval <= 3600:
+        ap.error("--interval: seconds, more than 0 and at most 3600")
     if reps < 1 or a.latency < 0 or a.connections < 1 or min(members, groups, per_group) < 1:
         ap.error("--reps, --connections and the sizes must be >= 1, --latency >= 0")
     for size in (a.cache_size, also):
@@ -452,6 +459,8 @@ def main():
     if os.environ.get("BENCH_CHECK_ARGS"):
         return 0            # dashboard.sh checks the arguments before it builds anything
 
+    interval = a.interval
+    span = REFRESHES * interval
     started = time.monotonic()
     load_at_start = loadavg()
     print("# cfiam dashboard benchmark")
@@ -498,9 +507,10 @@ def main():
           f"{fmt(groups)} user groups of {fmt(per_group)} members; every answer "
           f"{a.latency} ms late")
     print(f"- dashboard: {len(PANELS)} panels, {REFRESHES} refreshes evenly spread over "
-          f"{SPAN_S} s (one every {INTERVAL_S:g} s, the first at 0 s)"
-          + (f", time compressed {scale}x (one every {INTERVAL_S / scale:g} s over "
-             f"{SPAN_S / scale:g} s; cache_ttl divided by {scale} as well)" if scale > 1
+          f"{span:g} s (refresh interval {interval:g} s: one every {interval:g} s, the first "
+          f"at 0 s)"
+          + (f", time compressed {scale}x (one every {interval / scale:g} s over "
+             f"{span / scale:g} s; cache_ttl divided by {scale} as well)" if scale > 1
              else ", in real time")
           + f"; a pool of {a.connections} connections as role `{VIEWER}` (one user mapping, "
           f"so one set of cache entries); refresh i sends its {len(PANELS)} panels at once, "
@@ -522,7 +532,7 @@ def main():
     for ttl in [0] + ttls:
         log(f"dashboard with cache_ttl {ttl}" + (f" (scaled: {ttl // scale} s)" if scale > 1
                                                  else ""))
-        run = dashboard_run(admin, ttl, scale, a.connections, reference)
+        run = dashboard_run(admin, ttl, scale, interval, a.connections, reference)
         run["cache_size"] = size
         runs.append(run)
     extra = None
@@ -533,7 +543,7 @@ def main():
         admin = Session()
         size2, _, shm2 = cache_settings(admin)
         mockctl("latency", a.latency)
-        extra = dashboard_run(admin, max(ttls), scale, a.connections, reference)
+        extra = dashboard_run(admin, max(ttls), scale, interval, a.connections, reference)
         extra["cache_size"] = size2
         extra["shm"] = shm2
     admin.close()
@@ -542,7 +552,8 @@ def main():
     problems = [p for r in runs + ([extra] if extra else []) for p in r["problems"]]
     base = runs[0]["requests"]
     per_refresh = runs[0]["requests"] / REFRESHES
-    print("## Requests: 20 refreshes in five minutes")
+    print(f"## Requests: {REFRESHES} refreshes, one every {interval:g} s ({span:g} s"
+          + (", five minutes" if span == 300 else "") + ")")
     print()
     print(f"Counted from the mock's log after each refresh (`mockctl count`). Without the cache "
           f"every refresh sends {per_refresh:g} requests "

@@ -10,12 +10,14 @@
 #                                          15x, about 2 minutes
 # Options (test/bench/dashboard.py --help): --members N, --groups N, --members-per-group N
 #   (default 10,000 / 200 / 50), --connections N (the dashboard's pool, default 4), --ttls
-#   LIST (cache_ttl values compared with none, default 60,150,300), --scale K (divide the
-#   refresh interval, the five minutes and every cache_ttl by K; default 1), --latency MS
-#   (per answer, default 50), --reps N (hit / call timings, default 7), --cache-size SIZE
-#   (cfiam.cache_size, default 64MB), --also-cache-size SIZE (run the largest cache_ttl again
-#   at that size; default 8MB, the setting's default; '' for none), --transport
-#   h2|http1|tls-http1 (default h2: TLS + HTTP/2 through a TLS front before the mock).
+#   LIST (cache_ttl values compared with none, default 60,150,300), --interval SECONDS (from
+#   one refresh to the next, default 15: the 20 refreshes take 20 x SECONDS, five minutes),
+#   --scale K (divide the refresh interval, the 20 refreshes' span and every cache_ttl by K;
+#   default 1), --latency MS (per answer, default 50), --reps N (hit / call timings, default
+#   7), --cache-size SIZE (cfiam.cache_size, default 64MB), --also-cache-size SIZE (run the
+#   largest cache_ttl again at that size; default 8MB, the setting's default; '' for none),
+#   --transport h2|http1|tls-http1 (default h2: TLS + HTTP/2 through a TLS front before the
+#   mock).
 #
 # Steps: build and install cfiam (PGXS), start a throwaway cluster with
 # shared_preload_libraries = 'cfiam' (test/pgcluster.sh with CFIAM_PRELOAD=1, through
@@ -43,7 +45,7 @@ TRANSPORT=h2
 prev=""
 for a in "$@"; do
     case "$a" in
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
         --transport=*) TRANSPORT="${a#--transport=}" ;;
     esac
     if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi
