@@ -39,7 +39,10 @@ for v in PG_CONFIG PG_BINDIR CFIAM_PGDATA CFIAM_PGPORT CFIAM_MOCK_PORT CFIAM_FRO
          CFIAM_PROXY_PORT; do
     if [ -n "${!v:-}" ]; then CMDLINE="$CMDLINE$v=${!v} "; fi
 done
-export BENCH_CMDLINE="${CMDLINE}bash test/bench/dashboard.sh${*:+ $*}"
+# each argument quoted as the shell needs it, so that an empty one shows as ''
+ARGS=""
+for a in "$@"; do ARGS="$ARGS $(printf '%q' "$a")"; done
+export BENCH_CMDLINE="${CMDLINE}bash test/bench/dashboard.sh$ARGS"
 
 TRANSPORT=h2
 prev=""
