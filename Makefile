@@ -39,7 +39,7 @@ PG_CPPFLAGS = $(shell pkg-config --cflags libcurl libcjson) -I$(srcdir)/src
 # running, which test/run-tests.sh arranges.
 REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
-	prepared errors concurrency aggregate write_user_groups \
+	prepared errors concurrency pace aggregate write_user_groups \
 	write_user_group_members write_account_members security proxy resilience \
 	analyze join_pushdown cache budget deferred upgrade
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam

@@ -205,6 +205,14 @@ typedef struct CfTableOptions
 #define CF_MAX_CONCURRENCY 16
 #define CF_DEFAULT_CONCURRENCY 12
 
+/*
+ * Bounds and default of the max_requests_per_second server option: request
+ * starts per second per user mapping; 0 is not paced.  The default stays
+ * inside Cloudflare's 200 per second per client IP (see http.c).
+ */
+#define CF_MAX_REQUESTS_PER_SECOND 10000
+#define CF_DEFAULT_REQUESTS_PER_SECOND 160
+
 typedef struct CfServerOptions
 {
 	char	   *api_url;
@@ -215,6 +223,7 @@ typedef struct CfServerOptions
 	char	   *proxy;			/* egress proxy URL, or NULL: libcurl's
 								 * proxy environment variables apply */
 	int			max_concurrency;	/* GETs in flight at once, 1..16 */
+	int			max_requests_per_second;	/* request starts; 0: not paced */
 } CfServerOptions;
 
 extern void cf_get_server_options(ForeignServer *server, CfServerOptions *opts);

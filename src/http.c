@@ -68,13 +68,13 @@ static int	cf_max_response_kb = 64 * 1024;
 #define CF_POLL_INTERVAL_MS 100
 
 /*
- * Batches start at most this many requests per second per user mapping,
- * after a burst of at most CF_START_BURST.  Cloudflare allows 200 per
+ * Every request a user mapping's connection starts, alone or in a batch,
+ * waits for the pace: at most the server's max_requests_per_second (default
+ * 160), after a burst of at most CF_START_BURST.  Cloudflare allows 200 per
  * second per client IP; the pace keeps one backend inside it however short
- * the round trip (16 in flight at 10 ms would be 1,600 a second).
+ * the round trip (16 in flight at 10 ms would be 1,600 a second, and even
+ * one at a time a fast answer allows several hundred).
  */
-#define CF_MAX_STARTS_PER_SECOND 160
-#define CF_START_INTERVAL_US (1000000 / CF_MAX_STARTS_PER_SECOND)
 #define CF_START_BURST 16
 
 struct CfConnection
@@ -93,7 +93,8 @@ struct CfConnection
 	long		timeout_ms;
 	long		connect_timeout_ms;
 	int			max_retries;
-	TimestampTz pace;			/* token bucket of batch starts: see above */
+	long		start_interval_us;	/* 1 s / max_requests_per_second; 0: none */
+	TimestampTz pace;			/* when the next start is due: see pace_ready */
 	bool		invalidated;	/* server or mapping changed: rebuild */
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
@@ -357,6 +358,8 @@ build_connection(CfConnection *conn, ForeignServer *server, UserMapping *user)
 	conn->timeout_ms = opts.timeout_ms;
 	conn->connect_timeout_ms = opts.connect_timeout_ms;
 	conn->max_retries = opts.max_retries;
+	conn->start_interval_us = opts.max_requests_per_second > 0 ?
+		1000000L / opts.max_requests_per_second : 0;
 	conn->ca_file = opts.ca_file ? strdup(opts.ca_file) : NULL;
 	conn->proxy = opts.proxy ? strdup(opts.proxy) : NULL;
 	conn->invalidated = false;
@@ -686,11 +689,11 @@ decide_retry(CfConnection *conn, const char *method, const char *path_and_query,
 }
 
 /*
- * Wait before a retry, on the backend's latch, so that a cancel, a
- * statement_timeout or a termination ends the wait at once.
+ * Wait on the backend's latch, before a retry or for the pace, so that a
+ * cancel, a statement_timeout or a termination ends the wait at once.
  */
 static void
-retry_wait(long wait_ms)
+latch_wait(long wait_ms)
 {
 	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
 
@@ -721,6 +724,56 @@ report_retry_after(long retry_after_s, long status, const char *method,
 					retry_after_s, CF_RETRY_AFTER_MAX_S),
 			 errdetail("HTTP %ld from %s %s.", status, method, path_and_query),
 			 errhint("Try again after %s.", timestamptz_to_str(when))));
+}
+
+/* ---------------------------------------------------------------------
+ * The pace of request starts (see CF_START_BURST)
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * May a request start now?  A token bucket: conn->pace is when the next
+ * start is due, and each start moves it on by one interval.  An idle while
+ * lets it fall behind now by at most CF_START_BURST - 1 intervals, so that
+ * at most CF_START_BURST start at once and no window of T seconds holds
+ * more than CF_START_BURST + T x max_requests_per_second starts.
+ */
+static bool
+pace_ready(CfConnection *conn, TimestampTz now)
+{
+	TimestampTz burst_floor = now - (TimestampTz) (CF_START_BURST - 1) * conn->start_interval_us;
+
+	/* not paced; and a pace due under an earlier setting is not waited for */
+	if (conn->start_interval_us == 0)
+		return true;
+	if (conn->pace < burst_floor)
+		conn->pace = burst_floor;
+	return conn->pace <= now;
+}
+
+/* A request starts: the next one is due an interval later. */
+static void
+pace_take(CfConnection *conn)
+{
+	conn->pace += conn->start_interval_us;
+}
+
+/* Milliseconds until the next start is due, at least 1. */
+static long
+pace_wait_ms(CfConnection *conn, TimestampTz now)
+{
+	return Max(1, (conn->pace - now + 999) / 1000);
+}
+
+/* Wait until a request may start, then take its place in the pace. */
+static void
+pace_wait(CfConnection *conn)
+{
+	TimestampTz now;
+
+	while (!pace_ready(conn, now = GetCurrentTimestamp()))
+		latch_wait(pace_wait_ms(conn, now));
+	pace_take(conn);
 }
 
 /* ---------------------------------------------------------------------
@@ -887,6 +940,7 @@ perform_once(CfConnection *conn, const char *method, const char *url,
 	}
 
 	before_sending(conn, 1, method, url + strlen(conn->base_url));
+	pace_wait(conn);
 	pgstat_report_wait_start(PG_WAIT_EXTENSION);
 	a->rc = curl_easy_perform(curl);
 	pgstat_report_wait_end();
@@ -948,7 +1002,7 @@ cf_http_request(CfConnection *conn, const char *method,
 
 						free(buf.data);
 						cf_usage_count(conn->serverid, conn->userid, &d);
-						retry_wait(wait_ms);
+						latch_wait(wait_ms);
 						response->retries++;
 						continue;
 					}
@@ -1153,7 +1207,6 @@ run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *fail
 	while (done < n)
 	{
 		TimestampTz now = GetCurrentTimestamp();
-		TimestampTz burst_floor = now - (TimestampTz) CF_START_BURST * CF_START_INTERVAL_US;
 		long		timeout_ms = CF_POLL_INTERVAL_MS;
 		int			still_running;
 		int			queued;
@@ -1162,13 +1215,9 @@ run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *fail
 
 		CHECK_FOR_INTERRUPTS();
 
-		/* an idle while refills the bucket, up to the burst */
-		if (conn->pace < burst_floor)
-			conn->pace = burst_floor;
-
 		/* retries whose wait is over go first, then new transfers */
 		for (int i = 0; i < next && waiting > 0 && running < conn->max_concurrency &&
-			 conn->pace <= now; i++)
+			 pace_ready(conn, now); i++)
 		{
 			CfTransfer *x = &xfers[i];
 
@@ -1184,18 +1233,18 @@ run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *fail
 				goto out_of_memory;
 			waiting--;
 			running++;
-			conn->pace += CF_START_INTERVAL_US;
+			pace_take(conn);
 		}
-		while (next < n && running < conn->max_concurrency && conn->pace <= now)
+		while (next < n && running < conn->max_concurrency && pace_ready(conn, now))
 		{
 			if (!start_transfer(conn, &xfers[next]))
 				goto out_of_memory;
 			next++;
 			running++;
-			conn->pace += CF_START_INTERVAL_US;
+			pace_take(conn);
 		}
-		if (conn->pace > now && (next < n || waiting > 0))
-			timeout_ms = Min(timeout_ms, Max(1, (conn->pace - now + 999) / 1000));
+		if (!pace_ready(conn, now) && (next < n || waiting > 0))
+			timeout_ms = Min(timeout_ms, pace_wait_ms(conn, now));
 
 		if (running > 0)
 		{
@@ -1237,7 +1286,7 @@ run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *fail
 			pgstat_report_wait_end();
 		}
 		else if (done < n)
-			retry_wait(timeout_ms);	/* only retries waiting */
+			latch_wait(timeout_ms);	/* only retries or the pace waiting */
 	}
 	return;
 

@@ -49,6 +49,7 @@ static const CfIntOption int_options[] = {
 	{"connect_timeout_ms", 1, 600000, 5000},
 	{"max_retries", 0, 10, 3},
 	{"max_concurrency", 1, CF_MAX_CONCURRENCY, CF_DEFAULT_CONCURRENCY},
+	{"max_requests_per_second", 0, CF_MAX_REQUESTS_PER_SECOND, CF_DEFAULT_REQUESTS_PER_SECOND},
 	{"cache_ttl", 0, 86400, 0},	/* seconds; server or table */
 	{NULL, 0, 0, 0}
 };
@@ -66,6 +67,7 @@ static const CfOption valid_options[] = {
 	{"connect_timeout_ms", ForeignServerRelationId},
 	{"max_retries", ForeignServerRelationId},
 	{"max_concurrency", ForeignServerRelationId},
+	{"max_requests_per_second", ForeignServerRelationId},
 	{"count_pushdown", ForeignServerRelationId},
 	{"cache_ttl", ForeignServerRelationId},
 	{"ca_file", ForeignServerRelationId},
@@ -534,6 +536,7 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 	opts->connect_timeout_ms = int_option_default("connect_timeout_ms");
 	opts->max_retries = (int) int_option_default("max_retries");
 	opts->max_concurrency = (int) int_option_default("max_concurrency");
+	opts->max_requests_per_second = (int) int_option_default("max_requests_per_second");
 	opts->ca_file = NULL;
 	opts->proxy = NULL;
 
@@ -554,6 +557,8 @@ cf_get_server_options(ForeignServer *server, CfServerOptions *opts)
 			opts->max_retries = (int) value;
 		else if (strcmp(def->defname, "max_concurrency") == 0)
 			opts->max_concurrency = (int) value;
+		else if (strcmp(def->defname, "max_requests_per_second") == 0)
+			opts->max_requests_per_second = (int) value;
 		else if (strcmp(def->defname, "ca_file") == 0)
 			opts->ca_file = defGetString(def);
 		else if (strcmp(def->defname, "proxy") == 0)

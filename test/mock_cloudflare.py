@@ -1335,8 +1335,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         text = body.decode("utf-8", "replace") if body else None
         with srv.lock:
             # The log never holds credentials: only which kind of credential was sent.
+            # "t": when the request arrived (monotonic seconds), for the pace of starts.
             srv.log.append({"method": self.command, "path": path, "query": query,
-                            "body": text, "auth": self.auth_kind()})
+                            "body": text, "auth": self.auth_kind(), "t": time.monotonic()})
             # `match` may name a page ("page=3"): it is looked for in the path and query.
             fault = srv.take_fault(self.command, path + ("?" + query if query else ""))
             delay = srv.latency_ms

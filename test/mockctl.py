@@ -15,6 +15,11 @@ and the exit status is non-zero.
                     print one line per logged API request, "METHOD PATH[?QUERY][ BODY]"
                     with the /client/v4 prefix removed; then clear the log unless --keep
     count [--keep]  print "requests: N"; then clear the log unless --keep
+    starts [--keep] [--window-ms W]
+                    print "N M S": N logged API requests, M the most of them that arrived
+                    within any W ms (default 1000; first and last included), S the ms
+                    from the first to the last; then clear the log unless --keep.  For
+                    pg_regress: \set starts `python3 $MOCKCTL starts`, then compare in SQL
     clear-log       clear the request log
     fault KIND [--count N] [--status S] [--retry-after S] [--delay-ms MS] [--match SUBSTR]
                [--method GET|POST|PUT|DELETE]
@@ -132,6 +137,18 @@ def cmd_count(a):
     out(f"requests: {len(take_log(a.keep))}\n")
 
 
+def cmd_starts(a):
+    times = sorted(r["t"] for r in take_log(a.keep))
+    most = 0
+    first = 0
+    for last, t in enumerate(times):
+        while t - times[first] > a.window_ms / 1000.0:
+            first += 1
+        most = max(most, last - first + 1)
+    span = round((times[-1] - times[0]) * 1000) if times else 0
+    out(f"{len(times)} {most} {span}\n")
+
+
 def cmd_clear_log(a):
     call("DELETE", "/__mock/log")
 
@@ -212,6 +229,11 @@ def parser():
     p = sub.add_parser("count", help="print (and clear) the number of logged requests")
     p.add_argument("--keep", action="store_true")
     p.set_defaults(func=cmd_count)
+
+    p = sub.add_parser("starts", help="print (and clear) how closely requests arrived")
+    p.add_argument("--keep", action="store_true")
+    p.add_argument("--window-ms", dest="window_ms", type=nonneg_int, default=1000)
+    p.set_defaults(func=cmd_starts)
 
     p = sub.add_parser("clear-log", help="clear the request log")
     p.set_defaults(func=cmd_clear_log)

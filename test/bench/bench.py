@@ -327,17 +327,187 @@ def version_of(cmd):
         return "?"
 
 
+# The server option max_requests_per_second the run sets (--max-requests-per-second), or None:
+# the build's default.
+RPS_OPTION = None
+
+
 def start_pace():
-    """(requests per second, burst) of cfiam's pacing of request starts, from src/http.c, or
-    (None, None) if the source does not have it."""
+    """(requests per second, burst) of cfiam's pacing of request starts: the server option the
+    run sets, else the build's default (src/cfiam.h), with the burst of src/http.c; (None,
+    None) if the source does not have them, and (0, burst) when not paced."""
     try:
         with open(os.path.join(ROOT, "src", "http.c")) as f:
-            src = f.read()
-        rate = re.search(r"#define CF_MAX_STARTS_PER_SECOND (\d+)", src)
-        burst = re.search(r"#define CF_START_BURST (\d+)", src)
-        return (int(rate.group(1)), int(burst.group(1))) if rate and burst else (None, None)
+            burst = re.search(r"#define CF_START_BURST (\d+)", f.read())
+        with open(os.path.join(ROOT, "src", "cfiam.h")) as f:
+            rate = re.search(r"#define CF_DEFAULT_REQUESTS_PER_SECOND (\d+)", f.read())
     except OSError:
         return None, None
+    if not (rate and burst):
+        return None, None
+    return (RPS_OPTION if RPS_OPTION is not None else int(rate.group(1))), int(burst.group(1))
+
+
+def pace_text(rate, burst):
+    return (f"cfiam starts at most {rate} requests a second after a burst of {burst} (server "
+            f"option max_requests_per_second{' as set by this run' if RPS_OPTION is not None else ', its default'}, "
+            "inside Cloudflare's 200 per second per client IP)")
+
+
+def alter_server(options, base, restore=False):
+    """Give server cloudflare the options {name: value} (restore: back to base, the options
+    the run set, {name: value}; an option not in base is dropped)."""
+    if not options:
+        return
+    parts = []
+    for k, v in options.items():
+        if restore:
+            parts.append(f"SET {k} '{base[k]}'" if k in base else f"DROP {k}")
+        else:
+            parts.append(f"{'SET' if k in base else 'ADD'} {k} '{v}'")
+    psql(f"ALTER SERVER cloudflare OPTIONS ({', '.join(parts)});\n")
+
+
+def join3_section(a, sizes, groups, per_group, reps, base, has_mc, has_rps, problems,
+                  with_sdk):
+    """Section 4: the three-way join at the largest N with no added latency: its plan
+    (EXPLAIN ANALYZE, which must show no join filter comparing every pair), its requests
+    (at most the minimum, from the mock's log) and its wall time, with the run's server
+    options, then with max_requests_per_second 0 (not paced), at max_concurrency 1, and at 1
+    not paced; against the SDK's two variants when with_sdk. Prints the section; returns
+    (rows measured, the minimum requests, N)."""
+    big = max(sizes)
+    j3_rows = groups * min(per_group, big)
+    j3_min = (max(1, ceil_div(groups, UG_MAX)) + groups * max(1, ceil_div(min(per_group, big), GM_MAX))
+              + max(1, ceil_div(big, AM_MAX)))
+    log(f"seed the mock: {big} account members, {groups} groups x {per_group} members, "
+        "zero latency")
+    mockctl("reset", "--account-members", big, "--user-groups", groups,
+            "--members-per-group", per_group)
+    mockctl("latency", 0)
+    dflt = default_concurrency()
+    rate, _ = start_pace()
+    if a.max_concurrency is not None:
+        mc_label = f"{a.max_concurrency} (--max-concurrency)"
+    elif has_mc:
+        mc_label = f"default (unset{f', {dflt}' if dflt else ''})"
+    else:
+        mc_label = "(not supported by this build)"
+    if a.max_requests_per_second is not None:
+        rps_label = f"{a.max_requests_per_second} (--max-requests-per-second)"
+    elif has_rps:
+        rps_label = f"default (unset{f', {rate}' if rate else ''})"
+    else:
+        rps_label = "(not supported by this build: pace of batches only)"
+    settings = [(mc_label, rps_label, {})]
+    if has_rps and a.max_requests_per_second != 0:
+        settings.append((mc_label, "0", {"max_requests_per_second": 0}))
+    if has_mc and a.max_concurrency != 1:
+        settings.append(("1", rps_label, {"max_concurrency": 1}))
+        if has_rps and a.max_requests_per_second != 0:
+            settings.append(("1", "0", {"max_concurrency": 1, "max_requests_per_second": 0}))
+    j3 = []
+    for mc, rps, options in settings:
+        alter_server(options, base)
+        log(f"  {big}: three-way join, zero latency, max_concurrency {mc}, "
+            f"max_requests_per_second {rps}: EXPLAIN ANALYZE, cfiam x{reps}")
+        plan, plan_req = cfiam_explain("join3")
+        cf = [cfiam_run("join3", {}) for _ in range(reps)]
+        alter_server(options, base, restore=True)
+        quadratic = re.search(r"Join Filter|Rows Removed by Join Filter", plan) is not None
+        j3.append({"mc": mc, "rps": rps, "plan": plan, "plan_req": plan_req,
+                   "shape": plan_shape(plan), "quadratic": quadratic,
+                   "ms": med([c["ms"] for c in cf]), "cpu_ms": med([c["cpu_ms"] for c in cf]),
+                   "all_ms": sorted(c["ms"] for c in cf),
+                   "req": same([c["requests"] for c in cf]),
+                   "req_max": max(c["requests"] for c in cf), "runs": cf})
+        for c in cf:
+            if c["rows"] != j3_rows:
+                problems.append(f"zero latency three-way join (max_concurrency {mc}, "
+                                f"max_requests_per_second {rps}): cfiam answered {c['rows']} "
+                                f"rows, expected {j3_rows:,}")
+                break
+    j3_sdk = {}
+    for s in ("join3", "join3_4") if with_sdk else ():
+        log(f"  {big}: three-way join, zero latency: SDK ({s}) x{reps}")
+        sd = [sdk_run(s) for _ in range(reps)]
+        j3_sdk[s] = (med([r["ms"] for r in sd]), same([r["requests"] for r in sd]))
+        for r in sd:
+            for c in j3[0]["runs"]:
+                if (r["rows"], r["checksum"]) != (c["rows"], c["checksum"]):
+                    problems.append(f"zero latency three-way join: cfiam answered {c['rows']} "
+                                    f"rows (checksum {c['checksum']}), SDK {s} {r['rows']} "
+                                    f"(checksum {r['checksum']})")
+                    break
+
+    print(f"## 4. Zero added latency: the three-way join at {big:,} account members, "
+          f"{groups} groups of {per_group} (median of {reps}, a fresh session each)")
+    print()
+    print(f"`{QUERIES['join3']}`: {j3_rows:,} rows; at most {j3_min:,} requests "
+          f"(the minimum: {max(1, ceil_div(groups, UG_MAX))} group listing page(s) + "
+          f"{groups} members listings + {max(1, ceil_div(big, AM_MAX))} account member pages). "
+          "Requests are counted in the mock's log.")
+    print()
+    print("| max_concurrency | max_requests_per_second | plan | join filter | cfiam requests | "
+          "at most | cfiam ms | every run, ms | backend CPU ms |")
+    print("|---|---|---|---|---:|---:|---:|---|---:|")
+    for j in j3:
+        flag = "" if j["req_max"] <= j3_min else " ⚠"
+        print(f"| {j['mc']} | {j['rps']} | {j['shape']} | "
+              f"{'**yes**' if j['quadratic'] else 'none'} | {j['req']}{flag} | {j3_min:,} | "
+              f"{fmt_ms(j['ms'])} | {', '.join(fmt_ms(x) for x in j['all_ms'])} | "
+              f"{fmt_ms(j['cpu_ms'])} |")
+    print()
+    if j3_sdk:
+        print(f"The SDK, same data and transport: groups one after another, then the account "
+              f"members: {fmt_ms(j3_sdk['join3'][0])} ms, {j3_sdk['join3'][1]} requests; 4 groups "
+              f"at a time, the account members alongside: {fmt_ms(j3_sdk['join3_4'][0])} ms, "
+              f"{j3_sdk['join3_4'][1]} requests.")
+        print()
+    rate, burst = start_pace()
+    if rate:
+        print(f"{pace_text(rate, burst)}, one request at "
+              f"a time as well as in batches, so {j3_min:,} requests take at least about "
+              f"{max(0, j3_min - burst) * 1000 / rate:,.0f} ms however fast the API answers; "
+              "with max_requests_per_second 0 nothing is paced.")
+        print()
+    for j in j3:
+        print(f"EXPLAIN (ANALYZE, COSTS OFF), max_concurrency {j['mc']}, max_requests_per_second "
+              f"{j['rps']} ({j['plan_req']} requests):")
+        print()
+        print("```")
+        print(j["plan"])
+        print("```")
+        print()
+    sys.stdout.flush()
+    return j3, j3_min, big
+
+
+def join3_targets(j3, j3_min, big):
+    """The three-way join's target lines: no join filter, at most the minimum requests, under
+    1 s."""
+    rate, _ = start_pace()
+    for j in j3:
+        fast = j["ms"] < 1000
+        ok = not j["quadratic"] and j["req_max"] <= j3_min and fast
+        paced = j["rps"] != "0" and rate
+        print(f"- three-way join of {big:,} account members at zero latency, max_concurrency "
+              f"{j['mc']}, max_requests_per_second {j['rps']}: "
+              f"{'no' if not j['quadratic'] else 'a'} join filter "
+              f"({j['shape']}), {j['req']} requests (at most {j3_min:,}), {fmt_ms(j['ms'])} ms "
+              f"(target: no join filter, at most {j3_min:,} requests, under 1 s): "
+              f"**{'met' if ok else 'MISSED'}**"
+              + ("" if fast or not paced else
+                 f" (the time: {j3_min:,} requests at cfiam's pace of {rate} a second)"))
+
+
+def print_problems(problems):
+    if problems:
+        print()
+        print("## Problems")
+        print()
+        for p in problems:
+            print(f"- {p}")
 
 
 def default_concurrency():
@@ -379,6 +549,11 @@ def main():
     ap.add_argument("--sweep", default="4,8,16",
                     help="max_concurrency values to time the largest full scan with as well, "
                          "comma-separated; '' for none (default 4,8,16)")
+    ap.add_argument("--max-requests-per-second", type=int, dest="max_requests_per_second",
+                    help="set cfiam's server option max_requests_per_second (default: unset)")
+    ap.add_argument("--only-join3", action="store_true", dest="only_join3",
+                    help="section 4 alone (the three-way join with no added latency), cfiam "
+                         "only: no SDK, so node is not needed")
     a = ap.parse_args()
     try:
         sweep = [int(x) for x in a.sweep.split(",") if x.strip()]
@@ -387,6 +562,8 @@ def main():
     if any(not 1 <= x <= 16 for x in sweep) or (
             a.max_concurrency is not None and not 1 <= a.max_concurrency <= 16):
         ap.error("max_concurrency values are 1..16")
+    if a.max_requests_per_second is not None and not 0 <= a.max_requests_per_second <= 10000:
+        ap.error("max_requests_per_second is 0..10000")
     if a.quick:
         sizes, groups, per_group, mem_sizes = [200, 1000], 20, 50, [1000, 10000]
         reps = 1 if a.reps is None else a.reps
@@ -400,9 +577,11 @@ def main():
     lat = a.latency
     started = time.monotonic()
 
+    global RPS_OPTION
+    RPS_OPTION = a.max_requests_per_second
     cpu, mem = machine_info()
-    sdk_version = json.load(open(os.path.join(HERE, "node_modules", "cloudflare",
-                                              "package.json")))["version"]
+    sdk_version = "not run (--only-join3)" if a.only_join3 else json.load(open(os.path.join(
+        HERE, "node_modules", "cloudflare", "package.json")))["version"]
     print("# cfiam benchmark")
     print()
     print(f"- command: `{os.environ.get('BENCH_CMDLINE', 'python3 test/bench/bench.py ' + ' '.join(sys.argv[1:]))}`")
@@ -430,9 +609,11 @@ def main():
     print(f"- transport ({TRANSPORT}): cfiam to {BASE_URL}"
           + (f" (server option ca_file {CA_FILE})" if CA_FILE else "")
           + f", negotiated **{protocol}** (EXPLAIN ANALYZE: API Connections {connections}, "
-          f"API Protocol {protocol}); the SDK to {sdk_transport}"
-          + ("; both reach the mock through the TLS front (nghttpx), which speaks HTTP/1.1 "
-             "to the mock" if BASE_URL.startswith("https:") else ""))
+          f"API Protocol {protocol})"
+          + (f"; the SDK to {sdk_transport}" if not a.only_join3 else "")
+          + (f"; {'both reach' if not a.only_join3 else 'it reaches'} the mock through the "
+             "TLS front (nghttpx), which speaks HTTP/1.1 to the mock"
+             if BASE_URL.startswith("https:") else ""))
     probe = psql("BEGIN;\nALTER SERVER cloudflare OPTIONS (ADD max_concurrency '4');\nROLLBACK;\n",
                  check=False)
     has_mc = probe.returncode == 0
@@ -445,11 +626,43 @@ def main():
     else:
         mc_text = ("max_concurrency: supported, left at the build's default" if has_mc
                    else "max_concurrency: not supported by this build (pages are fetched one at a time)")
+    base = {} if a.max_concurrency is None else {"max_concurrency": a.max_concurrency}
+    probe = psql("BEGIN;\nALTER SERVER cloudflare OPTIONS (ADD max_requests_per_second '0');\n"
+                 "ROLLBACK;\n", check=False)
+    has_rps = probe.returncode == 0
+    if a.max_requests_per_second is not None:
+        if not has_rps:
+            raise BenchError("--max-requests-per-second given, but this cfiam build refuses the "
+                             "option: " + probe.stderr.strip())
+        psql(f"ALTER SERVER cloudflare OPTIONS (ADD max_requests_per_second "
+             f"'{a.max_requests_per_second}');\n")
+        base["max_requests_per_second"] = a.max_requests_per_second
+        mc_text += f", max_requests_per_second = {a.max_requests_per_second}"
+    else:
+        mc_text += (", max_requests_per_second: supported, left at the build's default"
+                    if has_rps else ", max_requests_per_second: not supported by this build")
     print(f"- cfiam server options: {mc_text}")
-    print(f"- mock: {lat} ms added to every answer for the timed table, 0 ms for throughput; "
-          f"{reps} repetition(s) per timed measurement, median shown")
+    if a.only_join3:
+        print("- --only-join3: section 4 alone, cfiam only (no SDK); the mock adds no latency; "
+              f"{reps} repetition(s) per measurement, median shown")
+    else:
+        print(f"- mock: {lat} ms added to every answer for the timed table, 0 ms for throughput; "
+              f"{reps} repetition(s) per timed measurement, median shown")
     print()
     sys.stdout.flush()
+
+    if a.only_join3:
+        j3, j3_min, big = join3_section(a, sizes, groups, per_group, reps, base, has_mc, has_rps,
+                                        problems, with_sdk=False)
+        print("## Targets")
+        print()
+        join3_targets(j3, j3_min, big)
+        print_problems(problems)
+        print()
+        print(f"Total benchmark time: {time.monotonic() - started:,.0f} s; load average "
+              f"(1/5/15 min) at the end: {loadavg()}.")
+        sys.stdout.flush()
+        return 1 if problems else 0
 
     table = []          # rows of the main table
     full_ratio = {}     # size -> ratio of the full scan
@@ -646,8 +859,7 @@ def main():
         rate, burst = start_pace()
         if rate and lat > 0:
             print(f"With {lat} ms per answer, n requests in flight would start n x {1000 / lat:g} "
-                  f"a second; cfiam starts at most {rate} a second after a burst of {burst} "
-                  "(src/http.c, inside Cloudflare's 200 per second per client IP), so above "
+                  f"a second; {pace_text(rate, burst)}, so above "
                   f"max_concurrency {rate * lat / 1000:g} a setting gains little beyond the "
                   f"burst: page 1 alone (it tells how many pages there are), then the other "
                   f"{full_min[big] - 1:,} at that pace, take at least about "
@@ -706,9 +918,8 @@ def main():
     print()
     rate, burst = start_pace()
     if rate:
-        print(f"cfiam paces the requests it starts (at most {rate} a second after a burst of "
-              f"{burst} per user mapping, src/http.c, to stay inside Cloudflare's 200 requests "
-              "per second per client IP), so with no added latency the wall time of a large "
+        print(f"cfiam paces the requests it starts ({pace_text(rate, burst)}, per user "
+              "mapping), so with no added latency the wall time of a large "
               f"scan is set by that pace (requests/s near {rate}), not by decoding; backend CPU "
               "ms is what decoding costs. ", end="")
     print("Wall time here includes the mock (Python renders every page), so rows/s is a lower "
@@ -721,104 +932,8 @@ def main():
     print()
 
     # ---------------------------------------------------------------- three-way join, no latency
-    # The three-way join at the largest N with no added latency: its plan (EXPLAIN ANALYZE,
-    # which must show no join filter comparing every pair), its requests (at most the
-    # minimum) and its wall time, at the main table's max_concurrency and at 1 (one request
-    # at a time, which cfiam does not pace), against the SDK's two variants.
-    big = max(sizes)
-    j3_rows = groups * min(per_group, big)
-    j3_min = (max(1, ceil_div(groups, UG_MAX)) + groups * max(1, ceil_div(min(per_group, big), GM_MAX))
-              + max(1, ceil_div(big, AM_MAX)))
-    log(f"seed the mock: {big} account members, {groups} groups x {per_group} members, "
-        "zero latency")
-    mockctl("reset", "--account-members", big, "--user-groups", groups,
-            "--members-per-group", per_group)
-    mockctl("latency", 0)
-    dflt = default_concurrency()
-    if a.max_concurrency is not None:
-        settings = [(f"{a.max_concurrency} (--max-concurrency)", None)]
-    elif has_mc:
-        settings = [(f"default (unset{f', {dflt}' if dflt else ''})", None)]
-    else:
-        settings = [("(not supported by this build)", None)]
-    if has_mc and a.max_concurrency != 1:
-        settings.append(("1", 1))
-    j3 = []
-    for label, mc in settings:
-        if mc is not None:
-            psql(f"ALTER SERVER cloudflare OPTIONS "
-                 f"({'ADD' if a.max_concurrency is None else 'SET'} max_concurrency '{mc}');\n")
-        log(f"  {big}: three-way join, zero latency, max_concurrency {label}: EXPLAIN ANALYZE, "
-            f"cfiam x{reps}")
-        plan, plan_req = cfiam_explain("join3")
-        cf = [cfiam_run("join3", {}) for _ in range(reps)]
-        if mc is not None:
-            if a.max_concurrency is None:
-                psql("ALTER SERVER cloudflare OPTIONS (DROP max_concurrency);\n")
-            else:
-                psql(f"ALTER SERVER cloudflare OPTIONS (SET max_concurrency "
-                     f"'{a.max_concurrency}');\n")
-        quadratic = re.search(r"Join Filter|Rows Removed by Join Filter", plan) is not None
-        j3.append({"label": label, "plan": plan, "plan_req": plan_req, "shape": plan_shape(plan),
-                   "quadratic": quadratic,
-                   "ms": med([c["ms"] for c in cf]), "cpu_ms": med([c["cpu_ms"] for c in cf]),
-                   "req": same([c["requests"] for c in cf]),
-                   "req_max": max(c["requests"] for c in cf), "runs": cf})
-        for c in cf:
-            if c["rows"] != j3_rows:
-                problems.append(f"zero latency three-way join (max_concurrency {label}): cfiam "
-                                f"answered {c['rows']} rows, expected {j3_rows:,}")
-                break
-    j3_sdk = {}
-    for s in ("join3", "join3_4"):
-        log(f"  {big}: three-way join, zero latency: SDK ({s}) x{reps}")
-        sd = [sdk_run(s) for _ in range(reps)]
-        j3_sdk[s] = (med([r["ms"] for r in sd]), same([r["requests"] for r in sd]))
-        for r in sd:
-            for c in j3[0]["runs"]:
-                if (r["rows"], r["checksum"]) != (c["rows"], c["checksum"]):
-                    problems.append(f"zero latency three-way join: cfiam answered {c['rows']} "
-                                    f"rows (checksum {c['checksum']}), SDK {s} {r['rows']} "
-                                    f"(checksum {r['checksum']})")
-                    break
-
-    print(f"## 4. Zero added latency: the three-way join at {big:,} account members, "
-          f"{groups} groups of {per_group} (median of {reps}, a fresh session each)")
-    print()
-    print(f"`{QUERIES['join3']}`: {j3_rows:,} rows; at most {j3_min:,} requests "
-          f"(the minimum: {max(1, ceil_div(groups, UG_MAX))} group listing page(s) + "
-          f"{groups} members listings + {max(1, ceil_div(big, AM_MAX))} account member pages).")
-    print()
-    print("| max_concurrency | plan | join filter | cfiam requests | at most | cfiam ms | "
-          "backend CPU ms |")
-    print("|---|---|---|---:|---:|---:|---:|")
-    for j in j3:
-        flag = "" if j["req_max"] <= j3_min else " ⚠"
-        print(f"| {j['label']} | {j['shape']} | {'**yes**' if j['quadratic'] else 'none'} | "
-              f"{j['req']}{flag} | {j3_min:,} | {fmt_ms(j['ms'])} | {fmt_ms(j['cpu_ms'])} |")
-    print()
-    print(f"The SDK, same data and transport: groups one after another, then the account members: "
-          f"{fmt_ms(j3_sdk['join3'][0])} ms, {j3_sdk['join3'][1]} requests; 4 groups at a time, "
-          f"the account members alongside: {fmt_ms(j3_sdk['join3_4'][0])} ms, "
-          f"{j3_sdk['join3_4'][1]} requests.")
-    print()
-    rate, burst = start_pace()
-    if rate:
-        print(f"With more than one request in flight cfiam starts at most {rate} requests a "
-              f"second after a burst of {burst} (src/http.c, inside Cloudflare's 200 per second "
-              f"per client IP), so {j3_min:,} requests take at least about "
-              f"{max(0, j3_min - burst) * 1000 / rate:,.0f} ms however fast the API answers; "
-              "at max_concurrency 1 requests go one at a time and are not paced.")
-        print()
-    for j in j3:
-        print(f"EXPLAIN (ANALYZE, COSTS OFF), max_concurrency {j['label']} "
-              f"({j['plan_req']} requests):")
-        print()
-        print("```")
-        print(j["plan"])
-        print("```")
-        print()
-    sys.stdout.flush()
+    j3, j3_min, big = join3_section(a, sizes, groups, per_group, reps, base, has_mc, has_rps,
+                                    problems, with_sdk=True)
 
     # ---------------------------------------------------------------- targets
     print("## Targets")
@@ -860,16 +975,7 @@ def main():
         print(f"- join of {groups} groups x {per_group} at {lat} ms, cfiam over {protocol}: "
               f"{fmt_ms(cf_ms)} ms with {req} requests (minimum {mn:,}) vs {text} "
               f"{fmt_ms(sd_ms)} ms with {sd_req}: {r:.2f}x (target >= {want}x): **{verdict}**")
-    for j in j3:
-        fast = j["ms"] < 1000
-        ok = not j["quadratic"] and j["req_max"] <= j3_min and fast
-        print(f"- three-way join of {big:,} account members at zero latency, max_concurrency "
-              f"{j['label']}: {'no' if not j['quadratic'] else 'a'} join filter "
-              f"({j['shape']}), {j['req']} requests (at most {j3_min:,}), {fmt_ms(j['ms'])} ms "
-              f"(target: no join filter, at most {j3_min:,} requests, under 1 s): "
-              f"**{'met' if ok else 'MISSED'}**"
-              + ("" if fast or not rate or j["label"] == "1" else
-                 f" (the time: {j3_min:,} requests at cfiam's pace of {rate} a second)"))
+    join3_targets(j3, j3_min, big)
     if len(thr) >= 2:
         lo, hi = thr[0], thr[-1]
         grow_lo = lo["hwm1"] - lo["hwm0"]
@@ -883,12 +989,7 @@ def main():
               f"{lo['n']:,} rows (query added {grow_lo:+,.0f} kB), {hi['hwm1']:,.0f} kB at "
               f"{hi['n']:,} rows (query added {grow_hi:+,.0f} kB): {extra:+,.0f} kB for "
               f"{hi['n'] // lo['n']}x the rows (flat = at most max(1 MB, 5 %)): **{verdict}**")
-    if problems:
-        print()
-        print("## Problems")
-        print()
-        for p in problems:
-            print(f"- {p}")
+    print_problems(problems)
     print()
     print(f"Total benchmark time: {time.monotonic() - started:,.0f} s; load average (1/5/15 min) "
           f"at the end: {loadavg()}.")

@@ -8,6 +8,10 @@
 #                                     memory at 1,000 / 10,000 / 100,000 rows, the
 #                                     three-way join at 10,000 with no added latency
 #   bash test/bench/run.sh --quick    small sizes, for a smoke test (~1 minute)
+#   bash test/bench/run.sh --only-join3
+#                                     the three-way join at 10,000 with no added latency
+#                                     alone, cfiam only (no SDK, no node): paced and not
+#                                     paced, at max_concurrency unset and 1 (~1 minute)
 # Options: --reps N (timed repetitions, median reported; default 3), --latency MS
 #   (default 50), --max-concurrency N (sets cfiam's server option of that name; an error
 #   if the installed build does not have it; by default the option is left unset),
@@ -16,9 +20,10 @@
 #   TLS + HTTP/2 to a TLS front (nghttpx) before the mock, as to api.cloudflare.com, with
 #   the server option ca_file; the SDK keeps its default, HTTP/1.1 keep-alive, over TLS to
 #   the same front; http1: both plain HTTP/1.1 to the mock; tls-http1: the front offers
-#   HTTP/1.1 only).
+#   HTTP/1.1 only), --max-requests-per-second N (sets cfiam's server option of that name,
+#   0 for no pace; by default the option is left unset).
 #
-# Steps: build and install cfiam (PGXS, like test/run-tests.sh), install node + npm with
+# Steps: build and install cfiam (PGXS, like test/run-tests.sh), unless --only-join3 install node + npm with
 # apt-get if they are missing, `npm ci` the pinned SDK (test/bench/package-lock.json) if
 # it is not installed yet, start a throwaway cluster + the mock + for a TLS transport the
 # front with a CA made at start-up (test/pgcluster.sh through test/transport.sh), then
@@ -45,11 +50,13 @@ export BENCH_CMDLINE="${CMDLINE}bash test/bench/run.sh${*:+ $*}"
 # Validate the arguments before building anything (bench.py parses them again); the
 # transport is needed here, to start the front.
 TRANSPORT=h2
+WITH_SDK=1
 prev=""
 for a in "$@"; do
     case "$a" in
-        -h|--help) sed -n '2,30p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
         --transport=*) TRANSPORT="${a#--transport=}" ;;
+        --only-join3) WITH_SDK=0 ;;
     esac
     if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi
     prev="$a"
@@ -74,7 +81,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# --- node and the SDK -----------------------------------------------------------------
+# --- node and the SDK (not for --only-join3) ------------------------------------------
+if [ "$WITH_SDK" = 1 ]; then
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
         log "node/npm missing: apt-get install nodejs npm"
@@ -97,6 +105,7 @@ have_sdk="$(node -p 'try { require(process.argv[1]).version } catch (e) { "" }' 
 if [ "$have_sdk" != "$want_sdk" ]; then
     log "npm ci (cloudflare@$want_sdk)"
     (cd "$BENCH" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
 fi
 
 # --- build, install, cluster + mock ---------------------------------------------------
