@@ -41,7 +41,7 @@ RESET ROLE;
 GRANT USAGE ON FOREIGN DATA WRAPPER cfiam TO cfiam_analyst;
 CREATE SCHEMA cfiam_analyst AUTHORIZATION cfiam_analyst;
 SET ROLE cfiam_analyst;
--- the attack of issue 10, refused at CREATE SERVER: the rest has no server
+-- the attack (a server pointed at loopback), refused at CREATE SERVER: the rest has no server
 CREATE SERVER evil FOREIGN DATA WRAPPER cfiam
   OPTIONS (api_url 'http://127.0.0.1:18999/x', account_id '0123456789abcdef0123456789abcdef');
 \echo :SQLSTATE
