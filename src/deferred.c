@@ -564,28 +564,13 @@ connection_for(const CfCall *call)
 	return cf_get_connection(server, GetUserMapping(call->userid, server->serverid));
 }
 
-/* The id Cloudflare gave the group created as "pending-<n>" at this COMMIT. */
-static const char *
-created_group_id(List *created, int n)
-{
-	ListCell   *lc;
-	char		prefix[16];
-
-	snprintf(prefix, sizeof(prefix), "%d ", n);
-	foreach(lc, created)
-		if (strncmp((char *) lfirst(lc), prefix, strlen(prefix)) == 0)
-			return (char *) lfirst(lc) + strlen(prefix);
-	/* the creation is queued before its members and plan_calls keeps that order */
-	elog(ERROR, "cfiam: group %s%d was not created before its members", CF_PENDING_GROUP_PREFIX, n);
-	return NULL;
-}
-
 /* Send the queue's calls; any failure is an ERROR (the COMMIT aborts). */
 static void
 apply_pending(void)
 {
 	List	   *calls;
-	List	   *created = NIL;	/* "n id" of the groups created so far */
+	/* created[n]: the id Cloudflare gave the group queued as "pending-<n>" */
+	char	  **created = palloc0(sizeof(char *) * (new_groups_queued + 1));
 	ListCell   *lc;
 	ErrorContextCallback errcallback;
 
@@ -605,9 +590,14 @@ apply_pending(void)
 		cJSON	   *result;
 
 		if (call->new_group > 0)
+		{
+			/* plan_calls puts every creation before the members' calls */
+			if (created[call->new_group] == NULL)
+				elog(ERROR, "cfiam: group %s%d was not created before its members",
+					 CF_PENDING_GROUP_PREFIX, call->new_group);
 			call->path = cf_resource_path(call->res, call->account,
-										  created_group_id(created, call->new_group),
-										  NULL);
+										  created[call->new_group], NULL);
+		}
 
 		if (call->replace)
 		{
@@ -640,7 +630,7 @@ apply_pending(void)
 						 errmsg("Cloudflare API answered the creation of a user group without a valid id"),
 						 errdetail("POST %s; the members queued for group %s%d cannot be added.",
 								   call->path, CF_PENDING_GROUP_PREFIX, call->creates_group)));
-			created = lappend(created, psprintf("%d %s", call->creates_group, id));
+			created[call->creates_group] = pstrdup(id);
 		}
 	}
 
