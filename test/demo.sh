@@ -3,7 +3,8 @@
 #
 # Usage (as root, from any directory):   bash test/demo.sh
 #
-# Builds and installs the extension, starts the throwaway PostgreSQL 15
+# Installs the Debian packages it needs when some are missing (test/deps.sh),
+# builds and installs the extension, starts the throwaway PostgreSQL 15
 # cluster and the mock API (test/pgcluster.sh), seeds the mock with sample
 # accounts, groups and roles, runs a few queries through the foreign tables,
 # and prints how many API calls the mock received. Everything it started is
@@ -12,6 +13,10 @@
 # Environment: as test/lib.sh says (PG_CONFIG, PG_BINDIR, CFIAM_PGDATA and the
 # ports), all optional.
 set -euo pipefail
+
+# The build's and the cluster's Debian packages, before lib.sh looks for
+# PostgreSQL 15.
+bash "$(dirname "${BASH_SOURCE[0]}")/deps.sh"
 
 # shellcheck source=test/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

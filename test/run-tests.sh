@@ -3,8 +3,9 @@
 #
 # Usage (as root, from any directory):   bash test/run-tests.sh
 #
-# Steps: make && make install (PGXS), then one pass per transport: a fresh
-# throwaway PostgreSQL 15 cluster plus the mock Cloudflare API, and for the
+# Steps: the Debian packages it needs, installed when some are missing
+# (test/deps.sh); make && make install (PGXS); then one pass per transport: a
+# fresh throwaway PostgreSQL 15 cluster plus the mock Cloudflare API, and for the
 # TLS transports a TLS front before the mock (test/pgcluster.sh), `make
 # installcheck` (pg_regress) of the pass's suites against them, the
 # credential check, and the cluster stopped again. The passes:
@@ -27,6 +28,14 @@
 # and its exit status is non-zero if any pass failed (pg_regress's status of
 # the first failing pass, else 1).
 set -euo pipefail
+
+# The build's and the suites' Debian packages, before lib.sh looks for
+# PostgreSQL 15. Without them nothing runs: the summary says so.
+if ! bash "$(dirname "${BASH_SOURCE[0]}")/deps.sh"; then
+    echo "run-tests: the Debian packages the tests need are missing (test/deps.sh)" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+fi
 
 # shellcheck source=test/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
