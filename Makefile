@@ -15,6 +15,7 @@ OBJS = \
 	src/functions.o \
 	src/cache.o \
 	src/usage.o \
+	src/limits.o \
 	src/deferred.o
 
 EXTENSION = cfiam
@@ -29,7 +30,8 @@ EXTENSION = cfiam
 # CFIAM_VERSION in src/cfiam.h (the User-Agent), META.json and CHANGELOG.md
 # get the version (python3 test/check-meta.py checks META.json against
 # cfiam.control, DATA and CHANGELOG.md).
-DATA = cfiam--0.1.sql cfiam--0.2.sql cfiam--0.1--0.2.sql
+DATA = cfiam--0.1.sql cfiam--0.2.sql cfiam--0.3.sql cfiam--0.1--0.2.sql \
+	cfiam--0.2--0.3.sql
 PGFILEDESC = "cfiam - Cloudflare IAM foreign data wrapper"
 
 SHLIB_LINK = $(shell pkg-config --libs libcurl libcjson)

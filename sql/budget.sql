@@ -81,13 +81,15 @@ CREATE FOREIGN TABLE other_roles (id text, name text) SERVER other OPTIONS (reso
 \set VERBOSITY terse
 SELECT count(*) FROM other_roles;
 \echo :SQLSTATE
--- what it heard (0 left) now keeps it from sending anything more
+-- the block is remembered: nothing more is sent with this credential until
+-- it ends, through this server or any other that uses the same key
 SELECT count(*) FROM other_roles;
+\echo :SQLSTATE
+SELECT count(*) FROM cf.roles;
 \echo :SQLSTATE
 \set VERBOSITY default
 \! python3 $MOCKCTL log
 \! python3 $MOCKCTL ratelimit --off
-RESET cfiam.ratelimit_reserve;
 
 -- cfiam_stats: every request, error, retry, hit and byte, per server and
 -- user, and the rate limit last heard of
@@ -98,6 +100,11 @@ SELECT server, user_name, requests, errors, retries, cache_hits,
 SELECT cfiam_stats_reset();
 SELECT requests, errors, retries, cache_hits, bytes_received
   FROM cfiam_stats WHERE server = 'cloudflare';
+-- the window and the block are forgotten only on request (the account's
+-- limits changed): one credential known
+SELECT cfiam_limits_reset();
+SELECT count(*) FROM cf.roles;
+RESET cfiam.ratelimit_reserve;
 -- not for everyone: the view names servers and users
 SET client_min_messages = warning;
 DROP ROLE IF EXISTS budget_reader;

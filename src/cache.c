@@ -3,8 +3,11 @@
  * cache.c
  *		The result cache: GET answers reused for cache_ttl seconds.
  *
- * An answer is kept under its key, the user mapping and the full URL, so an
- * answer fetched with one user mapping is never served to another.  With
+ * An answer is kept under its key: the database, the user mapping, the
+ * credential it was fetched with and the full URL, so an answer fetched
+ * with one user mapping or key is never served to another, nor to another
+ * database (one made from a template has the same mapping OIDs).  ALTER
+ * SERVER and ALTER USER MAPPING empty the cache in every backend.  With
  * shared_preload_libraries = 'cfiam' the cache lives in shared memory and
  * serves every backend; otherwise each backend has its own.  Either way it
  * is bounded by cfiam.cache_size.
@@ -18,7 +21,9 @@
  * the account it wrote to before its statement returns: in shared memory
  * directly; without it, in this backend directly and in the others through
  * PostgreSQL's invalidation messages, which each backend reads before its
- * next statement opens a table.
+ * next statement opens a table.  An answer whose request was sent before
+ * such a write is not stored when it arrives after it (the store counts
+ * its writes; a GET notes the count before it is sent).
  *
  *-------------------------------------------------------------------------
  */
@@ -35,6 +40,7 @@
 #include "storage/sinval.h"
 #include "utils/guc.h"
 #include "utils/inval.h"
+#include "utils/syscache.h"
 #include "utils/timestamp.h"
 
 #define CACHE_GRANULE 128		/* every entry is a multiple of this */
@@ -45,8 +51,9 @@ static int	cache_size_kb = 8 * 1024;
 
 typedef struct CacheKey
 {
+	Oid			dbid;
 	Oid			umid;
-	uint32		pad;			/* zeroed: keys are compared as bytes */
+	uint64		credential;		/* hash of API URL and key (http.c) */
 	uint64		url_hash;
 } CacheKey;
 
@@ -78,6 +85,7 @@ typedef struct CacheHeader
 	uint64		head;			/* next write, counted from the start */
 	uint64		tail;			/* oldest entry */
 	int64		entries;		/* live entries */
+	uint64		writes;			/* writes and drops so far: see cf_cache_epoch */
 } CacheHeader;
 
 typedef struct CacheStore
@@ -167,10 +175,12 @@ make_room(CacheStore *store, uint64 need)
 }
 
 static void
-make_key(CacheKey *key, Oid umid, const char *url)
+make_key(CacheKey *key, Oid umid, uint64 credential, const char *url)
 {
 	memset(key, 0, sizeof(*key));
+	key->dbid = MyDatabaseId;
 	key->umid = umid;
+	key->credential = credential;
 	key->url_hash = hash_bytes_extended((const unsigned char *) url, strlen(url), 0);
 }
 
@@ -267,6 +277,8 @@ store_drop(CacheStore *store, const char *account)
 	}
 	if (account == NULL)
 		hdr->head = hdr->tail = 0;
+	/* an answer in flight since before this is not stored (cf_cache_put) */
+	hdr->writes++;
 	return dropped;
 }
 
@@ -288,11 +300,44 @@ cache_relcache_callback(Datum arg, Oid relid)
 }
 
 static void
+store_lock(CacheStore *store, LWLockMode mode)
+{
+	if (store->lock)
+		LWLockAcquire(store->lock, mode);
+}
+
+static void
+store_unlock(CacheStore *store)
+{
+	if (store->lock)
+		LWLockRelease(store->lock);
+}
+
+/*
+ * A server or user mapping changed (a key rotated or revoked, a URL
+ * changed): nothing fetched under the old options is served again.  Every
+ * backend gets the message: each empties its own store, or the shared one.
+ */
+static void
+cache_options_callback(Datum arg, int cacheid, uint32 hashvalue)
+{
+	CacheStore *store = shared_store.hdr ? &shared_store : &local_store;
+
+	if (store->hdr == NULL)
+		return;
+	store_lock(store, LW_EXCLUSIVE);
+	(void) store_drop(store, NULL);
+	store_unlock(store);
+}
+
+static void
 register_callback(void)
 {
 	if (cache_callback_registered)
 		return;
 	CacheRegisterRelcacheCallback(cache_relcache_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, cache_options_callback, (Datum) 0);
+	CacheRegisterSyscacheCallback(USERMAPPINGOID, cache_options_callback, (Datum) 0);
 	cache_callback_registered = true;
 }
 
@@ -301,7 +346,10 @@ static CacheStore *
 get_store(bool create)
 {
 	if (shared_store.hdr)
+	{
+		register_callback();
 		return &shared_store;
+	}
 	if (local_store.hdr == NULL && create)
 	{
 		MemoryContext cxt = TopMemoryContext;
@@ -318,20 +366,6 @@ get_store(bool create)
 		local_store.lock = NULL;
 	}
 	return local_store.hdr ? &local_store : NULL;
-}
-
-static void
-store_lock(CacheStore *store, LWLockMode mode)
-{
-	if (store->lock)
-		LWLockAcquire(store->lock, mode);
-}
-
-static void
-store_unlock(CacheStore *store)
-{
-	if (store->lock)
-		LWLockRelease(store->lock);
 }
 
 /* "0123...": the account id of an API path, or "" */
@@ -355,7 +389,7 @@ account_of(const char *path, char *account)
  * (palloc'd) if there is one that has not expired.
  */
 bool
-cf_cache_get(Oid umid, const char *url, char **body, size_t *body_len)
+cf_cache_get(Oid umid, uint64 credential, const char *url, char **body, size_t *body_len)
 {
 	CacheStore *store = get_store(false);
 	CacheKey	key;
@@ -364,7 +398,7 @@ cf_cache_get(Oid umid, const char *url, char **body, size_t *body_len)
 
 	if (store == NULL || store->hdr->size == 0)
 		return false;
-	make_key(&key, umid, url);
+	make_key(&key, umid, credential, url);
 	store_lock(store, LW_SHARED);
 	PG_TRY();
 	{
@@ -386,10 +420,31 @@ cf_cache_get(Oid umid, const char *url, char **body, size_t *body_len)
 	return hit;
 }
 
-/* Keep a successful answer for ttl_s seconds. */
+/*
+ * The count of writes and drops so far, noted before a GET is sent: its
+ * answer is stored only if the count is the same when it arrives.
+ */
+uint64
+cf_cache_epoch(void)
+{
+	CacheStore *store = get_store(false);
+	uint64		writes;
+
+	if (store == NULL)
+		return 0;
+	store_lock(store, LW_SHARED);
+	writes = store->hdr->writes;
+	store_unlock(store);
+	return writes;
+}
+
+/*
+ * Keep a successful answer for ttl_s seconds, unless something was written
+ * or dropped since its request was sent (epoch: cf_cache_epoch then).
+ */
 void
-cf_cache_put(Oid umid, const char *url, const char *path,
-			 const char *body, size_t body_len, int ttl_s)
+cf_cache_put(Oid umid, uint64 credential, const char *url, const char *path,
+			 const char *body, size_t body_len, int ttl_s, uint64 epoch)
 {
 	CacheStore *store;
 	CacheKey	key;
@@ -400,10 +455,11 @@ cf_cache_put(Oid umid, const char *url, const char *path,
 	store = get_store(true);
 	if (store == NULL || store->hdr->size == 0)
 		return;
-	make_key(&key, umid, url);
+	make_key(&key, umid, credential, url);
 	account_of(path, account);
 	store_lock(store, LW_EXCLUSIVE);
-	store_put(store, &key, url, account, body, body_len, ttl_s);
+	if (store->hdr->writes == epoch)
+		store_put(store, &key, url, account, body, body_len, ttl_s);
 	store_unlock(store);
 }
 
@@ -495,8 +551,9 @@ cache_shmem_startup(void)
 	}
 	ctl.keysize = sizeof(CacheKey);
 	ctl.entrysize = sizeof(CacheIndexEntry);
+	/* fixed: a full index evicts (store_put), never takes spare memory */
 	shared_store.index = ShmemInitHash("cfiam cache index", index_entries(), index_entries(),
-									   &ctl, HASH_ELEM | HASH_BLOBS);
+									   &ctl, HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
 	shared_store.lock = &(GetNamedLWLockTranche("cfiam cache"))->lock;
 	LWLockRelease(AddinShmemInitLock);
 }

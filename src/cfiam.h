@@ -17,7 +17,9 @@
  *	 modify.c		INSERT, UPDATE, DELETE
  *	 functions.c	cfiam_replace_user_group_members()
  *	 cache.c		the result cache (cache_ttl), shared or per backend
- *	 usage.c		request budget, Cloudflare's rate limit, cfiam_stats
+ *	 limits.c		request budget, pace per API host, rate-limit window per
+ *					credential: shared by every backend when preloaded
+ *	 usage.c		usage statistics (cfiam_stats)
  *	 deferred.c		cfiam.write_mode = deferred: calls queued, sent at COMMIT
  *
  *-------------------------------------------------------------------------
@@ -33,10 +35,11 @@
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "utils/relcache.h"
+#include "datatype/timestamp.h"
 
 #include <cjson/cJSON.h>
 
-#define CFIAM_VERSION "0.2"
+#define CFIAM_VERSION "0.3"
 
 /*
  * The SQLSTATEs of what the API does, in one place (the README's "Errors"
@@ -207,8 +210,10 @@ typedef struct CfTableOptions
 
 /*
  * Bounds and default of the max_requests_per_second server option: request
- * starts per second per user mapping; 0 is not paced.  The default stays
- * inside Cloudflare's 200 per second per client IP (see http.c).
+ * starts per second to the server's API host; 0 is not paced.  Preloaded,
+ * every backend shares one pace per host (limits.c), so that the default
+ * plus the burst (CF_START_BURST) stays inside Cloudflare's 200 per second
+ * per client IP; sql/pace.sql and the backends benchmark measure it.
  */
 #define CF_MAX_REQUESTS_PER_SECOND 10000
 #define CF_DEFAULT_REQUESTS_PER_SECOND 160
@@ -403,8 +408,12 @@ extern void cf_http_get(CfConnection *conn, const char *path_and_query,
 						int cache_ttl, CfHttpResponse *response);
 extern int	cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 							 CfHttpResponse *responses, int cache_ttl);
+extern int	cf_http_delete_many(CfConnection *conn, char *const *paths, int n,
+								CfHttpResponse *responses);
 extern int	cf_http_max_concurrency(CfConnection *conn);
 extern void cf_http_reserve(CfConnection *conn, int64 n, const char *what);
+extern void cf_http_prepay(CfConnection *conn, int n);
+extern void cf_http_prepay_end(CfConnection *conn);
 extern char *cf_escape(const char *value);
 extern void cf_http_init(void);
 
@@ -414,9 +423,11 @@ extern void cf_http_init(void);
  */
 
 extern void cf_cache_init(void);
-extern bool cf_cache_get(Oid umid, const char *url, char **body, size_t *body_len);
-extern void cf_cache_put(Oid umid, const char *url, const char *path,
-						 const char *body, size_t body_len, int ttl_s);
+extern bool cf_cache_get(Oid umid, uint64 credential, const char *url,
+						 char **body, size_t *body_len);
+extern uint64 cf_cache_epoch(void);
+extern void cf_cache_put(Oid umid, uint64 credential, const char *url, const char *path,
+						 const char *body, size_t body_len, int ttl_s, uint64 epoch);
 extern void cf_cache_invalidate_account(const char *path);
 extern bool cf_cache_is_shared(void);
 
@@ -443,11 +454,35 @@ extern bool cf_deferred_new_group(const char *account, const char *group);
 extern List *cf_deferred_new_groups(const char *account);
 
 /* ---------------------------------------------------------------------
+ * limits.c
+ * ---------------------------------------------------------------------
+ */
+
+/* at most this many request starts at once after an idle while */
+#define CF_START_BURST 16
+
+extern void cf_limits_init(void);
+extern bool cf_limits_shared(void);
+extern void cf_limits_sleep(long wait_ms);
+extern void cf_budget_check(int64 more, const char *what);
+extern void cf_budget_spend(int n);
+extern bool cf_pace_try(const char *host, long interval_us, long *wait_ms);
+extern void cf_pace_wait(const char *host, long interval_us);
+extern void cf_window_check(uint64 key, int64 n);
+extern bool cf_window_try_take(uint64 key, int n, long *wait_ms);
+extern void cf_window_take(uint64 key, int n);
+extern void cf_window_release(uint64 key, int n);
+extern void cf_window_answered(uint64 key, TimestampTz sent_at, bool heard,
+							   int remaining, int reset_s, long status,
+							   long retry_after_s);
+extern bool cf_window_known(uint64 key, int *remaining, TimestampTz *reset_at);
+
+/* ---------------------------------------------------------------------
  * usage.c
  * ---------------------------------------------------------------------
  */
 
-/* what to add to a server and user's counters */
+/* what to add to a server and role's counters */
 typedef struct CfUsageDelta
 {
 	int			requests;
@@ -455,14 +490,11 @@ typedef struct CfUsageDelta
 	int			retries;
 	int			cache_hits;
 	int64		bytes_received;
+	uint64		window_key;		/* the credential's window, or 0 */
 } CfUsageDelta;
 
 extern void cf_usage_init(void);
-extern void cf_usage_count(Oid serverid, Oid userid, const CfUsageDelta *d);
-extern void cf_usage_ratelimit(Oid serverid, Oid userid, int remaining, int reset_s);
-extern void cf_budget_check(int64 more, const char *what);
-extern void cf_budget_spend(int n);
-extern void cf_ratelimit_check(Oid serverid, Oid userid, int n);
+extern void cf_usage_count(Oid serverid, const CfUsageDelta *d);
 
 /* ---------------------------------------------------------------------
  * convert.c

@@ -476,6 +476,7 @@ _PG_init(void)
 	/* the GUCs of cache.c and usage.c before http.c reserves the prefix */
 	cf_cache_init();
 	cf_usage_init();
+	cf_limits_init();
 	cf_deferred_init();
 	cf_http_init();
 }

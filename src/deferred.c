@@ -11,11 +11,19 @@
  *
  * At COMMIT (pre-commit, so that a failure still aborts the transaction)
  * the calls to user_groups and account_members go first, one per row in
- * statement order, then the membership changes of each user group,
- * coalesced: additions alone are POSTs of up to 100 members; removals alone
- * are a DELETE each, or one GET of the current members plus one PUT of the
- * final set when that is fewer calls; additions and removals together are
- * always that GET + PUT, so the group changes at once at Cloudflare.
+ * statement order, then the membership changes, coalesced per group (the
+ * latest change of a member winning): the additions as POSTs of up to 100
+ * members, then every removal as a DELETE of its own, in flight together
+ * within max_concurrency and the pace.  Membership is never written as a
+ * set computed from a read: a member that someone else adds or removes
+ * meanwhile stays as they left it (only cfiam_replace_user_group_members,
+ * where the caller states the whole set, sends a PUT).  Changes of a group
+ * or an account member that the same COMMIT deletes are dropped: the
+ * DELETE takes the memberships with it, and they could only fail after it.
+ *
+ * The whole plan is checked against cfiam.max_requests and reserved in the
+ * credential's rate-limit window before its first call: refused, nothing
+ * is sent.
  *
  * A user group created in the transaction has no id before COMMIT: its
  * members are queued under a provisional id, "pending-<n>", which
@@ -25,7 +33,9 @@
  *
  * An API has no atomic multi-call commit: a call that fails at COMMIT
  * aborts the transaction, but the calls before it stay applied, and the
- * error lists them.
+ * error lists them.  When the transaction aborts after every call was
+ * applied (a serialization failure at COMMIT, another FDW's commit), a
+ * WARNING lists them: they stand at Cloudflare.
  *
  *-------------------------------------------------------------------------
  */
@@ -95,10 +105,8 @@ typedef struct CfCall
 	int			new_group;		/* adds members to "pending-<n>": its id in path */
 	const CfResource *res;
 	const char *account;
-	/* a replace (GET + PUT): the final set is computed from the GET */
-	bool		replace;
-	List	   *adds;			/* of char *: member ids */
-	List	   *removes;
+	const char *group;			/* membership calls: the group's id */
+	bool		batched;		/* a removal: sent with the others at once */
 } CfCall;
 
 static List *pending = NIL;		/* of CfChange *, in queue order */
@@ -363,20 +371,69 @@ members_body(List *ids)
 	return cf_json_print(members_json(ids));
 }
 
+/* The id a DELETE path ends with: the row it deletes. */
+static const char *
+deleted_id(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
 /*
- * One group's membership changes as calls, appended to calls: the net
- * effect of its queued changes (the latest change of a member winning),
- * then POSTs, DELETEs or a GET + PUT as the header comment says.
+ * The ids of the rows the queue DELETEs with a plain call: the user groups
+ * (a resource with members) in *groups, the account members in *members.
  */
-static List *
-group_calls(List *calls, CfChange *first)
+static void
+queued_deletions(List **groups, List **members)
+{
+	const CfResource *account_members = cf_resource_by_name("account_members");
+	ListCell   *lc;
+
+	*groups = *members = NIL;
+	foreach(lc, pending)
+	{
+		CfChange   *c = lfirst(lc);
+
+		if (c->kind != CF_CHANGE_CALL || strcmp(c->method, "DELETE") != 0)
+			continue;
+		if (has_members(c->res))
+			*groups = lappend(*groups, (char *) deleted_id(c->path));
+		else if (c->res == account_members)
+			*members = lappend(*members, (char *) deleted_id(c->path));
+	}
+}
+
+static CfCall *
+member_call(CfChange *first, const char *method, char *path)
+{
+	CfCall	   *call = palloc0(sizeof(CfCall));
+
+	call->serverid = first->serverid;
+	call->userid = first->userid;
+	call->method = method;
+	call->path = path;
+	call->new_group = provisional_number(first->group);
+	call->res = first->res;
+	call->account = first->account;
+	call->group = first->group;
+	return call;
+}
+
+/*
+ * One group's membership changes as calls, appended to *posts (additions,
+ * POSTs of up to 100) and *deletes (removals, a DELETE each): the net
+ * effect of its queued changes, the latest change of a member winning,
+ * less the members the queue deletes from the account.
+ */
+static void
+group_calls(CfChange *first, List *deleted_members, List **posts, List **deletes)
 {
 	List	   *adds = NIL;
 	List	   *removes = NIL;
 	ListCell   *m;
 	char	   *path = cf_resource_path(first->res, first->account, first->group, NULL);
 
-	/* the net effect, the latest change of a member winning */
 	foreach(m, pending)
 	{
 		CfChange   *c = lfirst(m);
@@ -387,6 +444,8 @@ group_calls(List *calls, CfChange *first)
 			continue;
 		adds = string_remove(adds, c->member);
 		removes = string_remove(removes, c->member);
+		if (string_in(deleted_members, c->member))
+			continue;
 		if (c->kind == CF_CHANGE_MEMBER_ADD)
 			adds = lappend(adds, c->member);
 		else
@@ -397,68 +456,43 @@ group_calls(List *calls, CfChange *first)
 	if (provisional_number(first->group) > 0)
 		removes = NIL;
 
-	if (adds != NIL && removes == NIL)
+	for (int i = 0; i < list_length(adds); i += CF_MEMBERS_PER_POST)
 	{
-		/* POSTs of up to 100 */
-		for (int i = 0; i < list_length(adds); i += CF_MEMBERS_PER_POST)
-		{
-			CfCall	   *call = palloc0(sizeof(CfCall));
+		CfCall	   *call = member_call(first, "POST", path);
 
-			call->serverid = first->serverid;
-			call->userid = first->userid;
-			call->method = "POST";
-			call->path = path;
-			call->new_group = provisional_number(first->group);
-			call->res = first->res;
-			call->account = first->account;
-			call->body = members_body(list_copy_head(list_copy_tail(adds, i),
-													 CF_MEMBERS_PER_POST));
-			calls = lappend(calls, call);
-		}
+		call->body = members_body(list_copy_head(list_copy_tail(adds, i),
+												 CF_MEMBERS_PER_POST));
+		*posts = lappend(*posts, call);
 	}
-	else if (adds == NIL && list_length(removes) <= 2)
+	foreach(m, removes)
 	{
-		/* a DELETE each: no more calls than a GET and a PUT */
-		foreach(m, removes)
-		{
-			CfCall	   *call = palloc0(sizeof(CfCall));
+		CfCall	   *call = member_call(first, "DELETE",
+									   cf_resource_path(first->res, first->account,
+														first->group, (char *) lfirst(m)));
 
-			call->serverid = first->serverid;
-			call->userid = first->userid;
-			call->method = "DELETE";
-			call->path = cf_resource_path(first->res, first->account, first->group,
-										  (char *) lfirst(m));
-			calls = lappend(calls, call);
-		}
+		call->batched = true;
+		*deletes = lappend(*deletes, call);
 	}
-	else if (adds != NIL || removes != NIL)
-	{
-		/* the group's current members, then the final set at once */
-		CfCall	   *call = palloc0(sizeof(CfCall));
-
-		call->serverid = first->serverid;
-		call->userid = first->userid;
-		call->method = "PUT";
-		call->path = path;
-		call->replace = true;
-		call->adds = adds;
-		call->removes = removes;
-		calls = lappend(calls, call);
-	}
-	return calls;
 }
 
 /*
  * The calls of the queue, coalesced: the plain calls in queue order, then
- * each group's membership changes (groups in the order they first appear).
+ * the additions of each group (groups in the order they first appear),
+ * then every removal.  Membership changes of a group or an account member
+ * the queue deletes are left out.
  */
 static List *
 plan_calls(void)
 {
 	List	   *calls = NIL;
+	List	   *posts = NIL;
+	List	   *deletes = NIL;
 	List	   *groups = NIL;	/* of CfChange *: the first change of each group */
+	List	   *deleted_groups;
+	List	   *deleted_members;
 	ListCell   *lc;
 
+	queued_deletions(&deleted_groups, &deleted_members);
 	foreach(lc, pending)
 	{
 		CfChange   *c = lfirst(lc);
@@ -475,7 +509,7 @@ plan_calls(void)
 			call->creates_group = c->new_group;
 			calls = lappend(calls, call);
 		}
-		else
+		else if (!string_in(deleted_groups, c->group))
 		{
 			ListCell   *g;
 			bool		seen = false;
@@ -494,40 +528,8 @@ plan_calls(void)
 	}
 
 	foreach(lc, groups)
-		calls = group_calls(calls, lfirst(lc));
-	return calls;
-}
-
-/* The members of a group now: every page of its listing (GETs). */
-static List *
-current_members(CfConnection *conn, const char *path)
-{
-	List	   *ids = NIL;
-
-	for (int page = 1;; page++)
-	{
-		char	   *get = psprintf("%s?page=%d&per_page=500", path, page);
-		CfHttpResponse response;
-		cJSON	   *result;
-		cJSON	   *item;
-		int			n = 0;
-
-		cf_http_request(conn, "GET", get, NULL, &response);
-		result = cf_list_result(cf_decode_envelope(&response, "GET", get, NULL), get);
-		if (result == NULL)
-			break;				/* null: an empty group */
-		cJSON_ArrayForEach(item, result)
-		{
-			const char *id = cf_json_get_string(item, "id");
-
-			if (id && cf_is_id(id) && !string_in(ids, id))
-				ids = lappend(ids, pstrdup(id));
-			n++;
-		}
-		if (n < 500)
-			break;
-	}
-	return ids;
+		group_calls(lfirst(lc), deleted_members, &posts, &deletes);
+	return list_concat(list_concat(calls, posts), deletes);
 }
 
 /* ---------------------------------------------------------------------
@@ -535,25 +537,48 @@ current_members(CfConnection *conn, const char *path)
  * ---------------------------------------------------------------------
  */
 
-static List *applying_done = NIL;	/* "METHOD path" of the calls applied */
+/* "METHOD path" of the calls applied so far by the COMMIT under way */
+static List *applying_done = NIL;
+
+/* "METHOD path" of the calls sent whose outcome is not known */
+static List *applying_unknown = NIL;
+
+/*
+ * The calls a finished pre-commit step applied (TopMemoryContext), until
+ * the transaction ends: if it aborts after all, they are reported.
+ */
+static char *applied_at_commit = NULL;
+static int	napplied_at_commit = 0;
+
+static char *
+call_list(List *calls)
+{
+	StringInfoData buf;
+	ListCell   *lc;
+
+	initStringInfo(&buf);
+	foreach(lc, calls)
+		cf_append_list_item(&buf, (char *) lfirst(lc));
+	return buf.data;
+}
 
 /* The error of a failed COMMIT says which calls were applied before it. */
 static void
 commit_error_callback(void *arg)
 {
-	StringInfoData buf;
-	ListCell   *lc;
-
-	if (applying_done == NIL)
+	if (applying_done == NIL && applying_unknown == NIL)
 	{
 		errcontext("COMMIT of cfiam's deferred changes: no call had been applied at Cloudflare; the transaction is rolled back");
 		return;
 	}
-	initStringInfo(&buf);
-	foreach(lc, applying_done)
-		cf_append_list_item(&buf, (char *) lfirst(lc));
-	errcontext("COMMIT of cfiam's deferred changes: %d call(s) had been applied at Cloudflare and stay applied (an API has no atomic commit): %s",
-			   list_length(applying_done), buf.data);
+	if (applying_unknown != NIL)
+		errcontext("COMMIT of cfiam's deferred changes: %d call(s) had been applied at Cloudflare and stay applied (an API has no atomic commit): %s; %d more were sent and may or may not have been applied: %s",
+				   list_length(applying_done),
+				   applying_done ? call_list(applying_done) : "none",
+				   list_length(applying_unknown), call_list(applying_unknown));
+	else
+		errcontext("COMMIT of cfiam's deferred changes: %d call(s) had been applied at Cloudflare and stay applied (an API has no atomic commit): %s",
+				   list_length(applying_done), call_list(applying_done));
 }
 
 static CfConnection *
@@ -564,78 +589,210 @@ connection_for(const CfCall *call)
 	return cf_get_connection(server, GetUserMapping(call->userid, server->serverid));
 }
 
+/* Are two calls sent through the same user mapping? */
+static bool
+same_mapping(const CfCall *a, const CfCall *b)
+{
+	return a->serverid == b->serverid && a->userid == b->userid;
+}
+
+/*
+ * Before the first call: the whole plan within cfiam.max_requests, and its
+ * calls reserved in each credential's rate-limit window (each connection's
+ * share at once), or refused with nothing sent.  Returns the connections
+ * that hold a reservation, to give back what is not sent.
+ */
+static List *
+reserve_plan(List *calls)
+{
+	List	   *conns = NIL;
+	List	   *firsts = NIL;	/* of CfCall *: the first call of each mapping */
+	ListCell   *lc;
+
+	cf_budget_check(list_length(calls),
+					psprintf("COMMIT of %d deferred call(s), checked before the first is sent",
+							 list_length(calls)));
+	foreach(lc, calls)
+	{
+		CfCall	   *call = lfirst(lc);
+		int			n = 0;
+		ListCell   *m;
+		CfConnection *conn;
+
+		foreach(m, firsts)
+			if (same_mapping(lfirst(m), call))
+				break;
+		if (m != NULL)
+			continue;
+		firsts = lappend(firsts, call);
+		foreach(m, calls)
+			n += same_mapping(lfirst(m), call) ? 1 : 0;
+		conn = connection_for(call);
+		cf_http_prepay(conn, n);
+		conns = lappend(conns, conn);
+	}
+	return conns;
+}
+
+/* Send one call on its own (POST, PUT, DELETE of a row). */
+static void
+apply_call(CfCall *call, char **created)
+{
+	CfConnection *conn = connection_for(call);
+	CfHttpResponse response;
+	bool		not_found = false;
+	cJSON	   *result;
+
+	if (call->new_group > 0)
+	{
+		/* plan_calls puts every creation before the members' calls */
+		if (created[call->new_group] == NULL)
+			elog(ERROR, "cfiam: group %s%d was not created before its members",
+				 CF_PENDING_GROUP_PREFIX, call->new_group);
+		call->path = cf_resource_path(call->res, call->account,
+									  created[call->new_group], NULL);
+	}
+	cf_http_request(conn, call->method, call->path, call->body, &response);
+	/* a PUT or DELETE of a row gone since: nothing left to do, as immediately */
+	result = cf_decode_envelope(&response, call->method, call->path,
+								strcmp(call->method, "POST") == 0 ? NULL : &not_found);
+	applying_done = lappend(applying_done, psprintf("%s %s", call->method, call->path));
+	if (call->creates_group > 0)
+	{
+		const char *id = cf_json_get_string(cf_envelope_result(result, call->method,
+															   call->path), "id");
+
+		/* checked before anything is sent under it */
+		if (id == NULL || !cf_is_id(id))
+			ereport(ERROR,
+					(errcode(CF_ERRCODE_API_PROTOCOL),
+					 errmsg("Cloudflare API answered the creation of a user group without a valid id"),
+					 errdetail("POST %s; the members queued for group %s%d cannot be added.",
+							   call->path, CF_PENDING_GROUP_PREFIX, call->creates_group)));
+		created[call->creates_group] = pstrdup(id);
+	}
+}
+
+/*
+ * Send the removals of one connection together, at most max_concurrency
+ * in flight.  A member already gone (404) is what was asked.
+ */
+static void
+apply_removals(CfConnection *conn, List *calls)
+{
+	int			n = list_length(calls);
+	char	  **paths = palloc(sizeof(char *) * n);
+	CfHttpResponse *responses = palloc0(sizeof(CfHttpResponse) * n);
+	int			failed;
+	int			i = 0;
+	List	   *unknown_before;
+	ListCell   *lc;
+
+	foreach(lc, calls)
+		paths[i++] = ((CfCall *) lfirst(lc))->path;
+
+	/* until their answers are in, each may or may not have been applied */
+	unknown_before = applying_unknown;
+	for (i = 0; i < n; i++)
+		applying_unknown = lappend(applying_unknown, psprintf("DELETE %s", paths[i]));
+	failed = cf_http_delete_many(conn, paths, n, responses);
+	applying_unknown = unknown_before;
+	for (i = 0; i < n; i++)
+	{
+		char	   *what = psprintf("DELETE %s", paths[i]);
+
+		if (i == failed)
+			continue;
+		if (responses[i].status >= 200 && responses[i].status < 300)
+			applying_done = lappend(applying_done, what);
+		else if (responses[i].status == 0)
+			applying_unknown = lappend(applying_unknown, what);
+	}
+	if (failed >= 0)
+	{
+		bool		not_found = false;
+
+		(void) cf_decode_envelope(&responses[failed], "DELETE", paths[failed], &not_found);
+	}
+}
+
 /* Send the queue's calls; any failure is an ERROR (the COMMIT aborts). */
 static void
 apply_pending(void)
 {
-	List	   *calls;
+	List	   *calls = plan_calls();
+	List	   *removals = NIL;
+	List	   *volatile conns = NIL;
 	/* created[n]: the id Cloudflare gave the group queued as "pending-<n>" */
 	char	  **created = palloc0(sizeof(char *) * (new_groups_queued + 1));
 	ListCell   *lc;
 	ErrorContextCallback errcallback;
 
-	calls = plan_calls();
-	applying_done = NIL;
+	applying_done = applying_unknown = NIL;
 	errcallback.callback = commit_error_callback;
 	errcallback.arg = NULL;
 	errcallback.previous = error_context_stack;
 	error_context_stack = &errcallback;
 
-	foreach(lc, calls)
+	PG_TRY();
 	{
-		CfCall	   *call = lfirst(lc);
-		CfConnection *conn = connection_for(call);
-		CfHttpResponse response;
-		bool		not_found = false;
-		cJSON	   *result;
-
-		if (call->new_group > 0)
+		conns = reserve_plan(calls);
+		foreach(lc, calls)
 		{
-			/* plan_calls puts every creation before the members' calls */
-			if (created[call->new_group] == NULL)
-				elog(ERROR, "cfiam: group %s%d was not created before its members",
-					 CF_PENDING_GROUP_PREFIX, call->new_group);
-			call->path = cf_resource_path(call->res, call->account,
-										  created[call->new_group], NULL);
+			CfCall	   *call = lfirst(lc);
+
+			if (call->batched)
+				removals = lappend(removals, call);
+			else
+				apply_call(call, created);
 		}
-
-		if (call->replace)
+		/* the removals, each mapping's together */
+		while (removals != NIL)
 		{
-			List	   *final = NIL;
-			ListCell   *m;
+			CfCall	   *first = linitial(removals);
+			List	   *mine = NIL;
 
-			foreach(m, current_members(conn, call->path))
-				if (!string_in(call->removes, (char *) lfirst(m)))
-					final = lappend(final, lfirst(m));
-			foreach(m, call->adds)
-				if (!string_in(final, (char *) lfirst(m)))
-					final = lappend(final, lfirst(m));
-			call->body = members_body(final);
-		}
-		cf_http_request(conn, call->method, call->path, call->body, &response);
-		/* a PUT or DELETE of a row gone since: nothing left to do, as immediately */
-		result = cf_decode_envelope(&response, call->method, call->path,
-									strcmp(call->method, "POST") == 0 || call->replace ?
-									NULL : &not_found);
-		applying_done = lappend(applying_done, psprintf("%s %s", call->method, call->path));
-		if (call->creates_group > 0)
-		{
-			const char *id = cf_json_get_string(cf_envelope_result(result, call->method,
-																   call->path), "id");
-
-			/* checked before anything is sent under it */
-			if (id == NULL || !cf_is_id(id))
-				ereport(ERROR,
-						(errcode(CF_ERRCODE_API_PROTOCOL),
-						 errmsg("Cloudflare API answered the creation of a user group without a valid id"),
-						 errdetail("POST %s; the members queued for group %s%d cannot be added.",
-								   call->path, CF_PENDING_GROUP_PREFIX, call->creates_group)));
-			created[call->creates_group] = pstrdup(id);
+			foreach(lc, removals)
+				if (same_mapping(lfirst(lc), first))
+				{
+					mine = lappend(mine, lfirst(lc));
+					removals = foreach_delete_current(removals, lc);
+				}
+			apply_removals(connection_for(first), mine);
 		}
 	}
+	PG_FINALLY();
+	{
+		foreach(lc, conns)
+			cf_http_prepay_end(lfirst(lc));
+	}
+	PG_END_TRY();
 
 	error_context_stack = errcallback.previous;
-	applying_done = NIL;
+	if (applying_done != NIL)
+	{
+		applied_at_commit = MemoryContextStrdup(TopMemoryContext, call_list(applying_done));
+		napplied_at_commit = list_length(applying_done);
+	}
+	applying_done = applying_unknown = NIL;
+}
+
+/* The transaction ended: what its pre-commit step applied is settled. */
+static void
+forget_applied(bool aborted)
+{
+	if (applied_at_commit == NULL)
+		return;
+	if (aborted)
+		ereport(WARNING,
+				(errcode(ERRCODE_TRANSACTION_RESOLUTION_UNKNOWN),
+				 errmsg("the transaction was rolled back after cfiam had applied %d deferred call(s) at Cloudflare",
+						napplied_at_commit),
+				 errdetail("They stay applied (an API has no atomic commit): %s.", applied_at_commit),
+				 errhint("Check the rows with a SELECT before running the transaction again: a creation repeated would create twice.")));
+	pfree(applied_at_commit);
+	applied_at_commit = NULL;
+	napplied_at_commit = 0;
 }
 
 static void
@@ -664,8 +821,9 @@ deferred_xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_PARALLEL_ABORT:
 			/* the memory goes with TopTransactionContext */
 			pending = NIL;
-			applying_done = NIL;
+			applying_done = applying_unknown = NIL;
 			new_groups_queued = 0;
+			forget_applied(event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT);
 			break;
 		default:
 			break;
@@ -710,11 +868,7 @@ deferred_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 
 PG_FUNCTION_INFO_V1(cfiam_pending_changes);
 
-/*
- * The calls COMMIT would send now, coalesced, in order.  A replace shows
- * its GET, then its PUT with the set it will send if the group's members
- * are still those the GET is about to read.
- */
+/* The calls COMMIT would send now, coalesced, in order. */
 Datum
 cfiam_pending_changes(PG_FUNCTION_ARGS)
 {
@@ -730,33 +884,15 @@ cfiam_pending_changes(PG_FUNCTION_ARGS)
 		Datum		values[5];
 		bool		nulls[5] = {0};
 
+		values[0] = Int32GetDatum(++seq);
 		values[1] = DirectFunctionCall1(namein,
 										CStringGetDatum(server ? server->servername : "?"));
-		if (call->replace)
-		{
-			/* the GET of the current members, then the PUT of the final set */
-			values[0] = Int32GetDatum(++seq);
-			values[2] = CStringGetTextDatum("GET");
-			values[3] = CStringGetTextDatum(call->path);
-			nulls[4] = true;
-			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-			nulls[4] = false;
-			{
-				/* the final set: the members the GET finds, with these applied */
-				cJSON	   *plan = cf_json_object();
-
-				cf_json_add(plan, "add", members_json(call->adds));
-				cf_json_add(plan, "remove", members_json(call->removes));
-				values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(cf_json_print(plan)));
-			}
-		}
-		else if (call->body)
+		values[2] = CStringGetTextDatum(call->method);
+		values[3] = CStringGetTextDatum(call->path);
+		if (call->body)
 			values[4] = DirectFunctionCall1(jsonb_in, CStringGetDatum(call->body));
 		else
 			nulls[4] = true;
-		values[0] = Int32GetDatum(++seq);
-		values[2] = CStringGetTextDatum(call->method);
-		values[3] = CStringGetTextDatum(call->path);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	return (Datum) 0;

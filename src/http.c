@@ -48,6 +48,7 @@
 #include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/syscache.h"
+#include "common/hashfn.h"
 
 /*
  * cfiam.max_response_size (kB): an answer larger than this is refused with
@@ -68,14 +69,9 @@ static int	cf_max_response_kb = 64 * 1024;
 #define CF_POLL_INTERVAL_MS 100
 
 /*
- * Every request a user mapping's connection starts, alone or in a batch,
- * waits for the pace: at most the server's max_requests_per_second (default
- * 160), after a burst of at most CF_START_BURST.  Cloudflare allows 200 per
- * second per client IP; the pace keeps one backend inside it however short
- * the round trip (16 in flight at 10 ms would be 1,600 a second, and even
- * one at a time a fast answer allows several hundred).
+ * Every request waits for the pace of its API host and takes its place in
+ * its credential's rate-limit window first (limits.c).
  */
-#define CF_START_BURST 16
 
 struct CfConnection
 {
@@ -94,7 +90,9 @@ struct CfConnection
 	long		connect_timeout_ms;
 	int			max_retries;
 	long		start_interval_us;	/* 1 s / max_requests_per_second; 0: none */
-	TimestampTz pace;			/* when the next start is due: see pace_ready */
+	char		pace_host[128];	/* the API host, whose pace it follows */
+	uint64		window_key;		/* its credential's rate-limit window */
+	int			prepaid;		/* requests reserved ahead (cf_http_prepay) */
 	bool		invalidated;	/* server or mapping changed: rebuild */
 	uint32		server_hashvalue;
 	uint32		mapping_hashvalue;
@@ -214,6 +212,24 @@ invalidation_callback(Datum arg, int cacheid, uint32 hashvalue)
 	}
 }
 
+/*
+ * At the end of a transaction no request is reserved ahead any more
+ * (limits.c gives the reservations themselves back).
+ */
+static void
+http_xact_callback(XactEvent event, void *arg)
+{
+	HASH_SEQ_STATUS scan;
+	CfConnection *conn;
+
+	if (event != XACT_EVENT_COMMIT && event != XACT_EVENT_ABORT &&
+		event != XACT_EVENT_PREPARE)
+		return;
+	hash_seq_init(&scan, connection_hash);
+	while ((conn = (CfConnection *) hash_seq_search(&scan)) != NULL)
+		conn->prepaid = 0;
+}
+
 /* Once per backend: libcurl's global state and the connection cache. */
 void
 cf_http_init(void)
@@ -238,6 +254,7 @@ cf_http_init(void)
 								  HASH_ELEM | HASH_BLOBS);
 	CacheRegisterSyscacheCallback(FOREIGNSERVEROID, invalidation_callback, (Datum) 0);
 	CacheRegisterSyscacheCallback(USERMAPPINGOID, invalidation_callback, (Datum) 0);
+	RegisterXactCallback(http_xact_callback, NULL);
 }
 
 /* Append a line to a curl list; malloc failure is an ERROR here. */
@@ -276,6 +293,50 @@ add_header(struct curl_slist *list, const char *name, const char *value)
  * Set up a connection for a server and user mapping: the main handle with
  * its options and credentials, and the server's limits.
  */
+/*
+ * "host:port" of an API URL, which the pace of request starts is kept for
+ * (Cloudflare's per-IP limit is the API host's); the URL itself when curl
+ * cannot parse it (the request then fails on its own).
+ */
+static void
+api_host(const char *url, char *host, size_t size)
+{
+	CURLU	   *u = curl_url();
+	char	   *h = NULL;
+	char	   *port = NULL;
+
+	strlcpy(host, url, size);
+	if (u == NULL)
+		return;
+	if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_HOST, &h, 0) == CURLUE_OK &&
+		curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+		snprintf(host, size, "%s:%s", h, port);
+	curl_free(h);
+	curl_free(port);
+	curl_url_cleanup(u);
+}
+
+/*
+ * The key of a credential's rate-limit window (limits.c): the API URL and
+ * the credential, hashed, so that every role and mapping using the same key
+ * counts in one window and the key itself is kept nowhere.
+ */
+static uint64
+credential_key(const char *url, const char *token, const char *email, const char *key)
+{
+	StringInfoData buf;
+	uint64		h;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s%c%s%c%s%c%s", url, 0, token ? token : "", 0,
+					 email ? email : "", 0, key ? key : "");
+	h = hash_bytes_extended((const unsigned char *) buf.data, buf.len, 0);
+	explicit_bzero(buf.data, buf.len);
+	pfree(buf.data);
+	return h;
+}
+
 static void
 build_connection(CfConnection *conn, ForeignServer *server, UserMapping *user)
 {
@@ -362,6 +423,9 @@ build_connection(CfConnection *conn, ForeignServer *server, UserMapping *user)
 		1000000L / opts.max_requests_per_second : 0;
 	conn->ca_file = opts.ca_file ? strdup(opts.ca_file) : NULL;
 	conn->proxy = opts.proxy ? strdup(opts.proxy) : NULL;
+	api_host(opts.api_url, conn->pace_host, sizeof(conn->pace_host));
+	conn->window_key = credential_key(opts.api_url, token, email, key);
+	conn->prepaid = 0;
 	conn->invalidated = false;
 	conn->server_hashvalue = GetSysCacheHashValue1(FOREIGNSERVEROID,
 												   ObjectIdGetDatum(server->serverid));
@@ -391,7 +455,7 @@ cf_get_connection(ForeignServer *server, UserMapping *user)
 		conn->headers = NULL;
 		conn->base_url = NULL;
 		conn->ca_file = NULL;
-		conn->pace = 0;
+		conn->prepaid = 0;
 		conn->proxy = NULL;
 		conn->invalidated = true;
 	}
@@ -607,6 +671,7 @@ typedef struct CfAttempt
 	long		request_size;	/* bytes sent: 0 means nothing reached the API */
 	bool		too_large;
 	curl_off_t	retry_after;	/* seconds, -1 when the API gave none */
+	TimestampTz sent_at;		/* when it started: orders its Ratelimit */
 } CfAttempt;
 
 typedef enum CfRetryDecision
@@ -688,28 +753,6 @@ decide_retry(CfConnection *conn, const char *method, const char *path_and_query,
 	return CF_RETRY;
 }
 
-/*
- * Wait on the backend's latch, before a retry or for the pace, so that a
- * cancel, a statement_timeout or a termination ends the wait at once.
- */
-static void
-latch_wait(long wait_ms)
-{
-	TimestampTz end = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
-
-	for (;;)
-	{
-		long		left = TimestampDifferenceMilliseconds(GetCurrentTimestamp(), end);
-
-		CHECK_FOR_INTERRUPTS();
-		if (left <= 0)
-			break;
-		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 left, PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
-	}
-}
-
 /* A Retry-After longer than cfiam waits: say when to come back. */
 static void
 report_retry_after(long retry_after_s, long status, const char *method,
@@ -724,56 +767,6 @@ report_retry_after(long retry_after_s, long status, const char *method,
 					retry_after_s, CF_RETRY_AFTER_MAX_S),
 			 errdetail("HTTP %ld from %s %s.", status, method, path_and_query),
 			 errhint("Try again after %s.", timestamptz_to_str(when))));
-}
-
-/* ---------------------------------------------------------------------
- * The pace of request starts (see CF_START_BURST)
- * ---------------------------------------------------------------------
- */
-
-/*
- * May a request start now?  A token bucket: conn->pace is when the next
- * start is due, and each start moves it on by one interval.  An idle while
- * lets it fall behind now by at most CF_START_BURST - 1 intervals, so that
- * at most CF_START_BURST start at once and no window of T seconds holds
- * more than CF_START_BURST + T x max_requests_per_second starts.
- */
-static bool
-pace_ready(CfConnection *conn, TimestampTz now)
-{
-	TimestampTz burst_floor = now - (TimestampTz) (CF_START_BURST - 1) * conn->start_interval_us;
-
-	/* not paced; and a pace due under an earlier setting is not waited for */
-	if (conn->start_interval_us == 0)
-		return true;
-	if (conn->pace < burst_floor)
-		conn->pace = burst_floor;
-	return conn->pace <= now;
-}
-
-/* A request starts: the next one is due an interval later. */
-static void
-pace_take(CfConnection *conn)
-{
-	conn->pace += conn->start_interval_us;
-}
-
-/* Milliseconds until the next start is due, at least 1. */
-static long
-pace_wait_ms(CfConnection *conn, TimestampTz now)
-{
-	return Max(1, (conn->pace - now + 999) / 1000);
-}
-
-/* Wait until a request may start, then take its place in the pace. */
-static void
-pace_wait(CfConnection *conn)
-{
-	TimestampTz now;
-
-	while (!pace_ready(conn, now = GetCurrentTimestamp()))
-		latch_wait(pace_wait_ms(conn, now));
-	pace_take(conn);
 }
 
 /* ---------------------------------------------------------------------
@@ -798,27 +791,76 @@ body_header_list(CfConnection *conn)
  */
 
 /*
- * Before n attempts are sent: the statement's budget and the account's
- * reserve may refuse them; if not, they are the statement's.
+ * May one attempt start now?  The statement's budget may refuse it (not a
+ * retry: the request it repeats was let through already), its credential's
+ * window may refuse it or say to wait (the window's first request is in
+ * flight), and the host's pace may say to wait.  True: it is the
+ * statement's and has its place in the window; false: *wait_ms first.
  */
-static void
-before_sending(CfConnection *conn, int n, const char *method, const char *path)
+static bool
+try_start(CfConnection *conn, bool retry, const char *method, const char *path,
+		  long *wait_ms)
 {
-	cf_budget_check(n, psprintf("next: %s %.200s", method, path));
-	cf_ratelimit_check(conn->serverid, conn->userid, n);
-	cf_budget_spend(n);
+	bool		prepaid = conn->prepaid > 0;
+
+	if (!retry && !prepaid)
+		cf_budget_check(1, psprintf("next: %s %.200s", method, path));
+	if (prepaid)
+		conn->prepaid--;
+	else if (!cf_window_try_take(conn->window_key, 1, wait_ms))
+		return false;
+	if (!cf_pace_try(conn->pace_host, conn->start_interval_us, wait_ms))
+	{
+		/* its place in the window is given back until it may start */
+		if (prepaid)
+			conn->prepaid++;
+		else
+			cf_window_release(conn->window_key, 1);
+		return false;
+	}
+	cf_budget_spend(1);
+	return true;
+}
+
+/* Wait until one attempt may start (see try_start). */
+static void
+wait_to_start(CfConnection *conn, bool retry, const char *method, const char *path)
+{
+	long		wait_ms = 0;
+
+	while (!try_start(conn, retry, method, path, &wait_ms))
+		cf_limits_sleep(wait_ms);
 }
 
 /*
  * A statement is about to need n more requests (a listing's pages, a
  * fan-out's listings, a batch): refuse them now if the statement's budget
- * or the account's reserve cannot take them all.
+ * or the credential's reserve cannot take them all.
  */
 void
 cf_http_reserve(CfConnection *conn, int64 n, const char *what)
 {
 	cf_budget_check(n, what);
-	cf_ratelimit_check(conn->serverid, conn->userid, (int) Min(n, INT_MAX));
+	cf_window_check(conn->window_key, n);
+}
+
+/*
+ * Reserve n requests in the credential's window now, for calls that must
+ * not be refused half-way (a COMMIT's): they are sent without asking the
+ * window again.  cf_http_prepay_end gives back what was not sent.
+ */
+void
+cf_http_prepay(CfConnection *conn, int n)
+{
+	cf_window_take(conn->window_key, n);
+	conn->prepaid += n;
+}
+
+void
+cf_http_prepay_end(CfConnection *conn)
+{
+	cf_window_release(conn->window_key, conn->prepaid);
+	conn->prepaid = 0;
 }
 
 /* The number after key (";r=") in one item of the header, or -1. */
@@ -867,9 +909,10 @@ parse_ratelimit(const char *value, int *remaining, int *reset_s)
 }
 
 /*
- * Count one finished attempt (sent, failed or not, bytes received) and
- * read what Cloudflare's Ratelimit header says is left.  A malformed or
- * missing header is ignored.
+ * Count one finished attempt (sent, failed or not, bytes received) and give
+ * its place in the credential's window back with what Cloudflare's
+ * Ratelimit header says is left.  A malformed or missing header tells
+ * nothing.
  */
 static void
 account_attempt(CfConnection *conn, CURL *curl, const CfAttempt *a,
@@ -879,16 +922,19 @@ account_attempt(CfConnection *conn, CURL *curl, const CfAttempt *a,
 	struct curl_header *h = NULL;
 	int			remaining = -1;
 	int			reset_s = 0;
+	bool		heard;
 
 	d.requests = 1;
 	d.errors = failed ? 1 : 0;
 	d.bytes_received = bytes;
-	cf_usage_count(conn->serverid, conn->userid, &d);
+	d.window_key = conn->window_key;
+	cf_usage_count(conn->serverid, &d);
 
-	if (a->rc == CURLE_OK &&
+	heard = a->rc == CURLE_OK &&
 		curl_easy_header(curl, "Ratelimit", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h &&
-		parse_ratelimit(h->value, &remaining, &reset_s))
-		cf_usage_ratelimit(conn->serverid, conn->userid, remaining, reset_s);
+		parse_ratelimit(h->value, &remaining, &reset_s);
+	cf_window_answered(conn->window_key, a->sent_at, heard, remaining, reset_s,
+					   a->rc == CURLE_OK ? a->status : 0, (long) a->retry_after);
 }
 
 /* A failed attempt: no answer, or a status other than 2xx (404 aside). */
@@ -904,8 +950,8 @@ attempt_failed(const CfAttempt *a)
  */
 static void
 perform_once(CfConnection *conn, const char *method, const char *url,
-			 const char *body, struct curl_slist *headers, char *errbuf,
-			 CfBuffer *buf, CfAttempt *a, CfHttpResponse *response)
+			 const char *body, struct curl_slist *headers, bool retry,
+			 char *errbuf, CfBuffer *buf, CfAttempt *a, CfHttpResponse *response)
 {
 	CURL	   *curl = conn->curl;
 	long		connects = 0;
@@ -939,8 +985,8 @@ perform_once(CfConnection *conn, const char *method, const char *url,
 		return;
 	}
 
-	before_sending(conn, 1, method, url + strlen(conn->base_url));
-	pace_wait(conn);
+	wait_to_start(conn, retry, method, url + strlen(conn->base_url));
+	a->sent_at = GetCurrentTimestamp();
 	pgstat_report_wait_start(PG_WAIT_EXTENSION);
 	a->rc = curl_easy_perform(curl);
 	pgstat_report_wait_end();
@@ -991,7 +1037,7 @@ cf_http_request(CfConnection *conn, const char *method,
 			long		wait_ms = 0;
 
 			perform_once(conn, method, url, body,
-						 body_headers ? body_headers : conn->headers,
+						 body_headers ? body_headers : conn->headers, attempt > 0,
 						 errbuf, &buf, &a, response);
 
 			switch (decide_retry(conn, method, path_and_query, &a, attempt, &wait_ms))
@@ -1001,8 +1047,8 @@ cf_http_request(CfConnection *conn, const char *method,
 						CfUsageDelta d = {.retries = 1};
 
 						free(buf.data);
-						cf_usage_count(conn->serverid, conn->userid, &d);
-						latch_wait(wait_ms);
+						cf_usage_count(conn->serverid, &d);
+						cf_limits_sleep(wait_ms);
 						response->retries++;
 						continue;
 					}
@@ -1062,6 +1108,7 @@ typedef enum CfTransferState
 /* One GET of a batch, across its attempts. */
 typedef struct CfTransfer
 {
+	const char *method;			/* GET, or DELETE (safe to repeat) */
 	const char *path;			/* path and query, for messages */
 	char	   *url;
 	CfTransferState state;
@@ -1071,6 +1118,7 @@ typedef struct CfTransfer
 	CfAttempt	last;			/* outcome of the latest attempt */
 	int			attempts;		/* started so far */
 	TimestampTz not_before;		/* XFER_WAITING: when to send it again */
+	TimestampTz sent_at;		/* when the current attempt started */
 	int			connects;
 	const char *protocol;
 } CfTransfer;
@@ -1117,7 +1165,10 @@ release_transfer_handle(CfConnection *conn, CfTransfer *x)
 	x->curl = NULL;
 }
 
-/* Start one attempt of a transfer on a new handle; false if curl refused. */
+/*
+ * Start one attempt of a transfer on a new handle (try_start let it);
+ * false if curl refused.
+ */
 static bool
 start_transfer(CfConnection *conn, CfTransfer *x)
 {
@@ -1127,8 +1178,9 @@ start_transfer(CfConnection *conn, CfTransfer *x)
 	if (curl == NULL)
 		return false;
 	buffer_reset(&x->buf);
-	ok = prepare_handle(conn, curl, x->url, "GET", x->errbuf, &x->buf);
-	ok &= curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L) == CURLE_OK;
+	ok = prepare_handle(conn, curl, x->url, x->method, x->errbuf, &x->buf);
+	if (strcmp(x->method, "GET") == 0)
+		ok &= curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L) == CURLE_OK;
 	ok &= curl_easy_setopt(curl, CURLOPT_HTTPHEADER, conn->headers) == CURLE_OK;
 	/* wait for a connection that may multiplex rather than open one */
 	curl_easy_setopt(curl, CURLOPT_PIPEWAIT, 1L);
@@ -1138,10 +1190,10 @@ start_transfer(CfConnection *conn, CfTransfer *x)
 		curl_easy_cleanup(curl);
 		return false;
 	}
-	before_sending(conn, 1, "GET", x->path);
 	x->curl = curl;
 	x->state = XFER_RUNNING;
 	x->attempts++;
+	x->sent_at = GetCurrentTimestamp();
 	return true;
 }
 
@@ -1160,6 +1212,7 @@ finish_transfer(CfConnection *conn, CfTransfer *x, CURLcode rc)
 	memset(&x->last, 0, sizeof(x->last));
 	x->last.rc = rc;
 	x->last.retry_after = -1;
+	x->last.sent_at = x->sent_at;
 	if (rc == CURLE_OK)
 	{
 		curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &x->last.status);
@@ -1174,12 +1227,12 @@ finish_transfer(CfConnection *conn, CfTransfer *x, CURLcode rc)
 					rc != CURLE_OK || status_is_failure(x->last.status));
 	release_transfer_handle(conn, x);
 
-	decision = decide_retry(conn, "GET", x->path, &x->last, x->attempts - 1, &wait_ms);
+	decision = decide_retry(conn, x->method, x->path, &x->last, x->attempts - 1, &wait_ms);
 	if (decision == CF_RETRY)
 	{
 		CfUsageDelta d = {.retries = 1};
 
-		cf_usage_count(conn->serverid, conn->userid, &d);
+		cf_usage_count(conn->serverid, &d);
 		buffer_reset(&x->buf);
 		x->state = XFER_WAITING;
 		x->not_before = TimestampTzPlusMilliseconds(GetCurrentTimestamp(), wait_ms);
@@ -1208,6 +1261,8 @@ run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *fail
 	{
 		TimestampTz now = GetCurrentTimestamp();
 		long		timeout_ms = CF_POLL_INTERVAL_MS;
+		long		wait_ms = CF_POLL_INTERVAL_MS;
+		bool		blocked = false;	/* the pace or the window says wait */
 		int			still_running;
 		int			queued;
 		int			finished = 0;
@@ -1217,7 +1272,7 @@ run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *fail
 
 		/* retries whose wait is over go first, then new transfers */
 		for (int i = 0; i < next && waiting > 0 && running < conn->max_concurrency &&
-			 pace_ready(conn, now); i++)
+			 !blocked; i++)
 		{
 			CfTransfer *x = &xfers[i];
 
@@ -1229,22 +1284,30 @@ run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *fail
 								 Max(1, TimestampDifferenceMilliseconds(now, x->not_before)));
 				continue;
 			}
+			if (!try_start(conn, true, x->method, x->path, &wait_ms))
+			{
+				blocked = true;
+				break;
+			}
 			if (!start_transfer(conn, x))
 				goto out_of_memory;
 			waiting--;
 			running++;
-			pace_take(conn);
 		}
-		while (next < n && running < conn->max_concurrency && pace_ready(conn, now))
+		while (next < n && running < conn->max_concurrency && !blocked)
 		{
+			if (!try_start(conn, false, xfers[next].method, xfers[next].path, &wait_ms))
+			{
+				blocked = true;
+				break;
+			}
 			if (!start_transfer(conn, &xfers[next]))
 				goto out_of_memory;
 			next++;
 			running++;
-			pace_take(conn);
 		}
-		if (!pace_ready(conn, now) && (next < n || waiting > 0))
-			timeout_ms = Min(timeout_ms, pace_wait_ms(conn, now));
+		if (blocked)
+			timeout_ms = Min(timeout_ms, wait_ms);
 
 		if (running > 0)
 		{
@@ -1286,7 +1349,7 @@ run_transfers(CfConnection *conn, CfTransfer *xfers, int n, CfBatchFailure *fail
 			pgstat_report_wait_end();
 		}
 		else if (done < n)
-			latch_wait(timeout_ms);	/* only retries or the pace waiting */
+			cf_limits_sleep(timeout_ms);	/* only retries or the pace waiting */
 	}
 	return;
 
@@ -1310,8 +1373,8 @@ out_of_memory:
  * batch has been stopped.  A cancel is noticed within CF_POLL_INTERVAL_MS.
  */
 static int
-get_many_uncached(CfConnection *conn, char *const *paths, int n,
-				  CfHttpResponse *responses)
+send_many_uncached(CfConnection *conn, const char *method, char *const *paths, int n,
+				   CfHttpResponse *responses)
 {
 	CfTransfer *xfers;
 	CfBatchFailure failure = {-1, CF_FINAL};
@@ -1320,12 +1383,14 @@ get_many_uncached(CfConnection *conn, char *const *paths, int n,
 	if (n <= 0)
 		return -1;
 	/* the whole batch is refused before any of it is sent */
-	cf_http_reserve(conn, n, psprintf("next: a batch of %d GETs, the first GET %.200s", n, paths[0]));
+	cf_http_reserve(conn, n, psprintf("next: a batch of %d %ss, the first %s %.200s",
+									  n, method, method, paths[0]));
 	ensure_multi(conn);
 
 	xfers = palloc0(sizeof(CfTransfer) * n);
 	for (int i = 0; i < n; i++)
 	{
+		xfers[i].method = method;
 		xfers[i].path = paths[i];
 		xfers[i].url = psprintf("%s%s", conn->base_url, paths[i]);
 	}
@@ -1370,9 +1435,9 @@ get_many_uncached(CfConnection *conn, char *const *paths, int n,
 			if (failure.decision == CF_RETRY_TOO_LATE)
 			{
 				free(x->buf.data);
-				report_retry_after((long) x->last.retry_after, x->last.status, "GET", x->path);
+				report_retry_after((long) x->last.retry_after, x->last.status, method, x->path);
 			}
-			report_transport_error(x->last.rc, x->errbuf, &x->buf, "GET", x->path);
+			report_transport_error(x->last.rc, x->errbuf, &x->buf, method, x->path);
 		}
 	}
 
@@ -1419,7 +1484,7 @@ cache_lookup(CfConnection *conn, const char *path, CfHttpResponse *response)
 	char	   *url = psprintf("%s%s", conn->base_url, path);
 	char	   *body;
 	size_t		len;
-	bool		hit = cf_cache_get(conn->umid, url, &body, &len);
+	bool		hit = cf_cache_get(conn->umid, conn->window_key, url, &body, &len);
 
 	pfree(url);
 	if (!hit)
@@ -1432,22 +1497,23 @@ cache_lookup(CfConnection *conn, const char *path, CfHttpResponse *response)
 	{
 		CfUsageDelta d = {.cache_hits = 1};
 
-		cf_usage_count(conn->serverid, conn->userid, &d);
+		cf_usage_count(conn->serverid, &d);
 	}
 	return true;
 }
 
-/* Keep a 200 answer for cache_ttl seconds. */
+/* Keep a 200 answer for cache_ttl seconds (epoch: see cf_cache_put). */
 static void
 cache_store(CfConnection *conn, const char *path, const CfHttpResponse *response,
-			int cache_ttl)
+			int cache_ttl, uint64 epoch)
 {
 	char	   *url;
 
 	if (cache_ttl <= 0 || response->status != 200 || response->body == NULL)
 		return;
 	url = psprintf("%s%s", conn->base_url, path);
-	cf_cache_put(conn->umid, url, path, response->body, response->body_len, cache_ttl);
+	cf_cache_put(conn->umid, conn->window_key, url, path, response->body,
+				 response->body_len, cache_ttl, epoch);
 	pfree(url);
 }
 
@@ -1459,10 +1525,13 @@ void
 cf_http_get(CfConnection *conn, const char *path_and_query, int cache_ttl,
 			CfHttpResponse *response)
 {
+	uint64		epoch;
+
 	if (cache_ttl > 0 && cache_lookup(conn, path_and_query, response))
 		return;
+	epoch = cache_ttl > 0 ? cf_cache_epoch() : 0;
 	cf_http_request(conn, "GET", path_and_query, NULL, response);
-	cache_store(conn, path_and_query, response, cache_ttl);
+	cache_store(conn, path_and_query, response, cache_ttl, epoch);
 }
 
 /*
@@ -1479,9 +1548,10 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 	CfHttpResponse *miss_responses;
 	int			nmiss = 0;
 	int			failed;
+	uint64		epoch;
 
 	if (cache_ttl <= 0)
-		return get_many_uncached(conn, paths, n, responses);
+		return send_many_uncached(conn, "GET", paths, n, responses);
 
 	miss_paths = palloc(sizeof(char *) * Max(n, 1));
 	miss_index = palloc(sizeof(int) * Max(n, 1));
@@ -1495,12 +1565,40 @@ cf_http_get_many(CfConnection *conn, char *const *paths, int n,
 	if (nmiss == 0)
 		return -1;
 	miss_responses = palloc0(sizeof(CfHttpResponse) * nmiss);
-	failed = get_many_uncached(conn, miss_paths, nmiss, miss_responses);
+	epoch = cf_cache_epoch();
+	failed = send_many_uncached(conn, "GET", miss_paths, nmiss, miss_responses);
 	for (int j = 0; j < nmiss; j++)
 	{
 		responses[miss_index[j]] = miss_responses[j];
 		if (j != failed)
-			cache_store(conn, miss_paths[j], &miss_responses[j], cache_ttl);
+			cache_store(conn, miss_paths[j], &miss_responses[j], cache_ttl, epoch);
 	}
 	return failed >= 0 ? miss_index[failed] : -1;
+}
+
+/*
+ * DELETE every path of paths[0..n-1], at most max_concurrency in flight at
+ * once, as a batch of GETs is run (a DELETE is safe to repeat: see
+ * decide_retry).  Returns the index of the DELETE whose answer ended the
+ * batch, or -1; responses[i] of the DELETEs still in flight then have
+ * status 0: whether they were carried out is not known.
+ */
+int
+cf_http_delete_many(CfConnection *conn, char *const *paths, int n,
+					CfHttpResponse *responses)
+{
+	int			failed;
+
+	PG_TRY();
+	{
+		failed = send_many_uncached(conn, "DELETE", paths, n, responses);
+	}
+	PG_FINALLY();
+	{
+		/* whatever was carried out: drop what it changed */
+		if (n > 0)
+			cf_cache_invalidate_account(paths[0]);
+	}
+	PG_END_TRY();
+	return failed;
 }
