@@ -1027,7 +1027,7 @@ def match_route(path):
 
 FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
                "missing_result", "patch", "envelope", "reset_after", "redirect", "raw",
-               "repeat_page")
+               "repeat_page", "meanwhile")
 
 STATUS_MESSAGES = {
     408: "Request Timeout",
@@ -1049,7 +1049,7 @@ def parse_fault(spec):
     if not isinstance(spec, dict):
         raise ValueError("expected a JSON object")
     known = {"kind", "count", "match", "method", "status", "retry_after", "delay_ms", "code",
-             "message", "field", "value"}
+             "message", "field", "value", "then"}
     extra = sorted(set(spec) - known)
     if extra:
         raise ValueError("unknown field(s): " + ", ".join(extra))
@@ -1095,6 +1095,25 @@ def parse_fault(spec):
         except (TypeError, ValueError):
             raise ValueError("value must be JSON text")
         fault["field"] = spec["field"]
+    if kind == "meanwhile":
+        # Someone else acts: the request is carried out, then `then` ("METHOD /path" and
+        # optionally a JSON body after a space, e.g. 'DELETE /accounts/A/iam/user_groups/G/
+        # members/M'), as another admin with valid credentials, then the answer is sent.
+        # The other admin's request is not in the log.
+        then = spec.get("then")
+        if not isinstance(then, str):
+            raise ValueError("then must be a string: METHOD /path [JSON body]")
+        parts = then.split(" ", 2)
+        if len(parts) < 2 or parts[0] not in ("GET", "POST", "PUT", "DELETE") \
+                or not parts[1].startswith("/"):
+            raise ValueError("then must be METHOD /path [JSON body]")
+        then_body = parts[2] if len(parts) == 3 else ""
+        if then_body:
+            try:
+                json.loads(then_body)
+            except ValueError:
+                raise ValueError("the body of then must be JSON text")
+        fault["then"] = (parts[0], parts[1], then_body.encode("utf-8"))
     if kind in ("status", "success_false"):
         if spec.get("code") is not None:
             fault["code"] = int_field("code", 0, 0, 10 ** 9)
@@ -1357,7 +1376,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             delay += fault["delay_ms"]
             fault = None
         elif fault is not None and fault["kind"] in ("patch", "envelope", "reset_after",
-                                                      "repeat_page"):
+                                                      "repeat_page", "meanwhile"):
             # these carry the request out first
             patch, fault = fault, None
         if fault is not None:
@@ -1373,6 +1392,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 if before is not None:
                     _, earlier, _ = self.answer(srv.store, path, before, body)
                     payload = patch_envelope(payload, "result", json.loads(earlier)["result"])
+            if patch is not None and patch["kind"] == "meanwhile":
+                # another admin's change, between this request and the client's next
+                other_method, other_path, other_body = patch["then"]
+                other_path, _, other_query = other_path.partition("?")
+                if other_path.startswith(API_PREFIX):
+                    other_path = other_path[len(API_PREFIX):]
+                self.answer(srv.store, other_path, other_query, other_body,
+                            method=other_method, trusted=True)
         if patch is not None and patch["kind"] == "reset_after":
             # carried out, then the connection drops: the client cannot know the outcome
             self.send_fault({"kind": "reset"})
@@ -1387,18 +1414,21 @@ class Handler(http.server.BaseHTTPRequestHandler):
             time.sleep(delay / 1000.0)
         self.send(status, payload, headers={**rl_headers, **(headers or {})})
 
-    def answer(self, store, path, query, body):
-        """(status, body bytes, headers) for one API request. Called with the lock held."""
+    def answer(self, store, path, query, body, method=None, trusted=False):
+        """(status, body bytes, headers) for one API request. Called with the lock held.
+        method: another than the request's own; trusted: sent by another admin (a
+        "meanwhile" fault), whose credentials are valid."""
         try:
             route = match_route(path)
             if route is None:
                 raise ApiError(*NO_ROUTE)
             res, methods, ids = route
-            name = methods.get(self.command)
+            name = methods.get(method or self.command)
             if name is None:
                 allow = ", ".join(methods)
                 raise ApiError(405, 10405, "Method not allowed", {"Allow": allow})
-            self.check_auth(store)
+            if not trusted:
+                self.check_auth(store)
             if ids[0] != store.account_id:
                 raise ApiError(403, 9109, "Unauthorized to access requested resource")
             params = {}

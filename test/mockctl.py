@@ -24,6 +24,7 @@ and the exit status is non-zero.
     fault KIND [--count N] [--status S] [--retry-after S] [--delay-ms MS] [--match SUBSTR]
                [--method GET|POST|PUT|DELETE]
                [--code C] [--message M] [--field PATH --value JSON]
+               [--then 'METHOD /path [JSON body]']
                     inject a fault into the next N matching API requests; KIND is one of
                     status, delay, malformed, truncated, html, reset, success_false,
                     missing_result, patch (answer normally with PATH of each result
@@ -31,7 +32,9 @@ and the exit status is non-zero.
                     e.g. result_info.total_count), reset_after (carry the request out,
                     then drop the connection), redirect (302 to another host), raw
                     (answer --status with the body text --value as it is), repeat_page
-                    (page N answers the rows of page N-1)
+                    (page N answers the rows of page N-1), meanwhile (carry the
+                    request out, then apply --then as another admin would, then answer:
+                    someone else's change between two of the client's requests)
     clear-faults    remove all pending faults
     latency MS      delay every API answer by MS milliseconds (0 disables)
     ratelimit --quota Q --window S [--spent N] [--header 'Name: value'] | --off
@@ -53,7 +56,7 @@ import time
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
                "missing_result", "patch", "envelope", "reset_after", "redirect", "raw",
-               "repeat_page")
+               "repeat_page", "meanwhile")
 
 
 class MockError(Exception):
@@ -156,7 +159,7 @@ def cmd_clear_log(a):
 def cmd_fault(a):
     body = {"kind": a.kind, "count": a.count}
     for name in ("status", "retry_after", "delay_ms", "match", "method", "code", "message",
-                 "field", "value"):
+                 "field", "value", "then"):
         value = getattr(a, name)
         if value is not None:
             body[name] = value
@@ -250,6 +253,8 @@ def parser():
     p.add_argument("--message")
     p.add_argument("--field", help="patch: dotted path of the field to replace")
     p.add_argument("--value", help="patch: the JSON text to put there")
+    p.add_argument("--then", help="meanwhile: 'METHOD /path [JSON body]', applied by someone "
+                                  "else after the matched request is carried out")
     p.set_defaults(func=cmd_fault)
 
     p = sub.add_parser("clear-faults", help="remove pending faults")
