@@ -1113,7 +1113,7 @@ def parse_fault(spec):
                 json.loads(then_body)
             except ValueError:
                 raise ValueError("the body of then must be JSON text")
-        fault["then"] = (parts[0], parts[1], then_body.encode("utf-8"))
+        fault["then"] = [parts[0], parts[1], then_body]
     if kind in ("status", "success_false"):
         if spec.get("code") is not None:
             fault["code"] = int_field("code", 0, 0, 10 ** 9)
@@ -1396,10 +1396,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 # another admin's change, between this request and the client's next
                 other_method, other_path, other_body = patch["then"]
                 other_path, _, other_query = other_path.partition("?")
-                if other_path.startswith(API_PREFIX):
-                    other_path = other_path[len(API_PREFIX):]
-                self.answer(srv.store, other_path, other_query, other_body,
-                            method=other_method, trusted=True)
+                if not other_path.startswith(API_PREFIX + "/"):
+                    other_path = API_PREFIX + other_path
+                other_status, other_answer, _ = self.answer(
+                    srv.store, other_path, other_query, other_body.encode("utf-8"),
+                    method=other_method, trusted=True)
+                if other_status >= 300:
+                    sys.stderr.write(f"mock_cloudflare: meanwhile {other_method} {other_path}: "
+                                     f"HTTP {other_status} {other_answer!r}\n")
         if patch is not None and patch["kind"] == "reset_after":
             # carried out, then the connection drops: the client cannot know the outcome
             self.send_fault({"kind": "reset"})
