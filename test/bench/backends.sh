@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# backends.sh - cfiam's concurrent-backends benchmark: 8 dashboard backends run the same full
+# scan of the account members at the same moment, against the mock API with 50 ms per answer,
+# with cfiam preloaded (shared_preload_libraries = 'cfiam') and not: the wall time until all
+# have their answer, the requests the mock received, and the most of them in any one second,
+# against cfiam's max_requests_per_second and Cloudflare's 200 requests per second per client IP.
+#
+# Usage (as root on Debian 12, from any directory):
+#   bash test/bench/backends.sh           full run: 10,000 members (200 pages of 50 per
+#                                         backend), 3 runs of each configuration
+#   bash test/bench/backends.sh --quick   a smoke test: 2,000 members, 1 run of each
+# Options (test/bench/backends.py --help): --backends N (default 8), --members N (default
+#   10000), --latency MS (per answer, default 50), --reps N (runs of each configuration,
+#   median; default 3), --max-requests-per-second N (the server option; default left unset,
+#   cfiam's default), --settle SECONDS (idle between the warm-up and the release, default 2),
+#   --transport h2|http1|tls-http1 (default h2: TLS + HTTP/2 through a TLS front before the
+#   mock).
+#
+# Steps: build and install cfiam (PGXS), start a throwaway cluster (test/pgcluster.sh with
+# CFIAM_PRELOAD=0, through test/transport.sh), the mock and the transport; backends.py
+# switches shared_preload_libraries between '' and 'cfiam' (ALTER SYSTEM RESET / SET, what
+# CFIAM_PRELOAD=1 writes, and a restart before every run), measures and prints a markdown
+# report on stdout (progress on stderr).
+# Everything started is stopped on exit.
+#
+# Environment (all optional, as for test/run-tests.sh): PG_CONFIG, PG_BINDIR, CFIAM_PGDATA,
+# CFIAM_PGPORT, CFIAM_MOCK_PORT, CFIAM_FRONT_PORT, CFIAM_PROXY_PORT.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BENCH="$ROOT/test/bench"
+cd "$ROOT"
+
+# The exact command, for the report.
+CMDLINE=""
+for v in PG_CONFIG PG_BINDIR CFIAM_PGDATA CFIAM_PGPORT CFIAM_MOCK_PORT CFIAM_FRONT_PORT \
+         CFIAM_PROXY_PORT; do
+    if [ -n "${!v:-}" ]; then CMDLINE="$CMDLINE$v=${!v} "; fi
+done
+# each argument quoted as the shell needs it, so that an empty one shows as ''
+ARGS=""
+for a in "$@"; do ARGS="$ARGS $(printf '%q' "$a")"; done
+export BENCH_CMDLINE="${CMDLINE}bash test/bench/backends.sh$ARGS"
+
+TRANSPORT=h2
+prev=""
+for a in "$@"; do
+    case "$a" in
+        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+        --transport=*) TRANSPORT="${a#--transport=}" ;;
+    esac
+    if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi
+    prev="$a"
+done
+BENCH_CHECK_ARGS=1 python3 "$BENCH/backends.py" "$@"
+# Your own TLS front is not supported here: the cluster script starts the transport.
+unset CFIAM_API_URL CFIAM_CA_FILE
+
+if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
+    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
+fi
+PG_CONFIG="${PG_CONFIG:-pg_config}"
+export BACKENDS_BINDIR="${PG_BINDIR:-$("$PG_CONFIG" --bindir)}"
+BACKENDS_LIBFILE="$("$PG_CONFIG" --pkglibdir)/cfiam.so"
+export BACKENDS_LIBFILE
+
+log() { printf 'backends: %s\n' "$*" >&2; }
+
+cleanup() {
+    local rc=$?
+    set +e
+    CFIAM_TRANSPORT="$TRANSPORT" bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log "build and install cfiam (PG_CONFIG=$PG_CONFIG)"
+make -s -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" >&2
+make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
+
+log "start the throwaway cluster, the mock API and the transport ($TRANSPORT)"
+# not preloaded to begin with: backends.py sets shared_preload_libraries with ALTER SYSTEM
+export CFIAM_PRELOAD=0
+# shellcheck source=test/transport.sh
+. "$ROOT/test/transport.sh"
+transport_start "$TRANSPORT"
+unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
+log "cfiam talks to $CFIAM_API_URL${CFIAM_CA_FILE:+ (ca_file $CFIAM_CA_FILE)}"
+
+python3 "$BENCH/backends.py" "$@"
