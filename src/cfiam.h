@@ -472,9 +472,8 @@ extern void cf_window_check(uint64 key, int64 n);
 extern bool cf_window_try_take(uint64 key, int n, long *wait_ms);
 extern void cf_window_take(uint64 key, int n);
 extern void cf_window_release(uint64 key, int n);
-extern void cf_window_answered(uint64 key, TimestampTz sent_at, bool heard,
-							   int remaining, int reset_s, long status,
-							   long retry_after_s);
+extern void cf_window_answered(uint64 key, TimestampTz sent_at, bool answered,
+							   bool heard, int remaining, int reset_s, long block_s);
 extern bool cf_window_known(uint64 key, int *remaining, TimestampTz *reset_at);
 
 /* ---------------------------------------------------------------------

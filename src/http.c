@@ -909,32 +909,57 @@ parse_ratelimit(const char *value, int *remaining, int *reset_s)
 }
 
 /*
+ * Cloudflare's error code 10100 ("More than N requests per M seconds
+ * reached") in an answer: the credential's window is spent, and every call
+ * is refused until it resets.
+ */
+static bool
+window_spent_answer(const CfBuffer *buf)
+{
+	cJSON	   *doc;
+	cJSON	   *error;
+	cJSON	   *code;
+
+	if (buf->data == NULL || buf->len == 0)
+		return false;
+	doc = cf_json_parse(buf->data, buf->len);
+	error = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "errors"), 0);
+	code = cJSON_GetObjectItemCaseSensitive(error, "code");
+	return cJSON_IsNumber(code) && code->valuedouble == 10100;
+}
+
+/*
  * Count one finished attempt (sent, failed or not, bytes received) and give
  * its place in the credential's window back with what Cloudflare's
- * Ratelimit header says is left.  A malformed or missing header tells
- * nothing.
+ * Ratelimit header says is left (a malformed or missing header tells
+ * nothing).  A 429 of the spent window blocks the credential for its
+ * Retry-After, or until the window resets.
  */
 static void
 account_attempt(CfConnection *conn, CURL *curl, const CfAttempt *a,
-				size_t bytes, bool failed)
+				const CfBuffer *buf, bool failed)
 {
 	CfUsageDelta d = {0};
 	struct curl_header *h = NULL;
 	int			remaining = -1;
 	int			reset_s = 0;
 	bool		heard;
+	long		block_s = 0;
 
 	d.requests = 1;
 	d.errors = failed ? 1 : 0;
-	d.bytes_received = bytes;
+	d.bytes_received = buf->len;
 	d.window_key = conn->window_key;
 	cf_usage_count(conn->serverid, &d);
 
 	heard = a->rc == CURLE_OK &&
 		curl_easy_header(curl, "Ratelimit", 0, CURLH_HEADER, -1, &h) == CURLHE_OK && h &&
 		parse_ratelimit(h->value, &remaining, &reset_s);
-	cf_window_answered(conn->window_key, a->sent_at, heard, remaining, reset_s,
-					   a->rc == CURLE_OK ? a->status : 0, (long) a->retry_after);
+	if (a->rc == CURLE_OK && a->status == 429 &&
+		((heard && remaining == 0) || window_spent_answer(buf)))
+		block_s = a->retry_after > 0 ? (long) a->retry_after : (heard ? reset_s : 0);
+	cf_window_answered(conn->window_key, a->sent_at, a->rc == CURLE_OK, heard,
+					   remaining, reset_s, block_s);
 }
 
 /* A failed attempt: no answer, or a status other than 2xx (404 aside). */
@@ -1003,7 +1028,7 @@ perform_once(CfConnection *conn, const char *method, const char *url,
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, NULL);
 	a->too_large = buf->too_large;
 	response->connects += (int) connects;
-	account_attempt(conn, curl, a, buf->len, attempt_failed(a));
+	account_attempt(conn, curl, a, buf, attempt_failed(a));
 }
 
 /*
@@ -1223,7 +1248,7 @@ finish_transfer(CfConnection *conn, CfTransfer *x, CURLcode rc)
 	curl_easy_getinfo(x->curl, CURLINFO_REQUEST_SIZE, &x->last.request_size);
 	x->last.too_large = x->buf.too_large;
 	x->connects += (int) connects;
-	account_attempt(conn, x->curl, &x->last, x->buf.len,
+	account_attempt(conn, x->curl, &x->last, &x->buf,
 					rc != CURLE_OK || status_is_failure(x->last.status));
 	release_transfer_handle(conn, x);
 

@@ -528,15 +528,16 @@ cf_window_release(uint64 key, int n)
 }
 
 /*
- * The answer of a request sent at sent_at came back (any status, or none:
- * a transport failure, heard false).  What the Ratelimit header says
- * (remaining, reset_s) is applied only when no later-sent request's answer
- * was applied already; a 429 blocks the credential for retry_after_s (or
- * until the window resets).
+ * The answer of a request sent at sent_at came back (answered: with an HTTP
+ * status; false: a transport failure), its place in the window is given
+ * back.  What the Ratelimit header says (heard: remaining, reset_s) is
+ * applied only when no later-sent request's answer was applied already.
+ * block_s > 0: Cloudflare blocks every call of the credential that long
+ * (a 429 of the window, code 10100).
  */
 void
-cf_window_answered(uint64 key, TimestampTz sent_at, bool heard, int remaining,
-				   int reset_s, long status, long retry_after_s)
+cf_window_answered(uint64 key, TimestampTz sent_at, bool answered, bool heard,
+				   int remaining, int reset_s, long block_s)
 {
 	TimestampTz now = GetCurrentTimestamp();
 	LimitsState *st = limits_lock();
@@ -555,18 +556,13 @@ cf_window_answered(uint64 key, TimestampTz sent_at, bool heard, int remaining,
 			w->heard_sent_at = sent_at;
 			w->unreported = false;
 		}
-		else if (!heard && status != 0 && w->remaining < 0)
+		else if (answered && !heard && w->remaining < 0)
 			w->unreported = true;	/* no header: nothing to count against */
-		if (status == 429)
-		{
-			long		s = retry_after_s > 0 ? retry_after_s : (heard ? reset_s : 0);
-
-			if (s > 0)
-				w->blocked_until = Max(w->blocked_until,
-									   TimestampTzPlusMilliseconds(now, (int64) s * 1000));
-		}
-		else if (status != 0 && w->remaining > 0 && !heard)
+		else if (answered && !heard && w->remaining > 0)
 			w->remaining--;		/* sent since what was last heard */
+		if (block_s > 0)
+			w->blocked_until = Max(w->blocked_until,
+								   TimestampTzPlusMilliseconds(now, (int64) block_s * 1000));
 	}
 	limits_unlock(st);
 	held_add(key, -1);
