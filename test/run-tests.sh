@@ -49,7 +49,7 @@ TLS_HTTP1_SUITES="concurrency resilience"
 TLS_ONLY_SUITES="transport"
 # Suites of what only a preloaded cfiam does (the cache in shared memory):
 # not in REGRESS, run in the pass whose cluster preloads it.
-PRELOAD_ONLY_SUITES="cache_shared"
+PRELOAD_ONLY_SUITES="cache_shared limits_shared"
 # The pass whose cluster has shared_preload_libraries = 'cfiam'; the others
 # run cfiam loaded on first use, each backend with its own cache.
 PRELOAD_TRANSPORT="http1"
