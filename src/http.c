@@ -1179,12 +1179,21 @@ ensure_multi(CfConnection *conn)
 	curl_multi_setopt(conn->multi, CURLMOPT_MAXCONNECTS, (long) CF_MAX_CONCURRENCY + 1);
 }
 
-/* Detach a transfer's handle and free it; its answer stays in x->buf. */
+/*
+ * Detach a transfer's handle and free it; its answer stays in x->buf.  One
+ * still in flight is abandoned: it may have reached the API, so its place
+ * in the window counts as spent.
+ */
 static void
 release_transfer_handle(CfConnection *conn, CfTransfer *x)
 {
 	if (x->curl == NULL)
 		return;
+	if (x->state == XFER_RUNNING)
+	{
+		x->state = XFER_QUEUED;
+		cf_window_answered(conn->window_key, x->sent_at, false, false, -1, 0, 0);
+	}
 	curl_multi_remove_handle(conn->multi, x->curl);
 	curl_easy_cleanup(x->curl);
 	x->curl = NULL;
@@ -1250,6 +1259,7 @@ finish_transfer(CfConnection *conn, CfTransfer *x, CURLcode rc)
 	x->connects += (int) connects;
 	account_attempt(conn, x->curl, &x->last, &x->buf,
 					rc != CURLE_OK || status_is_failure(x->last.status));
+	x->state = XFER_DONE;		/* answered: not abandoned (decided below) */
 	release_transfer_handle(conn, x);
 
 	decision = decide_retry(conn, x->method, x->path, &x->last, x->attempts - 1, &wait_ms);

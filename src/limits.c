@@ -529,9 +529,9 @@ cf_window_release(uint64 key, int n)
 
 /*
  * The answer of a request sent at sent_at came back (answered: with an HTTP
- * status; false: a transport failure), its place in the window is given
- * back.  What the Ratelimit header says (heard: remaining, reset_s) is
- * applied only when no later-sent request's answer was applied already.
+ * status; false: a transport failure, or abandoned in flight), its place in
+ * the window is given back.  What the Ratelimit header says (heard:
+ * remaining, reset_s) is applied unless it is more than what is held.
  * block_s > 0: Cloudflare blocks every call of the credential that long
  * (a 429 of the window, code 10100).
  */
@@ -549,17 +549,25 @@ cf_window_answered(uint64 key, TimestampTz sent_at, bool answered, bool heard,
 		if (!w->used || w->key != key)
 			continue;
 		w->in_flight = Max(0, w->in_flight - 1);
-		if (heard && sent_at >= w->heard_sent_at)
+
+		/*
+		 * Within a window what is left only falls, so a figure higher than
+		 * the one held is stale (an answer that overtook a later request's
+		 * on another connection): it never raises the count.  A request
+		 * without a figure (no header, a transport failure, abandoned in
+		 * flight) may have reached the API: it is counted as spent.
+		 */
+		if (heard && (w->remaining < 0 || remaining <= w->remaining))
 		{
 			w->remaining = remaining;
 			w->reset_at = TimestampTzPlusMilliseconds(now, (int64) Max(reset_s, 1) * 1000);
-			w->heard_sent_at = sent_at;
+			w->heard_sent_at = Max(w->heard_sent_at, sent_at);
 			w->unreported = false;
 		}
-		else if (answered && !heard && w->remaining < 0)
+		else if (!heard && answered && w->remaining < 0)
 			w->unreported = true;	/* no header: nothing to count against */
-		else if (answered && !heard && w->remaining > 0)
-			w->remaining--;		/* sent since what was last heard */
+		else if (!heard && w->remaining > 0)
+			w->remaining--;
 		if (block_s > 0)
 			w->blocked_until = Max(w->blocked_until,
 								   TimestampTzPlusMilliseconds(now, (int64) block_s * 1000));
