@@ -49,6 +49,35 @@ SELECT count(*) FROM cs.roles;
 \! python3 $MOCKCTL count
 SELECT dblink_disconnect('second');
 
+-- The shared index has a fixed size, one entry per kB of cfiam.cache_size
+-- (1MB here: 1,024): small answers (permission groups by id, 512 bytes an
+-- entry) fill it before the ring; then the oldest make way, and the index
+-- never takes more of PostgreSQL's spare shared memory (where the lock
+-- tables grow too).  Two rounds of 1,500 answers: the shared memory taken
+-- after the first stays as it is through the second (it grew by 8 kB
+-- with the index unbounded).
+\! python3 $MOCKCTL reset --user-groups 1 --permission-groups 1500
+ALTER SERVER shared_cache OPTIONS (ADD max_requests_per_second '0', ADD max_concurrency '16');
+SET cfiam.max_requests = 0;
+SELECT array_agg(id) AS ids FROM cs.permission_groups \gset
+SELECT cfiam_cache_clear() >= 0 AS cleared;
+SELECT count(*) AS found FROM cs.permission_groups WHERE id = ANY (:'ids'::text[]);
+SELECT sum(allocated_size) AS anonymous_before FROM pg_shmem_allocations
+  WHERE name = '<anonymous>' \gset
+\! python3 $MOCKCTL reset --seed 2 --user-groups 1 --permission-groups 1500
+SELECT array_agg(id) AS ids FROM cs.permission_groups \gset
+\! python3 $MOCKCTL clear-log
+SELECT count(*) AS found FROM cs.permission_groups WHERE id = ANY (:'ids'::text[]);
+\! python3 $MOCKCTL count
+SELECT sum(allocated_size) - :anonymous_before AS shared_memory_taken
+  FROM pg_shmem_allocations WHERE name = '<anonymous>';
+-- the newest answers are there, the oldest made way
+\! python3 $MOCKCTL clear-log
+SELECT count(*) AS found FROM cs.permission_groups WHERE id = (:'ids'::text[])[1500];
+\! python3 $MOCKCTL count
+SELECT cfiam_cache_clear() > 0 AS cleared;
+RESET cfiam.max_requests;
+
 SET client_min_messages = warning;
 DROP SCHEMA cs CASCADE;
 DROP SERVER shared_cache CASCADE;
