@@ -43,3 +43,78 @@ COMMENT ON FUNCTION cfiam_limits_reset() IS
   'Forget the rate-limit windows and 429 blocks cfiam knows of (all backends when cfiam is preloaded); returns how many';
 
 REVOKE ALL ON FUNCTION cfiam_limits_reset() FROM PUBLIC;
+
+-- Effective access: who can do what, where.  One statement after IMPORT
+-- FOREIGN SCHEMA makes the view effective_access in the schema of the
+-- tables: a row per account member, per way they get access (their own
+-- policies, a user group's, a legacy role) and per policy's permission
+-- group and resource group.  Each table is read once: the members' pages,
+-- the groups with their members (the pushed join), the permission and
+-- resource groups.
+CREATE FUNCTION cfiam_create_effective_access(schema_name name)
+RETURNS regclass
+LANGUAGE plpgsql VOLATILE STRICT
+AS $fn$
+DECLARE
+  missing text;
+BEGIN
+  SELECT string_agg(t, ', ' ORDER BY t) INTO missing
+    FROM unnest(ARRAY['account_members', 'user_groups', 'user_group_members',
+                      'permission_groups', 'resource_groups']) AS t
+   WHERE to_regclass(format('%I.%I', schema_name, t)) IS NULL;
+  IF missing IS NOT NULL THEN
+    RAISE EXCEPTION 'schema "%" lacks the cfiam tables effective access reads: %',
+                    schema_name, missing
+      USING ERRCODE = 'undefined_table',
+            HINT = format('IMPORT FOREIGN SCHEMA cfiam FROM SERVER <server> INTO %I first.',
+                          schema_name);
+  END IF;
+  EXECUTE format($view$
+CREATE OR REPLACE VIEW %1$I.effective_access AS
+WITH members AS MATERIALIZED (
+  SELECT id, email, policies, roles FROM %1$I.account_members
+), memberships AS MATERIALIZED (
+  SELECT g.id AS user_group_id, g.name AS user_group_name, g.policies, m.id AS member_id
+    FROM %1$I.user_groups g JOIN %1$I.user_group_members m ON m.user_group_id = g.id
+), permission_groups AS MATERIALIZED (
+  SELECT id, name FROM %1$I.permission_groups
+), resource_groups AS MATERIALIZED (
+  SELECT id, name, scope FROM %1$I.resource_groups
+), grants AS (
+  SELECT mb.id AS member_id, mb.email, 'direct'::text AS via,
+         NULL::text AS user_group_id, NULL::text AS user_group_name, p.policy
+    FROM members mb, jsonb_array_elements(coalesce(mb.policies, '[]')) AS p(policy)
+  UNION ALL
+  SELECT mb.id, mb.email, 'group', ms.user_group_id, ms.user_group_name, p.policy
+    FROM memberships ms JOIN members mb ON mb.id = ms.member_id,
+         jsonb_array_elements(coalesce(ms.policies, '[]')) AS p(policy)
+)
+SELECT g.member_id, g.email, g.via, g.user_group_id, g.user_group_name,
+       NULL::text AS role_id, NULL::text AS role_name,
+       g.policy ->> 'id' AS policy_id, g.policy ->> 'access' AS access,
+       pg.item ->> 'id' AS permission_group_id,
+       coalesce(pgt.name, pg.item ->> 'name') AS permission_group_name,
+       rg.item ->> 'id' AS resource_group_id,
+       coalesce(rgt.name, rg.item ->> 'name') AS resource_group_name,
+       coalesce(rgt.scope, rg.item -> 'scope') AS scope,
+       NULL::jsonb AS role_permissions
+  FROM grants g
+  LEFT JOIN LATERAL jsonb_array_elements(coalesce(g.policy -> 'permission_groups', '[]'))
+       AS pg(item) ON true
+  LEFT JOIN LATERAL jsonb_array_elements(coalesce(g.policy -> 'resource_groups', '[]'))
+       AS rg(item) ON true
+  LEFT JOIN permission_groups pgt ON pgt.id = pg.item ->> 'id'
+  LEFT JOIN resource_groups rgt ON rgt.id = rg.item ->> 'id'
+UNION ALL
+SELECT mb.id, mb.email, 'role', NULL, NULL, r.role ->> 'id', r.role ->> 'name', NULL,
+       'allow', NULL, NULL, NULL, NULL, NULL, r.role -> 'permissions'
+  FROM members mb, jsonb_array_elements(coalesce(mb.roles, '[]')) AS r(role)
+$view$, schema_name);
+  EXECUTE format('COMMENT ON VIEW %I.effective_access IS %L', schema_name,
+    'Who can do what, where: a row per account member, way of access (direct, group, role) and policy''s permission and resource group');
+  RETURN format('%I.effective_access', schema_name)::regclass;
+END
+$fn$;
+
+COMMENT ON FUNCTION cfiam_create_effective_access(name) IS
+  'Create (or replace) the view effective_access in the schema of imported cfiam tables: who can do what, where';

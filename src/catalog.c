@@ -117,6 +117,39 @@ static const CfColumn resource_group_columns[] = {
 		.nullable = true},
 };
 
+/*
+ * Account-owned API tokens.  The secret (a token's "value") is in no column:
+ * Cloudflare shows it only in the answer to a creation, which cfiam never
+ * sends.  A PUT takes the whole token, so an UPDATE sends every writable
+ * column (the row's own values for those it does not set); a null
+ * expires_on or not_before is left out: no expiry, no start.
+ */
+static const CfColumn account_token_columns[] = {
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+		.check = CF_CHECK_ID, .writes = CF_W_KEY},
+	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING,
+		.writes = CF_W_UPDATE, .write_shape = CF_WRITE_TEXT, .body_field = "name"},
+	{.name = "status", .sql_type = "text", .json_path = "status", .json_kind = CF_JSON_STRING,
+		.writes = CF_W_UPDATE, .write_shape = CF_WRITE_TOKEN_STATUS, .body_field = "status"},
+	{.name = "issued_on", .sql_type = "timestamptz", .json_path = "issued_on",
+		.json_kind = CF_JSON_STRING, .nullable = true},
+	{.name = "modified_on", .sql_type = "timestamptz", .json_path = "modified_on",
+		.json_kind = CF_JSON_STRING, .nullable = true},
+	{.name = "last_used_on", .sql_type = "timestamptz", .json_path = "last_used_on",
+		.json_kind = CF_JSON_STRING, .nullable = true},
+	{.name = "expires_on", .sql_type = "timestamptz", .json_path = "expires_on",
+		.json_kind = CF_JSON_STRING, .nullable = true, .writes = CF_W_UPDATE,
+		.write_shape = CF_WRITE_TIMESTAMP, .body_field = "expires_on"},
+	{.name = "not_before", .sql_type = "timestamptz", .json_path = "not_before",
+		.json_kind = CF_JSON_STRING, .nullable = true, .writes = CF_W_UPDATE,
+		.write_shape = CF_WRITE_TIMESTAMP, .body_field = "not_before"},
+	{.name = "policies", .sql_type = "jsonb", .json_path = "policies", .json_kind = CF_JSON_ANY,
+		.writes = CF_W_UPDATE, .write_shape = CF_WRITE_JSON_ARRAY, .body_field = "policies"},
+	{.name = "condition", .sql_type = "jsonb", .json_path = "condition",
+		.json_kind = CF_JSON_ANY, .nullable = true, .writes = CF_W_UPDATE,
+		.write_shape = CF_WRITE_JSON_OBJECT, .body_field = "condition"},
+};
+
 #define NCOLS(a) ((int) lengthof(a))
 
 static const CfResource resources[] = {
@@ -201,6 +234,25 @@ static const CfResource resources[] = {
 		.rows_estimate = 50,
 		.columns = resource_group_columns,
 		.ncolumns = NCOLS(resource_group_columns),
+	},
+	{
+		/*
+		 * Expired tokens are listed too (the API hides them unless asked):
+		 * a report of what exists must show them, status 'expired'.
+		 */
+		.name = "account_tokens",
+		.item_name = "API token",
+		.list_path = "/accounts/%s/tokens",
+		.item_path = "/accounts/%s/tokens/%s",
+		.paged = true,
+		.per_page_min = 5,
+		.per_page_max = 50,
+		.rows_estimate = 20,
+		.columns = account_token_columns,
+		.ncolumns = NCOLS(account_token_columns),
+		.operations = CF_OP_UPDATE | CF_OP_DELETE,
+		.list_query = "include_expired=true&",
+		.update_whole = true,
 	},
 };
 

@@ -115,7 +115,11 @@ typedef enum CfWriteShape
 	CF_WRITE_NEW_STATUS,		/* accepted | pending (a new member's) */
 	CF_WRITE_POLICIES,			/* policy objects, ids per CfPolicyIds */
 	CF_WRITE_ROLE_IDS,			/* text[] of role ids */
-	CF_WRITE_ROLE_REFS			/* jsonb: role ids or {"id": ...} objects */
+	CF_WRITE_ROLE_REFS,			/* jsonb: role ids or {"id": ...} objects */
+	CF_WRITE_TOKEN_STATUS,		/* active | disabled (an API token's) */
+	CF_WRITE_TIMESTAMP,			/* timestamptz, sent as RFC 3339 in UTC */
+	CF_WRITE_JSON_ARRAY,		/* jsonb array, sent as it is */
+	CF_WRITE_JSON_OBJECT		/* jsonb object, sent as it is */
 } CfWriteShape;
 
 /* What a body's policies carry of their own ids (CfResource). */
@@ -167,6 +171,10 @@ typedef struct CfResource
 	CfPolicyIds policy_ids_insert;	/* policies of a POST */
 	CfPolicyIds policy_ids_update;	/* policies of a PUT */
 	const char *one_of_reason;	/* why an INSERT needs a CF_W_ONE_OF column */
+	const char *list_query;		/* query parameters every listing sends
+								 * ("a=b&"), or NULL */
+	bool		update_whole;	/* a PUT takes the whole object: an UPDATE
+								 * sends every writable column */
 } CfResource;
 
 extern const CfResource *cf_resource_by_name(const char *name);

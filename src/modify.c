@@ -51,6 +51,8 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/formatting.h"
+#include "utils/timestamp.h"
 
 /*
  * Most members one POST adds to a group.  The API sets no limit; this keeps
@@ -631,7 +633,13 @@ cfAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 							 col->json_kind == CF_JSON_PARENT ? CF_PARENT_JUNK : CF_KEY_JUNK);
 	}
 
-	if (root->parse->commandType == CMD_DELETE && root->parse->returningList != NIL)
+	/*
+	 * The old row: for DELETE RETURNING; and for an UPDATE of a resource
+	 * whose PUT takes the whole object, the executor fills the columns the
+	 * UPDATE does not set from it.
+	 */
+	if ((root->parse->commandType == CMD_DELETE && root->parse->returningList != NIL) ||
+		(root->parse->commandType == CMD_UPDATE && res->update_whole))
 		add_row_identity_var(root, makeWholeRowVar(target_rte, rtindex, 0, false),
 							 rtindex, "wholerow");
 }
@@ -690,6 +698,14 @@ cfPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 			updated = lappend_int(updated, attno);
 		}
 		check_one_per_field(rel, res, updated, cols);
+		if (res->update_whole)
+		{
+			/* every writable column goes into the PUT, set or not */
+			for (AttrNumber attno = 1; attno <= natts; attno++)
+				if (cols[attno - 1] && (cols[attno - 1]->writes & CF_W_UPDATE) &&
+					!list_member_int(updated, attno))
+					updated = lappend_int(updated, attno);
+		}
 	}
 
 	has_returning = plan->returningLists != NIL &&
@@ -921,6 +937,38 @@ body_value(CfModifyState *st, TupleTableSlot *slot, AttrNumber attno)
 										   lfirst(lc));
 				}
 				return roles;
+			}
+		case CF_WRITE_TOKEN_STATUS:
+			{
+				char	   *status = slot_text(st, slot, attno);
+
+				if (strcmp(status, "active") != 0 && strcmp(status, "disabled") != 0)
+					invalid_value(st, col->name, status,
+								  "An API token's status can be set to active or disabled; Cloudflare sets expired.");
+				return cf_json_string(status);
+			}
+		case CF_WRITE_TIMESTAMP:
+			{
+				/* RFC 3339 in UTC, as the API writes them */
+				Datum		utc = DirectFunctionCall2(timestamptz_zone,
+													  CStringGetTextDatum("UTC"),
+													  slot->tts_values[attno - 1]);
+				Datum		formatted = DirectFunctionCall2(timestamp_to_char, utc,
+															CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""));
+
+				return cf_json_string(TextDatumGetCString(formatted));
+			}
+		case CF_WRITE_JSON_ARRAY:
+		case CF_WRITE_JSON_OBJECT:
+			{
+				cJSON	   *json = slot_json(st, slot, attno, col->name);
+				bool		array = col->write_shape == CF_WRITE_JSON_ARRAY;
+
+				if (array ? !cJSON_IsArray(json) : !cJSON_IsObject(json))
+					invalid_value(st, col->name, NULL,
+								  psprintf("The %s of a %s is a JSON %s.", col->name,
+										   st->res->item_name, array ? "array" : "object"));
+				return json;
 			}
 		case CF_WRITE_NONE:
 			break;
@@ -1227,6 +1275,9 @@ cfExecForeignUpdate(EState *estate, ResultRelInfo *rinfo, TupleTableSlot *slot,
 		AttrNumber	attno = lfirst_int(lc);
 		const char *column = st->attr_columns[attno - 1]->name;
 
+		if (slot->tts_isnull[attno - 1] && st->res->update_whole &&
+			st->attr_columns[attno - 1]->nullable)
+			continue;			/* left out of the whole object: none */
 		if (slot->tts_isnull[attno - 1])
 			ereport(ERROR,
 					(errcode(ERRCODE_NOT_NULL_VIOLATION),

@@ -766,6 +766,12 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 	}
 
 	appendStringInfoString(&buf, cf_resource_path(res, account_id, parent, NULL));
+	if (res->list_query)
+	{
+		/* "a=b&": shown as sent, without its trailing & */
+		appendStringInfo(&buf, "?%.*s", (int) strlen(res->list_query) - 1, res->list_query);
+		first = false;
+	}
 
 	foreach(lc, plan->filters)
 	{

@@ -524,6 +524,8 @@ build_plan_query(ForeignScanState *node, CfScanState *st, CfScanPlan *plan)
 	bool		isnull;
 
 	initStringInfo(&query);
+	if (res->list_query)
+		appendStringInfoString(&query, res->list_query);
 	foreach(lc, plan->filters)
 	{
 		CfFilter   *f = lfirst(lc);

@@ -1,0 +1,48 @@
+-- effective_access: who can do what, where.  cfiam_create_effective_access
+-- makes a view over the imported tables: a row per member, per way they
+-- get access (direct, group, role), per policy's permission group and
+-- resource group; each table is read once.
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/test/fixture.sql
+\! python3 $MOCKCTL reset --user-groups 3 --members-per-group 2 --account-members 8 --roles 2 --permission-groups 3 --resource-groups 2
+SELECT cfiam_create_effective_access('cf');
+\d cf.effective_access
+-- a deny: the second group's policy becomes one that denies a permission
+-- group on a resource group (an UPDATE through cfiam)
+SELECT id AS pg1 FROM cf.permission_groups ORDER BY name LIMIT 1 \gset
+SELECT id AS rg1 FROM cf.resource_groups ORDER BY id LIMIT 1 \gset
+SELECT id AS g2, name AS g2_name FROM cf.user_groups ORDER BY name OFFSET 1 LIMIT 1 \gset
+UPDATE cf.user_groups SET policies = jsonb_build_array(jsonb_build_object(
+    'id', policies -> 0 ->> 'id', 'access', 'deny',
+    'permission_groups', jsonb_build_array(jsonb_build_object('id', :'pg1')),
+    'resource_groups', jsonb_build_array(jsonb_build_object('id', :'rg1'))))
+  WHERE id = :'g2'
+  RETURNING policies -> 0 ->> 'access' AS access;
+\! python3 $MOCKCTL clear-log
+-- every way each member gets access
+SELECT via, access, count(*) AS grants, count(DISTINCT member_id) AS members
+  FROM cf.effective_access GROUP BY via, access ORDER BY via, access;
+-- the minimum of calls: the members' page, the groups, each group's
+-- members (the pushed join), the permission groups, the resource groups
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort | uniq -c
+-- a member of the second group is denied through it, by name
+SELECT DISTINCT e.via, e.user_group_name = :'g2_name' AS through_g2, e.access,
+       e.permission_group_id = :'pg1' AS pg1, e.resource_group_id = :'rg1' AS rg1,
+       e.permission_group_name IS NOT NULL AS pg_named,
+       e.resource_group_name IS NOT NULL AS rg_named, e.scope ? 'key' AS scoped
+  FROM cf.effective_access e
+  WHERE e.user_group_id = :'g2';
+-- legacy roles: one row per role, its permissions as Cloudflare lists them
+SELECT role_name, role_permissions ? 'dns' AS lists_dns, access
+  FROM cf.effective_access WHERE via = 'role' ORDER BY role_name LIMIT 2;
+-- reading deny: a member is allowed a permission group on a scope when some
+-- row allows it there and no row denies it there
+SELECT count(*) AS members_denied_pg1
+  FROM (SELECT member_id FROM cf.effective_access
+         WHERE access = 'deny' AND permission_group_id = :'pg1'
+         GROUP BY member_id) d;
+-- made again: replaced in place; a schema without the tables is an error
+SELECT cfiam_create_effective_access('cf');
+CREATE SCHEMA empty_schema;
+SELECT cfiam_create_effective_access('empty_schema');
+DROP SCHEMA empty_schema;
