@@ -1,14 +1,29 @@
 #!/usr/bin/env python3
 """mock_cloudflare.py - a mock of the Cloudflare v4 IAM API for cfiam's tests and demos.
 
-It serves the 24 operations of Cloudflare's v4 OpenAPI description (published in the
-cloudflare/api-schemas repository) that cfiam uses, under /client/v4/accounts/{account_id}/...:
-user groups, user group members, account members, roles, permission groups and resource
-groups, with the real API's envelope, paging, filters, authentication and error answers.
-One handler serves the list, and one the get, of every resource, from its entry in RESOURCES.
-It starts seeded with a deterministic data set (see DEFAULTS and Store.reset), and it has
-control endpoints under /__mock/ for tests (reset the data, read the request log, inject
-faults and latency); see test/mockctl.py.
+It serves 35 operations of Cloudflare's v4 OpenAPI description (published in the
+cloudflare/api-schemas repository; the subset in iam-openapi.json), under /client/v4, with
+the real API's envelopes, paging, filters, authentication and error answers:
+
+    /accounts/{a}/iam/user_groups[/{g}]            GET list, POST; GET, PUT, DELETE
+    /accounts/{a}/iam/user_groups/{g}/members[/{m}] GET list, POST, PUT; GET, DELETE
+    /accounts/{a}/members[/{m}]                    GET list, POST; GET, PUT, DELETE
+    /accounts/{a}/roles[/{r}]                      GET list; GET
+    /accounts/{a}/iam/permission_groups[/{p}]      GET list; GET
+    /accounts/{a}/iam/resource_groups[/{r}]        GET list, POST; GET, PUT, DELETE
+    /accounts                                      GET list of accounts
+    /accounts/{a}                                  GET the account
+    /accounts/{a}/tokens[/{t}]                     GET list, POST; GET, PUT, DELETE
+                                                   (account-owned API tokens)
+    /accounts/{a}/tokens/permission_groups         GET
+    /accounts/{a}/logs/audit                       GET (audit logs, version 2)
+    /accounts/{a}/logs/audit/product_categories    GET
+    /accounts/{a}/audit_logs                       GET (audit logs, version 1)
+
+One handler serves the list, and one the get, of every IAM resource, from its entry in
+RESOURCES. It starts seeded with a deterministic data set (see DEFAULTS, Store.reset and
+"Seeds" below), and it has control endpoints under /__mock/ for tests (reset the data, read
+the request log or an account's audit log, inject faults and latency); see test/mockctl.py.
 
     python3 test/mock_cloudflare.py [--host 127.0.0.1] [--port 18787] [--drop-hook CMD]
 
@@ -52,21 +67,174 @@ Behaviour worth knowing (the real API's behaviour, or the spec's, is the reason)
 * Bodies are validated against the spec's schemas: create member takes role id STRINGS,
   update member takes role OBJECTS ({"id"}); add/replace group members take a bare JSON array
   of {"id": account member id}. Unknown referenced ids are a 400 (1005).
+* Credentials: the mock's API token (Authorization: Bearer) or its email + Global API key
+  pair (X-Auth-Email + X-Auth-Key) work everywhere, except on the account-owned token
+  endpoints (/accounts/{a}/tokens...), whose only security in the spec is api_token: there
+  the email + key pair, even the right one, is refused as a wrong credential is (403
+  10000), and no credential at all is 400 9106 as everywhere. The spec declares only
+  email + key for several endpoints the real API serves to tokens as well (the IAM ones,
+  GET /accounts, GET /accounts/{a}): the mock accepts its token there. (The real API
+  refuses an account-owned token on GET /accounts, 400 1001 "List accounts endpoint does
+  not support account owned tokens."; it accepts a user's token. The mock's token acts as a
+  user's token there; a test can inject that answer with a "status" fault.)
 
-Error codes (stable; the ones from the real API are marked *):
-    1001  400  invalid query parameter (page, per_page, status, order, direction)
+Accounts. GET /accounts lists the mock's accounts (reset parameter `accounts`, default 1):
+the first is account_id, named "main-00"; account k > 0 has id md5_id(seed, "account", k)
+and is named prod-01, staging-02, dev-03, sandbox-04, prod-05, ... Paged (page >= 1,
+per_page 5..50, default 20, result_info as above); `name` an exact match; `direction`
+(no default; the spec does not say by what) sorts by name, else creation order. Fields:
+id, name, type (main-00 enterprise; then standard for odd k, enterprise for even k),
+created_on, settings {abuse_contact_email (main-00 and every third), enforce_twofactor},
+managed_by {parent_org_id, parent_org_name "Example Org"} (main-00 and even k; absent
+otherwise). Every account-scoped endpoint answers for each account, each with its own data
+of the same counts; any other 32-hex account id is 403 9109. POST /accounts, PUT and DELETE
+/accounts/{a} are not served (405).
+
+Account-owned API tokens (/accounts/{a}/tokens):
+* Token fields (iam_token_base): id, name, status, issued_on, modified_on, last_used_on,
+  expires_on, not_before, policies [{id, effect, permission_groups [{id, name, meta?}],
+  resources}], condition {request_ip {in, not_in}}. A field without a value is left out
+  (none is nullable in the spec): a never-used token has no last_used_on, a token that
+  never expires no expires_on. status is "expired" once expires_on has passed (whatever was
+  stored), else the stored active|disabled.
+* GET list: page >= 1, per_page 5..50 (default 20), result_info; sorted by issued_on (ties
+  in creation order), ascending, descending with direction=desc (the spec does not say by
+  what field); include_expired (true|false, default false): expired tokens are left out
+  unless true. The spec says "recently-expired": the mock counts every expired token as
+  recently expired.
+* POST (iam_create_payload: name <= 120 characters and policies required; condition,
+  expires_on, not_before optional) answers the token (status active) plus `value`, the
+  secret (40 characters), in that answer only: it is not kept, and it does not
+  authenticate to the mock. The request log holds requests, never answers.
+* PUT takes a whole token (name and policies required); read-only fields sent back (id,
+  issued_on, modified_on, last_used_on) are ignored; status active|disabled is set,
+  "expired" (a token read back) leaves it as it is; condition, expires_on and not_before
+  replace the old ones (left out: removed). DELETE answers {"id"}.
+* Policies: effect allow|deny; permission_groups [{id (required; one of the token
+  permission groups, else 400 1005), meta {key, value}}] (name is read-only: the mock fills
+  it in); resources an object mapping resource keys to "*" or to an object of keys mapped to
+  "*". A policy's id is read-only: on PUT a given id naming one of the token's policies is
+  kept, anything else gets a new one. CIDRs in condition must parse; not_before must come
+  before expires_on; times are RFC 3339 (answered as YYYY-MM-DDTHH:MM:SSZ).
+* GET .../tokens/permission_groups: the fixed catalog of TOKEN_PERMISSION_GROUPS (id, name,
+  category, scopes), not paged (one list, no result_info); `name` an exact match, `scope`
+  one of a group's scopes.
+
+Audit logs, version 2 (GET /accounts/{a}/logs/audit):
+* since and before are required (400 when missing): a date (2026-12-01, midnight UTC) or an
+  RFC 3339 timestamp, as the parameters' description allows (the spec's format "date" alone
+  would refuse the timestamps). Events with since <= action.time < before.
+* direction desc|asc (default desc), by action.time (ties by the order they were logged).
+* Cursor paging: limit 1..1000 (default 100); result_info {count: the number of events in
+  this answer, as a STRING, cursor}. cursor is opaque, given only when more events follow,
+  and holds the position after the page's last event (new events do not shift it); send it
+  back with the same parameters. A cursor the mock did not issue since the reset (or one of
+  another account) is a 400.
+* Filters (NOTES: each an array, name=a&name=b, any of them; and NAME.not, none of them;
+  different parameters all hold): account_name, action_result, action_type, actor_context,
+  actor_email, actor_id, actor_ip_address, actor_token_id, actor_token_name, actor_type,
+  audit_log_id, id, raw_cf_ray_id, raw_method, raw_status_code, raw_uri, resource_id,
+  resource_product, resource_type, resource_scope (the type of resource.scope), zone_id,
+  zone_name: exact matches; enum values, emails and integers are checked (400). id and
+  audit_log_id (deprecated) name the same field: their values are unioned. product_category
+  (case-insensitive; unknown: 400) expands to its resource products (PRODUCT_CATEGORIES, as
+  GET .../logs/audit/product_categories lists them), unioned with resource_product.
+* Envelope (aaa_audit-logs-v2-response-collection): success, errors, result, result_info;
+  no messages. Its errors are {"message"} without a code (see error_body); the same for
+  product_categories ({success, errors, result}).
+* Event fields: id (32 hex), account {id, name}, action {description, result
+  "success"|"failure", time, type create|update|delete}, actor {context, email, id,
+  ip_address, token_id, token_name, type} (what applies), raw {cf_ray_id, method,
+  status_code, uri (the path after /client/v4), user_agent}, resource {id, product, type,
+  scope {type accounts|user|zones, id}, request}, zone {id, name} (zone events only). Views
+  are not logged (GA audit logs leave GET out), nor refused requests.
+
+Audit logs, version 1 (GET /accounts/{a}/audit_logs): the same events in v1's shape
+(aaa_audit-logs): id (the event id as a UUID), action {result boolean, type: add, change,
+delete for create, update, delete}, actor {email, id, ip, type: user (v2 user and account),
+admin (cloudflare_admin), Cloudflare (system)}, interface ("UI" for dashboard actors, else
+"API"), metadata {product, zone_name?}, owner {id: the account}, resource {id, type}, when.
+page >= 1, per_page 1..1000 (default 100), NO result_info (the SDK reads pages until one is
+empty); id (the UUID or the 32-hex form), action.type, actor.ip (an IP or a CIDR range),
+actor.email (case-insensitive), since/before (optional; date or date-time), zone.name,
+direction desc|asc (default desc), hide_user_logs (true: leaves out user-scope events),
+export (true|false; accepted, the answer is JSON all the same). Envelope success, errors,
+messages, result. Errors keep {code, message} and messages but no result: the endpoint's
+4XX schema does not allow "result": null.
+
+The audit log records the mock's own writes: every successful POST, PUT or DELETE through
+the API appends, per object changed, one event to the account's log: action.time now,
+result "success", raw {cf_ray_id (new per request), method, status_code 200, uri,
+user_agent (the request's)}, resource.scope {type "accounts", id: the account}, and the
+actor of the credential: the mock's token -> {context api_token, id: the account, type
+account, token_id and token_name of the account's token 0, "cfiam test token", which
+stands for it; ip_address: the client's}; email + key -> {context api_key, email, id: the
+admin's user id md5_id(seed, "user", "admin"), type user}; the other admin of a "meanwhile"
+fault -> {context dash, email other.admin@example.com, type user}. Vocabulary (type,
+resource.product/resource.type, resource.id):
+    POST   .../iam/user_groups               create  iam/user_group           the new group
+    PUT    .../iam/user_groups/{g}           update  iam/user_group           g
+    DELETE .../iam/user_groups/{g}           delete  iam/user_group           g
+    POST   .../user_groups/{g}/members       create  iam/user_group_member    each member
+                                                     added (request {"id"}), body order
+    PUT    .../user_groups/{g}/members       create, then delete, iam/user_group_member:
+                                                     each member added, then each removed
+                                                     (nothing when the set is unchanged)
+    DELETE .../user_groups/{g}/members/{m}   delete  iam/user_group_member    m
+    POST   .../members                       create  members/account_member   the new member
+    PUT    .../members/{m}                   update  members/account_member   m
+    DELETE .../members/{m}                   delete  members/account_member   m (its group
+                                                     memberships go without events)
+    POST, PUT, DELETE .../iam/resource_groups[/{r}]  iam/resource_group
+    POST, PUT, DELETE .../tokens[/{t}]               api_tokens/api_token
+resource.request is the request's JSON body (POST and PUT; never a token's secret, which no
+request carries). GET /__mock/audit (mockctl audit) reads a log without an API request.
+
+Seeds (Store.reset; deterministic from the seed, except times that count back from the
+reset: token times and audit events). Per account:
+* tokens (default 6), by index i % 6 (name "LABEL ii"; token 0 is "cfiam test token"):
+    0 cfiam test token     active; never expires; last used 1 hour before the reset
+    1 CI deploy 01         active; expires in 180 days; condition request_ip in
+                           192.0.2.0/24, 2001:db8::/32, not_in 192.0.2.128/25; two policies
+                           (the second on all the account's zones)
+    2 Old integration 02   expired 200 days ago (stored disabled); last used 250 days ago
+    3 Disabled backup 03   disabled; expires in 300 days; last used 120 days ago (> 90);
+                           an allow and a deny policy
+    4 Expired script 04    expired 10 days ago; last used 20 days ago
+    5 Never used 05        active; never used (no last_used_on); expires in 30 days;
+                           not_before 29 days ago
+  ids md5_id(seed, "token", i) in the first account; issued_on 500, 400, 300, 250, 200 and
+  30 days before the reset (plus i // 6 minutes).
+* audit_events (default 40), evenly over the 60 days before the reset (oldest first), by
+  index i % 10: 0 create iam/user_group_member by the token; 1 create members/account_member
+  by email + key; 2 update dns/dns_record on zone example.com or example.org (scope zones,
+  zone {id, name}) by a dashboard user or by the system; 3 update iam/user_group by token 1
+  (CI deploy 01); 4 delete iam/user_group_member by a dashboard user; 5 create
+  api_tokens/api_token by email + key; 6 update members/account_member by oauth (token name
+  Wrangler) or a Cloudflare admin; 7 update user/user (scope user) by that user in the
+  dashboard; 8 delete members/account_member (of a member no longer there) by the token;
+  9 a failed create iam/user_group (result failure, status_code 500, no resource id).
+  ids md5_id(seed, "audit_log", i) in the first account; events logged later get new ids.
+* accounts (default 1): see Accounts. The first account's data is exactly what the mock
+  has always seeded.
+
+Error codes (stable; the ones from the real API are marked *). Audit logs v2 answers them
+without the code (its errors are {"message"} only):
+    1001  400  invalid query parameter (page, per_page, status, order, direction, limit,
+               include_expired, since, before, cursor, filters of the audit logs)
     1002  400  request body is not valid JSON / missing where required
     1003  404  object not found (user group, member, role, permission group, resource group,
-               member of a user group)
+               member of a user group, token)
     1004  400  request body fails validation (missing required field, wrong type, bad enum)
     1005  400  request body references an unknown id (role, account member, permission
-               group, resource group)
+               group, resource group, token permission group)
     1006  409  conflict: the account member is already in the user group (add members), or an
                account member with that email already exists (create member)
     7003* 404  No route for the URI
     9106* 400  Missing X-Auth-Key, X-Auth-Email or Authorization headers
-    9109* 403  Unauthorized to access requested resource (another account id)
-   10000* 403  Authentication error (wrong token, email or key)
+    9109* 403  Unauthorized to access requested resource (not one of the mock's accounts)
+   10000* 403  Authentication error (wrong token, email or key; email + key on the token
+               endpoints)
    10405  405  Method not allowed (a route exists but not for this method)
    10000+S S   injected "status" fault with HTTP status S (e.g. 10429, 10503)
    10500  500  an unexpected exception in the mock itself (also printed to stderr)
@@ -74,6 +242,9 @@ Error codes (stable; the ones from the real API are marked *):
 """
 
 import argparse
+import base64
+import bisect
+import collections
 import datetime
 import hashlib
 import http.server
@@ -82,6 +253,7 @@ import json
 import math
 import os
 import re
+import secrets
 import socket
 import struct
 import subprocess
@@ -111,6 +283,9 @@ DEFAULTS = {
     "token": "cfiam-test-token",
     "email": "admin@example.com",
     "key": "cfiam-test-key",
+    "tokens": 6,
+    "audit_events": 40,
+    "accounts": 1,
 }
 # Upper bounds for the counts, only to keep a typo from eating the machine's memory.
 COUNT_LIMITS = {
@@ -121,11 +296,19 @@ COUNT_LIMITS = {
     "roles": 10000,
     "permission_groups": 10000,
     "resource_groups": 10000,
+    "tokens": 100000,
+    "audit_events": 200000,
+    "accounts": 1000,
 }
 
 HEX32 = re.compile(r"[0-9a-f]{32}\Z")
 DECIMAL = re.compile(r"[0-9]+\Z")
 SEED_EPOCH = datetime.datetime(2024, 3, 1, 12, 0, 0, tzinfo=datetime.timezone.utc)
+UTC = datetime.timezone.utc
+RFC3339 = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})"
+                     r"(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})\Z")
+FULL_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})\Z")
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\Z")
 
 
 # --------------------------------------------------------------------------- errors
@@ -288,6 +471,101 @@ def require_list(obj, field, where="", required=True):
     return value
 
 
+def parse_rfc3339(text):
+    """An RFC 3339 date-time (any number of fractional digits, Z or an offset) as an aware
+    UTC datetime (the fraction cut to microseconds), or None when it is not one."""
+    m = RFC3339.match(text)
+    if m is None:
+        return None
+    y, mo, d, h, mi, s, frac, tz = m.groups()
+    try:
+        if tz in ("Z", "z"):
+            offset = datetime.timedelta(0)
+        else:
+            hh, mm = int(tz[1:3]), int(tz[4:6])
+            if hh > 23 or mm > 59:
+                return None
+            offset = datetime.timedelta(hours=hh, minutes=mm) * (1 if tz[0] == "+" else -1)
+        us = int((frac[1:] + "000000")[:6]) if frac else 0
+        dt = datetime.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s), us,
+                               tzinfo=datetime.timezone(offset))
+    except ValueError:
+        return None
+    return dt.astimezone(UTC)
+
+
+def parse_full_date(text):
+    """An RFC 3339 full-date (2026-12-01) as midnight UTC, or None."""
+    m = FULL_DATE.match(text)
+    if m is None:
+        return None
+    try:
+        return datetime.datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def time_param(query, name, required=False):
+    """A query parameter that is a full-date (midnight UTC) or an RFC 3339 date-time."""
+    value = query_value(query, name)
+    if value is None:
+        if required:
+            raise bad_param(name, "is required (a date such as 2026-12-01, or an RFC 3339 "
+                                  "timestamp)")
+        return None
+    dt = parse_full_date(value) or parse_rfc3339(value)
+    if dt is None:
+        raise bad_param(name, "must be a date such as 2026-12-01, or an RFC 3339 timestamp")
+    return dt
+
+
+def bool_param(query, name, default):
+    value = query_value(query, name)
+    if value is None:
+        return default
+    if value not in ("true", "false"):
+        raise bad_param(name, "must be true or false")
+    return value == "true"
+
+
+def fmt_time(dt):
+    """A datetime as the mock writes the time of a write (6 fractional digits)."""
+    return dt.strftime("%Y-%m-%dT%H:%M:%S") + f".{dt.microsecond:06d}Z"
+
+
+def utcnow():
+    return datetime.datetime.now(UTC)
+
+
+class Query(dict):
+    """A request's query: the first value of each parameter (the dict; a repeated parameter's
+    first value wins, an empty value is kept and counts as not given), plus `pairs`, every
+    (name, value) in order, for the parameters that are arrays (name=a&name=b)."""
+
+    def __init__(self, text):
+        super().__init__()
+        self.pairs = parse_qsl(text, keep_blank_values=True)
+        for k, v in self.pairs:
+            self.setdefault(k, v)
+
+    def all(self, name):
+        """Every non-empty value of a repeated parameter, in order."""
+        return [v for k, v in self.pairs if k == name and v != ""]
+
+
+def error_body(style, code, message):
+    """An error answer in the style of the endpoint that gives it. "v4": the IAM endpoints'
+    iam_api-response-common-failure. "v2" (audit logs v2, aaa_api-response-common-failure-2):
+    errors carry a message and no code; no messages, no result. "v1" (audit logs v1): the 4XX
+    schema requires messages, and its anyOf allows no null result, so result is left out."""
+    if style == "v2":
+        return {"success": False, "errors": [{"message": message}]}
+    if style == "v1":
+        return {"success": False, "errors": [{"code": code, "message": message}],
+                "messages": []}
+    return error_envelope(code, message)
+
+
 # --------------------------------------------------------------------------- data
 
 class Member:
@@ -314,13 +592,177 @@ class Member:
 # group that has since been deleted are left out.
 
 
+# Names of the accounts after the first ("main-00"): account k is NAME-kk.
+ACCOUNT_NAMES = ("prod", "staging", "dev", "sandbox")
+
+# The permission groups of account-owned API tokens (GET .../tokens/permission_groups): a
+# fixed catalog, (name, category, scopes); ids md5_id(seed, "token_permission_group", i).
+ACCOUNT_SCOPE = "com.cloudflare.api.account"
+ZONE_SCOPE = "com.cloudflare.api.account.zone"
+TOKEN_PERMISSION_GROUPS = (
+    ("Account Settings Read", "account_and_billing", (ACCOUNT_SCOPE,)),
+    ("Account Settings Write", "account_and_billing", (ACCOUNT_SCOPE,)),
+    ("Account API Tokens Read", "account_and_billing", (ACCOUNT_SCOPE,)),
+    ("Account API Tokens Write", "account_and_billing", (ACCOUNT_SCOPE,)),
+    ("Billing Read", "account_and_billing", (ACCOUNT_SCOPE,)),
+    ("Access: Audit Logs Read", "analytics_and_logs", (ACCOUNT_SCOPE,)),
+    ("DNS Read", "dns_and_zones", (ZONE_SCOPE,)),
+    ("DNS Write", "dns_and_zones", (ZONE_SCOPE,)),
+    ("Zone Read", "dns_and_zones", (ACCOUNT_SCOPE, ZONE_SCOPE)),
+    ("Workers Scripts Write", "developer_platform", (ACCOUNT_SCOPE,)),
+    ("Workers R2 Storage Bucket Item Read", "developer_platform",
+     ("com.cloudflare.edge.r2.bucket",)),
+    ("Memberships Read", "other", ("com.cloudflare.api.user",)),
+)
+
+# The audit log's product categories (GET .../logs/audit/product_categories) and the
+# resource products each one expands to (the product_category filter).
+PRODUCT_CATEGORIES = [
+    {"value": "account_and_billing", "label": "Account and Billing",
+     "products": [{"value": "iam", "label": "Identity and Access Management"},
+                  {"value": "members", "label": "Members"},
+                  {"value": "api_tokens", "label": "API Tokens"},
+                  {"value": "billing", "label": "Billing"},
+                  {"value": "user", "label": "User"}]},
+    {"value": "dns_and_zones", "label": "DNS and Zones",
+     "products": [{"value": "dns", "label": "DNS"},
+                  {"value": "zones", "label": "Zones"}]},
+    {"value": "app_security", "label": "Application Security",
+     "products": [{"value": "waf", "label": "WAF"},
+                  {"value": "firewall", "label": "Firewall"}]},
+    {"value": "developer_platform", "label": "Developer Platform",
+     "products": [{"value": "workers", "label": "Workers"},
+                  {"value": "r2", "label": "R2"}]},
+]
+CATEGORY_PRODUCTS = {c["value"]: [p["value"] for p in c["products"]] for c in PRODUCT_CATEGORIES}
+
+
+# Seeded API tokens, by index % 6: (name, stored status, issued days ago, last used days ago
+# (None: never used), expires in days (None: never; < 0: already expired), not_before in
+# days, the permission groups of its first policy (allow, on the account), a second policy
+# (effect, permission groups, on all the account's zones?) or None, condition or None).
+TOKEN_TEMPLATES = (
+    ("Automation", "active", 500, 1 / 24, None, None,
+     ("Account Settings Write", "Account API Tokens Write", "Access: Audit Logs Read"),
+     None, None),
+    ("CI deploy", "active", 400, 3, 180, None, ("Account Settings Read",),
+     ("allow", ("DNS Write", "Zone Read"), True),
+     {"request_ip": {"in": ["192.0.2.0/24", "2001:db8::/32"], "not_in": ["192.0.2.128/25"]}}),
+    ("Old integration", "disabled", 300, 250, -200, None, ("Workers Scripts Write",), None,
+     None),
+    ("Disabled backup", "disabled", 250, 120, 300, None, ("Account Settings Read",),
+     ("deny", ("Billing Read",), False), None),
+    ("Expired script", "active", 200, 20, -10, None, ("Account API Tokens Read",), None, None),
+    ("Never used", "active", 30, None, 30, -29, ("Account Settings Read",), None, None),
+)
+
+# The User-Agent of the seeded audit events, by actor.
+USER_AGENTS = {
+    "token": "cfiam/0.3",
+    "key": "curl/8.5.0",
+    "dash": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/131.0.0.0 Safari/537.36",
+    "ci": "Terraform/1.9.8 terraform-provider-cloudflare/4.48.0",
+    "oauth": "wrangler/3.99.0",
+    "system": "cloudflare-internal",
+    "cf_admin": "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_7) AppleWebKit/605.1.15 "
+                "(KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+}
+
+# The actor of a "meanwhile" fault's request: another admin, in the dashboard.
+OTHER_ADMIN = {"context": "dash", "email": "other.admin@example.com",
+               "ip_address": "198.51.100.200", "type": "user"}
+OTHER_ADMIN_AGENT = USER_AGENTS["dash"]
+
+# Audit log v2 filters: (query parameter, path of the event's field, check of each value:
+# a tuple of allowed values, "email", "integer" or None). Each may repeat (name=a&name=b: any
+# of them) and has a NAME.not twin (none of them); different parameters must all hold.
+V2_FILTERS = (
+    ("account_name", ("account", "name"), None),
+    ("action_result", ("action", "result"), ("success", "failure")),
+    ("action_type", ("action", "type"), ("create", "delete", "view", "update")),
+    ("actor_context", ("actor", "context"),
+     ("api_key", "api_token", "dash", "oauth", "origin_ca_key")),
+    ("actor_email", ("actor", "email"), "email"),
+    ("actor_id", ("actor", "id"), None),
+    ("actor_ip_address", ("actor", "ip_address"), None),
+    ("actor_token_id", ("actor", "token_id"), None),
+    ("actor_token_name", ("actor", "token_name"), None),
+    ("actor_type", ("actor", "type"), ("account", "cloudflare_admin", "system", "user")),
+    ("audit_log_id", ("id",), None),
+    ("id", ("id",), None),
+    ("raw_cf_ray_id", ("raw", "cf_ray_id"), None),
+    ("raw_method", ("raw", "method"), None),
+    ("raw_status_code", ("raw", "status_code"), "integer"),
+    ("raw_uri", ("raw", "uri"), None),
+    ("resource_id", ("resource", "id"), None),
+    ("resource_product", ("resource", "product"), None),
+    ("resource_type", ("resource", "type"), None),
+    ("resource_scope", ("resource", "scope", "type"), ("accounts", "user", "zones", "memberships")),
+    ("zone_id", ("zone", "id"), None),
+    ("zone_name", ("zone", "name"), None),
+)
+
+# Version 1's words for version 2's action types and actor types.
+V1_ACTIONS = {"create": "add", "update": "change", "delete": "delete", "view": "view"}
+V1_ACTORS = {"user": "user", "account": "user", "cloudflare_admin": "admin",
+             "system": "Cloudflare"}
+
+
+def field_at(event, path):
+    """The value at `path` in an event, or None where a part is missing."""
+    value = event
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
+def describe(action, rtype):
+    """action.description: e.g. "Create user group member"."""
+    noun = {"api_token": "API token", "dns_record": "DNS record"}.get(
+        rtype, rtype.replace("_", " "))
+    return f"{action.capitalize()} {noun}"
+
+
+def v1_event(ev):
+    """An audit event in version 1's shape (aaa_audit-logs)."""
+    h = ev["id"]
+    actor = ev["actor"]
+    v1_actor = {}
+    if "email" in actor:
+        v1_actor["email"] = actor["email"]
+    if "id" in actor:
+        v1_actor["id"] = actor["id"]
+    if "ip_address" in actor:
+        v1_actor["ip"] = actor["ip_address"]
+    v1_actor["type"] = V1_ACTORS[actor["type"]]
+    metadata = {"product": ev["resource"]["product"]}
+    if "zone" in ev:
+        metadata["zone_name"] = ev["zone"]["name"]
+    resource = {"type": ev["resource"]["type"]}
+    if "id" in ev["resource"]:
+        resource = {"id": ev["resource"]["id"], **resource}
+    return {
+        "id": f"{h[0:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}",
+        "action": {"result": ev["action"]["result"] == "success",
+                   "type": V1_ACTIONS[ev["action"]["type"]]},
+        "actor": v1_actor,
+        "interface": "UI" if actor.get("context") == "dash" else "API",
+        "metadata": metadata,
+        "owner": {"id": ev["account"]["id"]},
+        "resource": resource,
+        "when": ev["action"]["time"],
+    }
+
+
 class Store:
-    """All mock state. Every method is called with Server.lock held."""
+    """All mock state: the credentials, the accounts (Account objects, in creation order) and
+    what they share. Every method is called with Server.lock held."""
 
     def __init__(self):
         self.reset({})
-
-    # ----------------------------------------------------------------- seeding
 
     def reset(self, params):
         p = dict(DEFAULTS)
@@ -328,12 +770,108 @@ class Store:
         self.params = p
         seed = p["seed"]
         self.seed = seed
-        self.account_id = p["account_id"]
+        self.account_id = p["account_id"]      # the first account
         self.token = p["token"]
         self.auth_email = p["email"]
         self.auth_key = p["key"]
+        self.admin_user_id = md5_id(seed, "user", "admin")
         self.created = {}          # per-kind counters for ids of objects created via the API
+        # Seeded times that are relative (tokens, audit events) count back from the reset.
+        self.anchor = utcnow().replace(microsecond=0)
+        self.sequence = 0          # audit events: order of events of the same time
+        self.rays = 0              # Ray ids of the API writes
+        self.cursors = collections.OrderedDict()   # audit log cursors issued
+        self.cursor_count = 0
+        self.token_permission_groups = [
+            {"id": md5_id(seed, "token_permission_group", i), "name": name,
+             "category": category, "scopes": list(scopes)}
+            for i, (name, category, scopes) in enumerate(TOKEN_PERMISSION_GROUPS)]
+        self.token_pg_by_id = {g["id"]: g for g in self.token_permission_groups}
+        self.token_pg_by_name = {g["name"]: g for g in self.token_permission_groups}
+        self.accounts = {}
+        for k in range(p["accounts"]):
+            aid = self.account_id if k == 0 else md5_id(seed, "account", k)
+            self.accounts[aid] = Account(self, k, aid)
+
+    def next_sequence(self):
+        self.sequence += 1
+        return self.sequence
+
+    def next_ray(self):
+        """A Cloudflare Ray id (16 hex digits) for an API write."""
+        self.rays += 1
+        return md5_id(self.seed, "ray", f"created/{self.rays}")[:16]
+
+    def issue_cursor(self, account_id, key):
+        """An opaque cursor for the audit log position `key` of an account. Only cursors
+        issued since the last reset are accepted (the last 100,000 of them)."""
+        self.cursor_count += 1
+        raw = hashlib.sha256(f"{self.seed}/cursor/{self.cursor_count}".encode()).digest()
+        cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+        self.cursors[cursor] = (account_id, key)
+        if len(self.cursors) > 100000:
+            self.cursors.popitem(last=False)
+        return cursor
+
+    # ----------------------------------------------------------------- accounts
+
+    def list_accounts(self, res, ids, query, body):
+        """GET /accounts: every account of the mock. `name` is an exact match; `direction`
+        (no default in the spec, which does not say by what field) sorts by name; without
+        it the accounts come in creation order, the first being account_id."""
+        page, per_page = paging_params(query, 20, 5, 50)
+        direction = enum_param(query, "direction", ("asc", "desc"))
+        name = query_value(query, "name")
+        rows = list(self.accounts.values())
+        if name is not None:
+            rows = [a for a in rows if a.name == name]
+        if direction is not None:
+            rows.sort(key=attrgetter("name"), reverse=(direction == "desc"))
+        chunk, info = paginate(rows, page, per_page)
+        return envelope([a.render_account() for a in chunk], info)
+
+class Account:
+    """One account: its data and the handlers of the account-scoped endpoints. Every method
+    is called with Server.lock held. The first account (index 0) is seeded exactly as the
+    mock's only account always was; account k > 0 gets the same counts, its own ids (kind
+    "account/k/<kind>" in md5_id), and the same users (user ids and emails: the same people
+    are members of every account, each with a membership id of that account). Role and
+    permission group ids are the same in every account, as the real API's are."""
+
+    def __init__(self, store, index, account_id):
+        p = store.params
+        seed = store.seed
+        self.store = store
+        self.index = index
+        self.seed = seed
+        self.account_id = account_id
+        self.created = store.created   # shared by all accounts: ids never collide
         self.cache = {}            # sorted/filtered list views; cleared on every write
+        self.ctx = None            # the API write being carried out (see audit)
+        prefix = "" if index == 0 else f"account/{index}/"
+
+        def kid(kind, i):
+            return md5_id(seed, prefix + kind, i)
+
+        if index == 0:
+            self.name, self.type = "main-00", "enterprise"
+            self.created_on = fmt_seed_ts(SEED_EPOCH - datetime.timedelta(days=365), 1)
+            self.settings = {"abuse_contact_email": "abuse@example.com",
+                             "enforce_twofactor": False}
+            self.managed_by = {"parent_org_id": md5_id(seed, "organization", 0),
+                               "parent_org_name": "Example Org"}
+        else:
+            self.name = f"{ACCOUNT_NAMES[(index - 1) % len(ACCOUNT_NAMES)]}-{index:02d}"
+            self.type = "enterprise" if index % 2 == 0 else "standard"
+            self.created_on = fmt_seed_ts(SEED_EPOCH + datetime.timedelta(days=index), index % 3)
+            self.settings = {"enforce_twofactor": index % 2 == 0}
+            if index % 3 == 0:
+                self.settings = {"abuse_contact_email": f"abuse-{index:02d}@example.com",
+                                 **self.settings}
+            self.managed_by = None
+            if index % 2 == 0:
+                self.managed_by = {"parent_org_id": md5_id(seed, "organization", 0),
+                                   "parent_org_name": "Example Org"}
 
         n_roles = p["roles"]
         n_pg = p["permission_groups"]
@@ -375,7 +913,7 @@ class Store:
         self.resource_groups = {}
         rg_ids = []
         for q in range(n_rg):
-            qid = md5_id(seed, "resource_group", q)
+            qid = kid("resource_group", q)
             rg_ids.append(qid)
             self.resource_groups[qid] = {
                 "id": qid,
@@ -391,7 +929,7 @@ class Store:
         self.emails = {}           # lower-cased email -> member id (emails are unique)
         role_tuples = [(rid,) for rid in role_ids]
         for i in range(n_am):
-            mid = md5_id(seed, "account_member", i)
+            mid = kid("account_member", i)
             m10 = i % 10
             if m10 == 1:
                 email = f"o'neil.{i:05d}@example.com"
@@ -406,7 +944,7 @@ class Store:
                 last = "O'Neil, Jr." if m10 == 1 else f"Last{i:05d}"
             policies = []
             if i % 4 == 0 and n_pg and n_rg:
-                policies = [(md5_id(seed, "policy", 2 * i + 1), "allow",
+                policies = [(kid("policy", 2 * i + 1), "allow",
                              (pg_ids[i % n_pg],), (rg_ids[i % n_rg],))]
             self.members[mid] = Member(
                 mid, email, "pending" if i % 7 == 6 else "accepted",
@@ -422,7 +960,7 @@ class Store:
         self.member_groups = {}
         per_group = min(mpg, n_am)
         for i in range(n_ug):
-            gid = md5_id(seed, "user_group", i)
+            gid = kid("user_group", i)
             m10 = i % 10
             if m10 == 1:
                 name = f"Group {i:04d} O'Brien's team"
@@ -435,7 +973,7 @@ class Store:
             created = SEED_EPOCH + datetime.timedelta(minutes=i)
             policies = []
             if n_pg and n_rg:
-                policies = [(md5_id(seed, "policy", 2 * i), "allow",
+                policies = [(kid("policy", 2 * i), "allow",
                              (pg_ids[i % n_pg],), (rg_ids[i % n_rg],))]
             self.groups[gid] = {
                 "id": gid,
@@ -452,6 +990,10 @@ class Store:
                                           (i + j) % 3)
                     self.member_groups.setdefault(mid, set()).add(gid)
             self.group_members[gid] = gm
+
+        self.seed_tokens(p["tokens"], kid)
+        self.events = []           # (key, event, own), ascending by key = (time, sequence)
+        self.seed_events(p["audit_events"], kid)
 
     def new_id(self, kind):
         """Id for an object created through the API: deterministic after a reset, and never
@@ -471,6 +1013,546 @@ class Store:
             rows = build()
             self.cache[key] = rows
         return rows
+
+    # ----------------------------------------------------------------- seeding: tokens
+
+    def seed_tokens(self, n, kid):
+        """Account-owned API tokens, from TOKEN_TEMPLATES by index % 6 (times count back from
+        the reset). Token 0, "cfiam test token", stands for the mock's own API token in this
+        account: the audit log names it as the actor of the writes made with that token."""
+        anchor = self.store.anchor
+        day = datetime.timedelta(days=1)
+        by_name = self.store.token_pg_by_name
+        acct_res = f"com.cloudflare.api.account.{self.account_id}"
+        self.tokens = {}
+        for i in range(n):
+            (label, status, issued, used, expires, not_before, pgs, extra,
+             condition) = TOKEN_TEMPLATES[i % len(TOKEN_TEMPLATES)]
+            tid = kid("token", i)
+            issued_at = anchor - issued * day + datetime.timedelta(minutes=i // 6)
+            style = i % 3
+            policies = [{"id": kid("token_policy", f"{i}/0"), "effect": "allow",
+                         "permission_groups": [{"id": by_name[x]["id"], "name": x} for x in pgs],
+                         "resources": {acct_res: "*"}}]
+            if extra is not None:
+                effect, epgs, zones = extra
+                policies.append({
+                    "id": kid("token_policy", f"{i}/1"), "effect": effect,
+                    "permission_groups": [{"id": by_name[x]["id"], "name": x} for x in epgs],
+                    "resources": ({acct_res: {"com.cloudflare.api.account.zone.*": "*"}}
+                                  if zones else {acct_res: "*"})})
+            expires_at = None if expires is None else anchor + expires * day
+            self.tokens[tid] = {
+                "id": tid,
+                "name": "cfiam test token" if i == 0 else f"{label} {i:02d}",
+                "status": status,
+                "issued_on": fmt_seed_ts(issued_at, style),
+                "issued_at": issued_at,
+                "modified_on": fmt_seed_ts(issued_at + day, style),
+                "last_used_on": None if used is None else fmt_seed_ts(anchor - used * day, style),
+                "expires_on": None if expires_at is None else fmt_seed_ts(expires_at, style),
+                "expires_at": expires_at,
+                "not_before": (None if not_before is None
+                               else fmt_seed_ts(anchor + not_before * day, style)),
+                "policies": policies,
+                "condition": condition,
+            }
+        first = next(iter(self.tokens.values()), None)
+        # (id, name) of the token that stands for the mock's token, as seeded
+        self.own_token = None if first is None else (first["id"], first["name"])
+
+    # ----------------------------------------------------------------- seeding: audit log
+
+    def seed_events(self, n, kid):
+        """n audit log events, spread evenly over the 60 days before the reset, from
+        AUDIT_TEMPLATES by index % 10 (see the module docstring)."""
+        anchor = self.store.anchor
+        span = 60 * 86400
+        members = list(self.members.values())
+        groups = list(self.groups)
+        tokens = list(self.tokens.values())
+        zones = (("example.com", kid("zone", 0)), ("example.org", kid("zone", 1)))
+        base = f"/accounts/{self.account_id}"
+        for i in range(n):
+            t = anchor - datetime.timedelta(seconds=span - (i + 1) * span // (n + 1))
+            kind = i % 10
+            turn = (i // 10) % 2
+            m = members[(i * 7) % len(members)] if members else None
+            mid = m.id if m else kid("removed_member", i)
+            gid = groups[i % len(groups)] if groups else kid("removed_group", i)
+            dash_user = m if m else None
+            who = members[(i * 3 + 1) % len(members)] if members else None
+            actors = {
+                "token": self.token_actor("203.0.113.10"),
+                "key": self.key_actor("203.0.113.11"),
+                "dash": ({"context": "dash", "email": who.email, "id": who.user_id,
+                          "ip_address": f"198.51.100.{(i % 250) + 1}", "type": "user"}
+                         if who else {"context": "dash", "email": "someone@example.com",
+                                      "id": md5_id(self.seed, "user", "someone"),
+                                      "ip_address": "198.51.100.1", "type": "user"}),
+                "ci": (self.token_actor("203.0.113.20", tokens[1]) if len(tokens) > 1
+                       else self.token_actor("203.0.113.20")),
+                "oauth": {"context": "oauth", "email": self.store.auth_email,
+                          "id": self.store.admin_user_id, "ip_address": "203.0.113.12",
+                          "token_id": md5_id(self.seed, "oauth_token", 0),
+                          "token_name": "Wrangler", "type": "user"},
+                "system": {"id": md5_id(self.seed, "system_actor", 0), "type": "system"},
+                "cf_admin": {"context": "dash", "email": "support@cloudflare.com",
+                             "id": md5_id(self.seed, "cloudflare_admin", 0),
+                             "ip_address": "192.0.2.1", "type": "cloudflare_admin"},
+            }
+            zone = None
+            scope = {"type": "accounts", "id": self.account_id}
+            request = None
+            result, status = "success", 200
+            if kind == 0:
+                action, product, rtype, rid = "create", "iam", "user_group_member", mid
+                method, uri, actor = "POST", f"{base}/iam/user_groups/{gid}/members", "token"
+                request = {"id": mid}
+            elif kind == 1:
+                action, product, rtype, rid = "create", "members", "account_member", mid
+                method, uri, actor = "POST", f"{base}/members", "key"
+                request = {"email": m.email if m else "someone@example.com"}
+            elif kind == 2:
+                zname, zid = zones[turn]
+                zone = {"id": zid, "name": zname}
+                scope = {"type": "zones", "id": zid}
+                action, product, rtype, rid = "update", "dns", "dns_record", kid("dns_record", i)
+                method, uri = "PUT", f"/zones/{zid}/dns_records/{rid}"
+                actor = "system" if turn else "dash"
+            elif kind == 3:
+                action, product, rtype, rid = "update", "iam", "user_group", gid
+                method, uri, actor = "PUT", f"{base}/iam/user_groups/{gid}", "ci"
+                request = {"name": self.groups[gid]["name"] if gid in self.groups
+                           else "Removed group"}
+            elif kind == 4:
+                action, product, rtype, rid = "delete", "iam", "user_group_member", mid
+                method, uri, actor = "DELETE", f"{base}/iam/user_groups/{gid}/members/{mid}", "dash"
+            elif kind == 5:
+                tok = tokens[i % len(tokens)] if tokens else None
+                action, product, rtype = "create", "api_tokens", "api_token"
+                rid = tok["id"] if tok else kid("removed_token", i)
+                method, uri, actor = "POST", f"{base}/tokens", "key"
+                request = {"name": tok["name"] if tok else "Removed token"}
+            elif kind == 6:
+                action, product, rtype, rid = "update", "members", "account_member", mid
+                method, uri = "PUT", f"{base}/members/{mid}"
+                actor = "cf_admin" if turn else "oauth"
+            elif kind == 7:
+                uid = dash_user.user_id if dash_user else md5_id(self.seed, "user", "someone")
+                action, product, rtype, rid = "update", "user", "user", uid
+                method, uri, actor = "PATCH", "/user", "dash"
+                scope = {"type": "user", "id": uid}
+            elif kind == 8:
+                action, product, rtype = "delete", "members", "account_member"
+                rid = kid("removed_member", i)
+                method, uri, actor = "DELETE", f"{base}/members/{rid}", "token"
+            else:
+                action, product, rtype, rid = "create", "iam", "user_group", None
+                method, uri, actor = "POST", f"{base}/iam/user_groups", "key"
+                result, status = "failure", 500
+                request = {"name": f"Group created at {i}"}
+            act = actors[actor]
+            if actor == "dash" and kind == 7 and dash_user is not None:
+                act = dict(act, email=dash_user.email, id=dash_user.user_id)
+            ts = fmt_seed_ts(t, i % 3)
+            ev = {
+                "id": kid("audit_log", i),
+                "account": {"id": self.account_id, "name": self.name},
+                "action": {"description": describe(action, rtype), "result": result,
+                           "time": ts, "type": action},
+                "actor": act,
+                "raw": {"cf_ray_id": kid("ray", i)[:16], "method": method,
+                        "status_code": status, "uri": uri,
+                        "user_agent": USER_AGENTS[actor]},
+                "resource": {"product": product, "type": rtype, "scope": scope},
+            }
+            if rid is not None:
+                ev["resource"] = {"id": rid, **ev["resource"]}
+            if request is not None:
+                ev["resource"]["request"] = request
+            if zone is not None:
+                ev["zone"] = zone
+            self.add_event(parse_rfc3339(ts), ev, False)
+
+    # ----------------------------------------------------------------- audit log
+
+    def token_actor(self, ip, token=None):
+        """The actor of a request made with an account-owned token (default: the token that
+        stands for the mock's own token)."""
+        actor = {"context": "api_token", "id": self.account_id, "ip_address": ip}
+        if token is not None:
+            actor["token_id"], actor["token_name"] = token["id"], token["name"]
+        elif self.own_token is not None:
+            tid, name = self.own_token
+            current = self.tokens.get(tid)
+            actor["token_id"] = tid
+            actor["token_name"] = current["name"] if current else name
+        actor["type"] = "account"
+        return actor
+
+    def key_actor(self, ip):
+        """The actor of a request made with the Global API key (the admin user)."""
+        return {"context": "api_key", "email": self.store.auth_email,
+                "id": self.store.admin_user_id, "ip_address": ip, "type": "user"}
+
+    def add_event(self, when, event, own):
+        key = (when, self.store.next_sequence())
+        item = (key, event, own)
+        if not self.events or self.events[-1][0] <= key:
+            self.events.append(item)
+        else:
+            bisect.insort(self.events, item, key=itemgetter(0))
+
+    def audit(self, action, product, rtype, rid, request=None):
+        """Record an API write of this account in its audit log (version 2), as the real API
+        does: one event per object changed, its actor the credential of the request."""
+        ctx = self.ctx
+        if ctx is None:
+            return
+        now = utcnow()
+        raw = {"cf_ray_id": ctx["ray"], "method": ctx["method"], "status_code": 200,
+               "uri": ctx["uri"]}
+        if ctx["user_agent"] is not None:
+            raw["user_agent"] = ctx["user_agent"]
+        resource = {"id": rid, "product": product, "type": rtype,
+                    "scope": {"type": "accounts", "id": self.account_id}}
+        if request is not None:
+            resource["request"] = request
+        self.add_event(now, {
+            "id": self.new_id("audit_log"),
+            "account": {"id": self.account_id, "name": self.name},
+            "action": {"description": describe(action, rtype), "result": "success",
+                       "time": fmt_time(now), "type": action},
+            "actor": ctx["actor"],
+            "raw": raw,
+            "resource": resource,
+        }, True)
+
+    def list_audit_v2(self, res, ids, query, body):
+        """GET /accounts/{a}/logs/audit (version 2): cursor paging, array filters."""
+        since = time_param(query, "since", required=True)
+        before = time_param(query, "before", required=True)
+        direction = enum_param(query, "direction", ("desc", "asc"), "desc")
+        limit = int_param(query, "limit", 100, 1, 1000)
+        checks = []
+        for name, path, kind in V2_FILTERS:
+            for suffix, keep in (("", True), (".not", False)):
+                values = query.all(name + suffix)
+                if not values:
+                    continue
+                for v in values:
+                    if isinstance(kind, tuple) and v not in kind:
+                        raise bad_param(name + suffix, "must be one of " + ", ".join(kind))
+                    if kind == "email" and not EMAIL.match(v):
+                        raise bad_param(name + suffix, "must be an email address")
+                    if kind == "integer" and not re.fullmatch(r"-?[0-9]+", v):
+                        raise bad_param(name + suffix, "must be an integer")
+                if kind == "integer":
+                    values = [int(v) for v in values]
+                checks.append((path, set(values), keep))
+        categories = query.all("product_category")
+        if categories:
+            products = set()
+            for c in categories:
+                expanded = CATEGORY_PRODUCTS.get(c.lower())
+                if expanded is None:
+                    raise bad_param("product_category",
+                                    f"unknown product category {json.dumps(c)}; one of "
+                                    + ", ".join(CATEGORY_PRODUCTS))
+                products.update(expanded)
+            # unioned with resource_product: one inclusion check on resource.product
+            for k, (path, values, keep) in enumerate(checks):
+                if keep and path == ("resource", "product"):
+                    checks[k] = (path, values | products, keep)
+                    break
+            else:
+                checks.append((("resource", "product"), products, True))
+        # id and its deprecated alias audit_log_id name the same field: their values are
+        # unioned rather than both required.
+        merged = {}
+        rest = []
+        for path, values, keep in checks:
+            if path == ("id",):
+                merged[keep] = merged.get(keep, set()) | values
+            else:
+                rest.append((path, values, keep))
+        checks = rest + [(("id",), values, keep) for keep, values in merged.items()]
+        cursor = query_value(query, "cursor")
+        position = None
+        if cursor is not None:
+            issued = self.store.cursors.get(cursor)
+            if issued is None or issued[0] != self.account_id:
+                raise bad_param("cursor", "is not a cursor of this audit log (it comes from "
+                                          "the result_info.cursor of a previous answer)")
+            position = issued[1]
+        desc = direction == "desc"
+        events = reversed(self.events) if desc else iter(self.events)
+        page = []
+        more = False
+        for key, ev, _ in events:
+            when = key[0]
+            if when < since or when >= before:
+                continue
+            if position is not None and (key >= position if desc else key <= position):
+                continue
+            if not all((field_at(ev, path) in values) == keep for path, values, keep in checks):
+                continue
+            if len(page) == limit:
+                more = True
+                break
+            page.append((key, ev))
+        info = {"count": str(len(page))}
+        if more:
+            info["cursor"] = self.store.issue_cursor(self.account_id, page[-1][0])
+        return {"success": True, "errors": [], "result": [ev for _, ev in page],
+                "result_info": info}
+
+    def list_product_categories(self, res, ids, query, body):
+        return {"success": True, "errors": [], "result": PRODUCT_CATEGORIES}
+
+    def list_audit_v1(self, res, ids, query, body):
+        """GET /accounts/{a}/audit_logs (version 1): the same events, in v1's shape and
+        vocabulary; page-number paging without result_info."""
+        ident = query_value(query, "id")
+        bool_param(query, "export", False)    # accepted; the answer is JSON all the same
+        action_type = query_value(query, "action.type")
+        network = None
+        actor_ip = query_value(query, "actor.ip")
+        if actor_ip is not None:
+            try:
+                network = ipaddress.ip_network(actor_ip, strict=False)
+            except ValueError:
+                raise bad_param("actor.ip", "must be an IP address or a CIDR range")
+        actor_email = query_value(query, "actor.email")
+        if actor_email is not None and not EMAIL.match(actor_email):
+            raise bad_param("actor.email", "must be an email address")
+        since = time_param(query, "since")
+        before = time_param(query, "before")
+        zone_name = query_value(query, "zone.name")
+        direction = enum_param(query, "direction", ("desc", "asc"), "desc")
+        page, per_page = paging_params(query, 100, 1, 1000)
+        hide_user = bool_param(query, "hide_user_logs", False)
+        rows = []
+        for key, ev, _ in (reversed(self.events) if direction == "desc" else self.events):
+            if since is not None and key[0] < since:
+                continue
+            if before is not None and key[0] >= before:
+                continue
+            if ident is not None and ident.replace("-", "") != ev["id"]:
+                continue
+            if action_type is not None and V1_ACTIONS[ev["action"]["type"]] != action_type:
+                continue
+            actor = ev["actor"]
+            if actor_email is not None and \
+                    (actor.get("email") or "").lower() != actor_email.lower():
+                continue
+            if network is not None:
+                try:
+                    if ipaddress.ip_address(actor.get("ip_address", "")) not in network:
+                        continue
+                except ValueError:
+                    continue
+            if zone_name is not None and ev.get("zone", {}).get("name") != zone_name:
+                continue
+            if hide_user and ev["resource"]["scope"]["type"] == "user":
+                continue
+            rows.append(ev)
+        start = (page - 1) * per_page
+        return {"success": True, "errors": [], "messages": [],
+                "result": [v1_event(ev) for ev in rows[start:start + per_page]]}
+
+    # ----------------------------------------------------------------- the account
+
+    def render_account(self):
+        out = {"id": self.account_id, "name": self.name, "type": self.type,
+               "created_on": self.created_on, "settings": self.settings}
+        if self.managed_by is not None:
+            out["managed_by"] = self.managed_by
+        return out
+
+    def get_account(self, res, ids, query, body):
+        return envelope(self.render_account())
+
+    # ----------------------------------------------------------------- API tokens
+
+    def token_status(self, t, now):
+        if t["expires_at"] is not None and t["expires_at"] <= now:
+            return "expired"
+        return t["status"]
+
+    def render_token(self, t, now=None):
+        out = {"id": t["id"], "name": t["name"],
+               "status": self.token_status(t, now or utcnow()),
+               "issued_on": t["issued_on"], "modified_on": t["modified_on"]}
+        for field in ("last_used_on", "expires_on", "not_before"):
+            if t[field] is not None:
+                out[field] = t[field]
+        out["policies"] = t["policies"]
+        if t["condition"] is not None:
+            out["condition"] = t["condition"]
+        return out
+
+    def list_tokens(self, res, ids, query, body):
+        """GET /accounts/{a}/tokens: by issued_on (ties in creation order), ascending unless
+        direction=desc; expired tokens only with include_expired=true."""
+        page, per_page = paging_params(query, 20, 5, 50)
+        direction = enum_param(query, "direction", ("asc", "desc"))
+        include_expired = bool_param(query, "include_expired", False)
+        now = utcnow()
+        rows = sorted(self.tokens.values(), key=itemgetter("issued_at"),
+                      reverse=(direction == "desc"))
+        if not include_expired:
+            rows = [t for t in rows if self.token_status(t, now) != "expired"]
+        chunk, info = paginate(rows, page, per_page)
+        return envelope([self.render_token(t, now) for t in chunk], info)
+
+    def list_token_permission_groups(self, res, ids, query, body):
+        """GET /accounts/{a}/tokens/permission_groups: the whole catalog (not paged);
+        `name` an exact match, `scope` one of the group's scopes."""
+        name = query_value(query, "name")
+        scope = query_value(query, "scope")
+        return envelope([g for g in self.store.token_permission_groups
+                          if (name is None or g["name"] == name)
+                          and (scope is None or scope in g["scopes"])])
+
+    def parse_token_policy(self, pol, where, current):
+        """A token policy of a request body (iam_policy_with_permission_groups_and_resources).
+        `id` and the permission groups' `name` are read-only: a given id is kept when it
+        names one of the token's current policies, else the policy gets a new id."""
+        if not isinstance(pol, dict):
+            raise bad_body(f"'{where}' must be an object")
+        pid = pol.get("id")
+        if pid is not None and not isinstance(pid, str):
+            raise bad_body(f"'{where}.id' must be a string")
+        effect = require_string(pol, "effect", where + ".")
+        if effect not in ("allow", "deny"):
+            raise bad_body(f"'{where}.effect' must be one of allow, deny")
+        groups = []
+        for k, item in enumerate(require_list(pol, "permission_groups", where + ".")):
+            label = f"{where}.permission_groups[{k}]"
+            if not isinstance(item, dict):
+                raise bad_body(f"'{label}' must be an object")
+            gid = require_string(item, "id", label + ".")
+            group = self.store.token_pg_by_id.get(gid)
+            if group is None:
+                raise unknown_ref("permission group", gid)
+            out = {"id": gid, "name": group["name"]}
+            meta = item.get("meta")
+            if meta is not None:
+                if not isinstance(meta, dict):
+                    raise bad_body(f"'{label}.meta' must be an object")
+                for f in ("key", "value"):
+                    require_string(meta, f, label + ".meta.", required=False, nonempty=False)
+                out["meta"] = {f: meta[f] for f in ("key", "value") if meta.get(f) is not None}
+            groups.append(out)
+        if "resources" not in pol or pol["resources"] is None:
+            raise bad_body(f"'{where}.resources' is required")
+        resources = pol["resources"]
+        ok = isinstance(resources, dict) and all(
+            isinstance(v, str) or (isinstance(v, dict) and
+                                   all(isinstance(x, str) for x in v.values()))
+            for v in resources.values())
+        if not ok:
+            raise bad_body(f"'{where}.resources' must map each resource to \"*\", or to an "
+                           "object of resources mapped to \"*\"")
+        if pid is None or pid not in current:
+            pid = self.new_id("token_policy")
+        return {"id": pid, "effect": effect, "permission_groups": groups,
+                "resources": resources}
+
+    def parse_token_body(self, body, token=None):
+        """The body of POST (token None) or PUT (the token) .../tokens: iam_create_payload or
+        iam_token_body; name and policies are required. The read-only fields of a whole
+        token sent back (id, issued_on, modified_on, last_used_on) are ignored."""
+        body = require_object(body)
+        name = require_string(body, "name", maxlen=120)
+        current = {p["id"] for p in token["policies"]} if token else set()
+        policies = [self.parse_token_policy(p, f"policies[{k}]", current)
+                    for k, p in enumerate(require_list(body, "policies"))]
+        condition = None
+        if body.get("condition") is not None:
+            cond = body["condition"]
+            if not isinstance(cond, dict):
+                raise bad_body("'condition' must be an object")
+            condition = {}
+            rip = cond.get("request_ip")
+            if rip is not None:
+                if not isinstance(rip, dict):
+                    raise bad_body("'condition.request_ip' must be an object")
+                condition["request_ip"] = {}
+                for key in ("in", "not_in"):
+                    cidrs = require_list(rip, key, "condition.request_ip.", required=False)
+                    if cidrs is None:
+                        continue
+                    for k, c in enumerate(cidrs):
+                        try:
+                            ipaddress.ip_network(c, strict=False)
+                        except (TypeError, ValueError):
+                            raise bad_body(f"'condition.request_ip.{key}[{k}]' must be an "
+                                           "IPv4 or IPv6 CIDR")
+                    condition["request_ip"][key] = list(cidrs)
+        times = {}
+        for field in ("expires_on", "not_before"):
+            value = require_string(body, field, required=False)
+            at = None
+            if value is not None:
+                at = parse_rfc3339(value)
+                if at is None:
+                    raise bad_body(f"'{field}' must be an RFC 3339 date-time")
+                value = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+            times[field] = (value, at)
+        if times["expires_on"][1] is not None and times["not_before"][1] is not None \
+                and times["not_before"][1] >= times["expires_on"][1]:
+            raise bad_body("'not_before' must be before 'expires_on'")
+        status = None
+        if token is not None:
+            status = require_string(body, "status", required=False)
+            if status is not None and status not in ("active", "disabled", "expired"):
+                raise bad_body("'status' must be one of active, disabled, expired")
+            if status == "expired":
+                # a token read back and sent whole: expiry is not set, it follows expires_on
+                status = None
+        return {"name": name, "policies": policies, "condition": condition,
+                "expires_on": times["expires_on"][0], "expires_at": times["expires_on"][1],
+                "not_before": times["not_before"][0], "status": status}
+
+    def create_token(self, res, ids, query, body):
+        parsed = self.parse_token_body(body)
+        now = utcnow()
+        ts = fmt_time(now)
+        tid = self.new_id("token")
+        token = {"id": tid, "name": parsed["name"], "status": "active", "issued_on": ts,
+                 "issued_at": now, "modified_on": ts, "last_used_on": None,
+                 "expires_on": parsed["expires_on"], "expires_at": parsed["expires_at"],
+                 "not_before": parsed["not_before"], "policies": parsed["policies"],
+                 "condition": parsed["condition"]}
+        self.tokens[tid] = token
+        self.audit("create", "api_tokens", "api_token", tid, request=body)
+        out = self.render_token(token, now)
+        # The secret: in this answer only, never kept (it does not authenticate to the mock).
+        out["value"] = secrets.token_urlsafe(30)
+        return envelope(out)
+
+    def update_token(self, res, ids, query, body):
+        token = self.lookup(res, ids)
+        parsed = self.parse_token_body(body, token)
+        token = dict(token)
+        for field in ("name", "policies", "condition", "expires_on", "expires_at",
+                      "not_before"):
+            token[field] = parsed[field]
+        if parsed["status"] is not None:
+            token["status"] = parsed["status"]
+        token["modified_on"] = fmt_time(utcnow())
+        self.tokens[token["id"]] = token
+        self.audit("update", "api_tokens", "api_token", token["id"], request=body)
+        return envelope(self.render_token(token))
+
+    def delete_token(self, res, ids, query, body):
+        tid = self.lookup(res, ids)["id"]
+        del self.tokens[tid]
+        self.audit("delete", "api_tokens", "api_token", tid)
+        return envelope({"id": tid})
 
     # ----------------------------------------------------------------- rendering
 
@@ -648,6 +1730,7 @@ class Store:
         self.groups[gid] = g
         self.group_members[gid] = {}
         self.changed()
+        self.audit("create", "iam", "user_group", gid, request=body)
         return envelope(self.render_group(g))
 
     def update_user_group(self, res, ids, query, body):
@@ -667,6 +1750,7 @@ class Store:
         g["modified_on"] = now_ts()
         self.groups[g["id"]] = g
         self.changed()
+        self.audit("update", "iam", "user_group", g["id"], request=body)
         return envelope(self.render_group(g))
 
     def delete_user_group(self, res, ids, query, body):
@@ -675,6 +1759,7 @@ class Store:
         for mid in self.group_members.pop(gid, {}):
             self.member_groups.get(mid, set()).discard(gid)
         self.changed()
+        self.audit("delete", "iam", "user_group", gid)
         return envelope({"id": gid})
 
     # ----------------------------------------------------------------- user group members
@@ -691,6 +1776,8 @@ class Store:
             gm[mid] = ts
             self.member_groups.setdefault(mid, set()).add(gid)
         self.changed()
+        for mid in mids:
+            self.audit("create", "iam", "user_group_member", mid, request={"id": mid})
         # The spec answers an array of the members added (in body order).
         return envelope([self.render_group_member(self.members[mid]) for mid in mids])
 
@@ -709,6 +1796,13 @@ class Store:
             self.member_groups.setdefault(mid, set()).add(gid)
         self.group_members[gid] = new
         self.changed()
+        # what changed: the members added, then the members removed
+        for mid in new:
+            if mid not in old:
+                self.audit("create", "iam", "user_group_member", mid, request={"id": mid})
+        for mid in old:
+            if mid not in new:
+                self.audit("delete", "iam", "user_group_member", mid)
         return envelope([self.render_group_member(self.members[mid]) for mid in mids])
 
     def delete_group_member(self, res, ids, query, body):
@@ -717,6 +1811,7 @@ class Store:
         del self.group_members[gid][m.id]
         self.member_groups.get(m.id, set()).discard(gid)
         self.changed()
+        self.audit("delete", "iam", "user_group_member", m.id)
         return envelope(self.render_group_member(m))
 
     # ----------------------------------------------------------------- account members
@@ -754,6 +1849,7 @@ class Store:
         self.members[mid] = m
         self.emails[email.lower()] = mid
         self.changed()
+        self.audit("create", "members", "account_member", mid, request=body)
         return envelope(self.render_member(m))
 
     def update_member(self, res, ids, query, body):
@@ -782,6 +1878,7 @@ class Store:
         if parsed is not None:
             m.policies = self.build_policies(parsed, m.policies)
         self.changed()
+        self.audit("update", "members", "account_member", m.id, request=body)
         return envelope(self.render_member(m))
 
     def delete_member(self, res, ids, query, body):
@@ -793,6 +1890,7 @@ class Store:
         for gid in self.member_groups.pop(mid, set()):
             self.group_members.get(gid, {}).pop(mid, None)
         self.changed()
+        self.audit("delete", "members", "account_member", mid)
         return envelope({"id": mid})
 
     # ----------------------------------------------------------------- resource groups
@@ -824,6 +1922,7 @@ class Store:
         rg = {"id": rid, "name": name, "scope": scope, "meta": {"editable": "true"}}
         self.resource_groups[rid] = rg
         self.changed()
+        self.audit("create", "iam", "resource_group", rid, request=body)
         return envelope(rg)
 
     def update_resource_group(self, res, ids, query, body):
@@ -840,12 +1939,14 @@ class Store:
             rg["scope"] = scope
         self.resource_groups[rg["id"]] = rg
         self.changed()
+        self.audit("update", "iam", "resource_group", rg["id"], request=body)
         return envelope(rg)
 
     def delete_resource_group(self, res, ids, query, body):
         rid = self.lookup(res, ids)["id"]
         del self.resource_groups[rid]
         self.changed()
+        self.audit("delete", "iam", "resource_group", rid)
         return envelope({"id": rid})
 
 
@@ -968,13 +2069,19 @@ RESOURCES = {r.name: r for r in (
                       ("label", lambda p: p["meta"].get("label"), "exact"))),
     Resource("resource_groups", "Resource group", "resource_groups",
              filters=(("id", ITEM_ID, "exact"), ("name", ITEM_NAME, "exact"))),
+    # Served by their own handlers; here for lookup (the 404 of a token).
+    Resource("tokens", "Token", "tokens", render="render_token"),
 )}
 
 # Routes: path segments after /client/v4 ("{id}" = 32 lowercase hex) -> the resource in
-# RESOURCES and {method: Store handler}; every handler is called with that resource, the
-# path's ids, the query and the body. Handlers that take a JSON body are listed in
-# BODY_HANDLERS.
+# RESOURCES (or None) and {method: handler}, and optionally the route's options: "auth",
+# the credentials it takes ("any": an API token or the email + Global API key pair;
+# "token": an API token only), and "errors", the style of its error answers (see
+# error_body). A path under /accounts/{id} is served by that Account's handler, any other
+# by the Store's; every handler is called with the resource, the path's ids, the query and
+# the body. Handlers that take a JSON body are listed in BODY_HANDLERS.
 ID = None
+TOKEN_ONLY = {"auth": "token"}
 ROUTES = [
     (("accounts", ID, "iam", "user_groups"), "user_groups",
      {"GET": "list_items", "POST": "create_user_group"}),
@@ -996,18 +2103,31 @@ ROUTES = [
      {"GET": "list_items", "POST": "create_resource_group"}),
     (("accounts", ID, "iam", "resource_groups", ID), "resource_groups",
      {"GET": "get_item", "PUT": "update_resource_group", "DELETE": "delete_resource_group"}),
+    (("accounts",), None, {"GET": "list_accounts"}),
+    (("accounts", ID), None, {"GET": "get_account"}),
+    (("accounts", ID, "tokens"), "tokens",
+     {"GET": "list_tokens", "POST": "create_token"}, TOKEN_ONLY),
+    (("accounts", ID, "tokens", "permission_groups"), None,
+     {"GET": "list_token_permission_groups"}, TOKEN_ONLY),
+    (("accounts", ID, "tokens", ID), "tokens",
+     {"GET": "get_item", "PUT": "update_token", "DELETE": "delete_token"}, TOKEN_ONLY),
+    (("accounts", ID, "logs", "audit"), None, {"GET": "list_audit_v2"}, {"errors": "v2"}),
+    (("accounts", ID, "logs", "audit", "product_categories"), None,
+     {"GET": "list_product_categories"}, {"errors": "v2"}),
+    (("accounts", ID, "audit_logs"), None, {"GET": "list_audit_v1"}, {"errors": "v1"}),
 ]
 BODY_HANDLERS = {"create_user_group", "update_user_group", "add_group_members",
                  "replace_group_members", "create_member", "update_member",
-                 "create_resource_group", "update_resource_group"}
+                 "create_resource_group", "update_resource_group", "create_token",
+                 "update_token"}
 
 
 def match_route(path):
-    """(resource, methods, ids) for an API path, or None when no route matches."""
+    """(resource, methods, ids, options) for an API path, or None when no route matches."""
     if not path.startswith(API_PREFIX + "/"):
         return None
     segs = path[len(API_PREFIX) + 1:].split("/")
-    for pattern, resource, methods in ROUTES:
+    for pattern, resource, methods, *opts in ROUTES:
         if len(pattern) != len(segs):
             continue
         ids = []
@@ -1019,7 +2139,8 @@ def match_route(path):
             elif want != got:
                 break
         else:
-            return RESOURCES[resource], methods, ids
+            options = {"auth": "any", "errors": "v4", **(opts[0] if opts else {})}
+            return (RESOURCES[resource] if resource else None), methods, ids, options
     return None
 
 
@@ -1335,19 +2456,26 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return "key"
         return "none"
 
-    def check_auth(self, store):
+    def check_auth(self, store, mode="any"):
+        """The request's credential ("token" or "key"), or the API's error answer. mode
+        "token": the route takes API tokens only (the spec declares api_token alone for the
+        account-owned token endpoints), so the email + Global API key pair, even a right
+        one, is refused as a wrong credential is (403 10000)."""
         auth = self.headers.get("Authorization")
         if auth is not None and auth.startswith("Bearer "):
             if auth[len("Bearer "):].strip() != store.token:
                 raise ApiError(403, 10000, "Authentication error")
-            return
+            return "token"
         email = self.headers.get("X-Auth-Email")
         key = self.headers.get("X-Auth-Key")
         if email is None or key is None:
             raise ApiError(400, 9106, "Missing X-Auth-Key, X-Auth-Email or Authorization "
                                       "headers")
+        if mode == "token":
+            raise ApiError(403, 10000, "Authentication error")
         if email.strip() != store.auth_email or key.strip() != store.auth_key:
             raise ApiError(403, 10000, "Authentication error")
+        return "key"
 
     def api(self, path, query, body):
         srv = self.server
@@ -1422,22 +2550,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         """(status, body bytes, headers) for one API request. Called with the lock held.
         method: another than the request's own; trusted: sent by another admin (a
         "meanwhile" fault), whose credentials are valid."""
+        style = "v4"
+        target = None
         try:
             route = match_route(path)
             if route is None:
                 raise ApiError(*NO_ROUTE)
-            res, methods, ids = route
-            name = methods.get(method or self.command)
+            res, methods, ids, options = route
+            style = options["errors"]
+            method = method or self.command
+            name = methods.get(method)
             if name is None:
                 allow = ", ".join(methods)
                 raise ApiError(405, 10405, "Method not allowed", {"Allow": allow})
-            if not trusted:
-                self.check_auth(store)
-            if ids[0] != store.account_id:
-                raise ApiError(403, 9109, "Unauthorized to access requested resource")
-            params = {}
-            for k, v in parse_qsl(query, keep_blank_values=True):
-                params.setdefault(k, v)       # the first value of a repeated parameter wins
+            auth = "other" if trusted else self.check_auth(store, options["auth"])
+            target = store
+            if ids:
+                target = store.accounts.get(ids[0])
+                if target is None:
+                    raise ApiError(403, 9109, "Unauthorized to access requested resource")
+            # the first value of a repeated parameter wins, except where one is an array
+            params = Query(query)
             parsed = None
             if name in BODY_HANDLERS:
                 if not body.strip():
@@ -1446,15 +2579,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     parsed = json.loads(body.decode("utf-8"))
                 except (UnicodeDecodeError, ValueError):
                     raise bad_json("not valid JSON")
-            result = getattr(store, name)(res, ids, params, parsed)
+            if target is not store and method != "GET":
+                target.ctx = self.write_context(store, target, auth, method, path)
+            result = getattr(target, name)(res, ids, params, parsed)
             return 200, dumps(result), None
         except ApiError as e:
-            return e.status, dumps(error_envelope(e.code, e.message)), e.headers
+            return e.status, dumps(error_body(style, e.code, e.message)), e.headers
         except Exception:
             # A bug in the mock: say so on stderr, and answer (a dropped connection would
             # look like an injected "reset" fault to the client under test).
             traceback.print_exc()
-            return 500, dumps(error_envelope(10500, "Internal error in the mock")), None
+            return 500, dumps(error_body(style, 10500, "Internal error in the mock")), None
+        finally:
+            if target is not None and target is not store:
+                target.ctx = None
+
+    def write_context(self, store, account, auth, method, path):
+        """Who makes an API write, for the account's audit log: the actor of the request's
+        credential (the mock's token: the account's token that stands for it; the Global API
+        key: the admin user; a "meanwhile" fault: another admin in the dashboard)."""
+        ip = self.client_address[0] if self.client_address else "127.0.0.1"
+        agent = self.headers.get("User-Agent")
+        if auth == "token":
+            actor = account.token_actor(ip)
+        elif auth == "key":
+            actor = account.key_actor(ip)
+        else:
+            actor = dict(OTHER_ADMIN, id=md5_id(store.seed, "user", "other-admin"))
+            agent = OTHER_ADMIN_AGENT
+        return {"actor": actor, "method": method, "user_agent": agent,
+                "uri": path[len(API_PREFIX):], "ray": store.next_ray()}
 
     def send_fault(self, fault):
         kind = fault["kind"]
@@ -1541,6 +2695,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "latency": ("POST",),
             "ratelimit": ("POST",),
             "health": ("GET",),
+            "audit": ("GET",),
         }
         if what not in routes:
             self.send(404, {"ok": False, "error": f"no control endpoint {path}"})
@@ -1559,6 +2714,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         try:
             if what == "health":
                 self.send(200, {"ok": True})
+            elif what == "audit":
+                self.send(200, {"events": read_audit(srv, query)})
             elif what == "reset":
                 params = parse_reset(spec)
                 with srv.lock:
@@ -1603,6 +2760,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send(200, {"ok": True})
         except ValueError as e:
             self.send(400, {"ok": False, "error": str(e)})
+
+
+def read_audit(srv, query):
+    """GET /__mock/audit[?account=ID][&last=N][&own=1]: an account's audit log events (the
+    first account's by default), oldest first: the last N (default all), only those of the
+    API writes made since the reset with own=1. Raises ValueError."""
+    q = dict(parse_qsl(query))
+    last = q.get("last")
+    if last is not None and not DECIMAL.match(last):
+        raise ValueError("last must be a whole number")
+    own = q.get("own") in ("1", "true", "yes")
+    with srv.lock:
+        account = srv.store.accounts.get(q.get("account") or srv.store.account_id)
+        if account is None:
+            raise ValueError(f"no account {q.get('account')}")
+        events = [ev for _, ev, mine in account.events if mine or not own]
+    if last is not None:
+        events = events[len(events) - int(last):] if int(last) else []
+    return events
 
 
 def parse_ratelimit(spec):
@@ -1651,8 +2827,9 @@ def parse_reset(spec):
             if isinstance(v, bool) or not isinstance(v, int):
                 raise ValueError("seed must be an integer")
         else:
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= COUNT_LIMITS[k]:
-                raise ValueError(f"{k} must be an integer between 0 and {COUNT_LIMITS[k]}")
+            lo = 1 if k == "accounts" else 0
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= COUNT_LIMITS[k]:
+                raise ValueError(f"{k} must be an integer between {lo} and {COUNT_LIMITS[k]}")
         params[k] = v
     return params
 
