@@ -8,9 +8,13 @@ and the exit status is non-zero.
 
     reset [--seed N] [--account-id X] [--user-groups N] [--members-per-group N]
           [--empty-groups N] [--account-members N] [--roles N] [--permission-groups N]
-          [--resource-groups N] [--token T] [--email E] [--key K]
+          [--resource-groups N] [--token T] [--email E] [--key K] [--tokens N]
+          [--audit-events N] [--accounts N]
                     rebuild the seeded data (unspecified parameters take their defaults);
-                    also clears the request log, faults, latency and rate limit
+                    also clears the request log, faults, latency and rate limit. --tokens:
+                    account-owned API tokens per account; --audit-events: seeded audit log
+                    events per account; --accounts: how many accounts (the first is
+                    --account-id)
     log [--keep] [--body]
                     print one line per logged API request, "METHOD PATH[?QUERY][ BODY]"
                     with the /client/v4 prefix removed; then clear the log unless --keep
@@ -44,6 +48,15 @@ and the exit status is non-zero.
                     window resets. --header sends that raw line instead; --off: no limit
     wait [--timeout SECONDS]
                     wait until the mock answers /__mock/health (default 10 s)
+    audit [--last N] [--all] [--account ID] [--time] [--json]
+                    print an account's audit log (the first account's by default), oldest
+                    first, one event a line: "TYPE PRODUCT/RESOURCE_TYPE RESOURCE_ID
+                    METHOD URI by CONTEXT[:TOKEN NAME or EMAIL]", with " (failure)" after a
+                    failed action and the time first with --time. Only the events of the
+                    API writes made since the reset, unless --all (the seeded history
+                    too); the last N of them with --last. --json: the events as the API
+                    answers them, one JSON object a line. Reading it is not an API
+                    request: the request log is left as it is
 """
 
 import argparse
@@ -52,6 +65,7 @@ import json
 import os
 import sys
 import time
+from urllib.parse import urlencode
 
 API_PREFIX = "/client/v4"
 FAULT_KINDS = ("status", "delay", "malformed", "truncated", "html", "reset", "success_false",
@@ -114,7 +128,7 @@ def cmd_reset(a):
     body = {}
     for name in ("seed", "account_id", "user_groups", "members_per_group", "empty_groups",
                  "account_members", "roles", "permission_groups", "resource_groups",
-                 "token", "email", "key"):
+                 "token", "email", "key", "tokens", "audit_events", "accounts"):
         value = getattr(a, name)
         if value is not None:
             body[name] = value
@@ -200,6 +214,47 @@ def cmd_wait(a):
         time.sleep(0.1)
 
 
+def audit_line(ev, with_time):
+    """One audit event, compactly (no time unless asked: the rest is deterministic)."""
+    res = ev.get("resource", {})
+    raw = ev.get("raw", {})
+    actor = ev.get("actor", {})
+    action = ev.get("action", {})
+    who = actor.get("context") or actor.get("type", "?")
+    name = actor.get("token_name") or actor.get("email")
+    line = (f"{action.get('type')} {res.get('product')}/{res.get('type')} "
+            f"{res.get('id', '-')} {raw.get('method')} {raw.get('uri')} by {who}"
+            + (f":{name}" if name else ""))
+    if action.get("result") != "success":
+        line += f" ({action.get('result')})"
+    if with_time:
+        line = f"{action.get('time')} {line}"
+    return line
+
+
+def cmd_audit(a):
+    query = {}
+    if a.account:
+        query["account"] = a.account
+    if a.last is not None:
+        query["last"] = a.last
+    if not a.all:
+        query["own"] = 1
+    events = call("GET", "/__mock/audit" + ("?" + urlencode(query) if query else ""))["events"]
+    if a.json:
+        out("".join(json.dumps(ev, ensure_ascii=False, separators=(",", ":")) + "\n"
+                    for ev in events))
+    else:
+        out("".join(audit_line(ev, a.time) + "\n" for ev in events))
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
 def nonneg_int(text):
     value = int(text)
     if value < 0:
@@ -217,8 +272,9 @@ def parser():
     p.add_argument("--seed", type=int)
     p.add_argument("--account-id", dest="account_id")
     for opt in ("user-groups", "members-per-group", "empty-groups", "account-members",
-                "roles", "permission-groups", "resource-groups"):
+                "roles", "permission-groups", "resource-groups", "tokens", "audit-events"):
         p.add_argument("--" + opt, dest=opt.replace("-", "_"), type=nonneg_int)
+    p.add_argument("--accounts", type=positive_int)
     p.add_argument("--token")
     p.add_argument("--email")
     p.add_argument("--key")
@@ -275,6 +331,15 @@ def parser():
     p = sub.add_parser("wait", help="wait for the mock to come up")
     p.add_argument("--timeout", type=float, default=10.0)
     p.set_defaults(func=cmd_wait)
+
+    p = sub.add_parser("audit", help="print an account's audit log")
+    p.add_argument("--last", type=nonneg_int, help="only the last N events")
+    p.add_argument("--all", action="store_true",
+                   help="the seeded history too, not only the API writes since the reset")
+    p.add_argument("--account", help="the account's id (default: the first account)")
+    p.add_argument("--time", action="store_true", help="each event's time first")
+    p.add_argument("--json", action="store_true", help="the events as JSON, one a line")
+    p.set_defaults(func=cmd_audit)
     return ap
 
 
