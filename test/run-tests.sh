@@ -9,7 +9,9 @@
 # TLS transports a TLS front before the mock (test/pgcluster.sh), `make
 # installcheck` (pg_regress) of the pass's suites against them, the
 # credential check, and the cluster stopped again. The passes:
-#   http1      every suite (REGRESS), plain HTTP/1.1 to the mock
+#   http1      every suite (REGRESS), plain HTTP/1.1 to the mock; then the
+#              documentation's runnable SQL examples (test/docs-examples.py),
+#              one test per page of README.md and docs/
 #   h2         every suite, and transport, TLS + HTTP/2 through the front
 #   tls-http1  concurrency, resilience and transport, TLS + HTTP/1.1 through
 #              the front
@@ -22,7 +24,8 @@
 # and the ports as test/lib.sh says):
 #   CFIAM_TRANSPORTS  the passes, in order (default "http1 h2 tls-http1")
 #   CFIAM_SUITES      the suites of every pass, instead of the lists above
-#                     (e.g. CFIAM_TRANSPORTS=h2 CFIAM_SUITES="errors concurrency")
+#                     (e.g. CFIAM_TRANSPORTS=h2 CFIAM_SUITES="errors concurrency");
+#                     the documentation's examples are then left out
 #
 # Its last line is the summary `N passed, M failed` over all passes together,
 # and its exit status is non-zero if any pass failed (pg_regress's status of
@@ -53,6 +56,9 @@ PRELOAD_ONLY_SUITES="cache_shared limits_shared"
 # The pass whose cluster has shared_preload_libraries = 'cfiam'; the others
 # run cfiam loaded on first use, each backend with its own cache.
 PRELOAD_TRANSPORT="http1"
+# The pass that also runs the documentation's examples, against its cluster
+# and mock once its suites are done.
+DOCS_TRANSPORT="http1"
 
 OUT="$(mktemp -t cfiam-installcheck.XXXXXX)"
 FAST_BIN="$(mktemp -d -t cfiam-bin.XXXXXX)"
@@ -82,6 +88,14 @@ suites_of() {
 }
 
 words() { set -f; set -- $1; set +f; echo "$#"; }
+
+# The documentation pages whose examples pass $1 runs (none unless it is
+# DOCS_TRANSPORT and every suite runs).
+docs_of() {
+    if [ "$1" = "$DOCS_TRANSPORT" ] && [ -z "${CFIAM_SUITES:-}" ]; then
+        python3 "$ROOT/test/docs-examples.py" --list
+    fi
+}
 
 print_summary() {
     [ "$SUMMARY_DONE" -eq 1 ] && return
@@ -121,7 +135,7 @@ if [ -z "$ALL_SUITES" ]; then
     ALL_SUITES="$(find sql -maxdepth 1 -name '*.sql' -printf '%f\n' 2>/dev/null | sed 's/\.sql$//' | sort | tr '\n' ' ')"
 fi
 for t in $TRANSPORTS; do
-    PENDING=$((PENDING + $(words "$(suites_of "$t")")))
+    PENDING=$((PENDING + $(words "$(suites_of "$t")") + $(words "$(docs_of "$t")")))
 done
 
 # The suites start test/mockctl.py (`\! python3 $MOCKCTL ...`) some 400
@@ -149,9 +163,11 @@ BASE="$CFIAM_PGDATA"
 # credential check; results kept in results-$1/. Adds to PASSED, FAILED and
 # (first failure) STATUS.
 run_pass() {
-    local t="$1" suites n status passed failed pg_status keep start secs preload
+    local t="$1" suites n status passed failed pg_status keep start secs preload docs ndocs docs_passed
     suites="$(suites_of "$t")"
     n="$(words "$suites")"
+    docs="$(docs_of "$t")"
+    ndocs="$(words "$docs")"
     keep="$ROOT/results-$t"
     rm -rf "$keep" "$ROOT/results" regression.diffs regression.out
     start=$SECONDS
@@ -162,9 +178,9 @@ run_pass() {
     # Exports PGHOST, PGPORT, PGUSER, CFIAM_MOCK_PORT, CFIAM_TRANSPORT,
     # CFIAM_API_URL and CFIAM_CA_FILE of that cluster, mock and front.
     if ! CFIAM_PRELOAD="$preload" cluster_start "$t"; then
-        echo "== transport $t: the cluster did not start; its $n tests count as failed"
-        FAILED=$((FAILED + n))
-        PENDING=$((PENDING - n))
+        echo "== transport $t: the cluster did not start; its $((n + ndocs)) tests count as failed"
+        FAILED=$((FAILED + n + ndocs))
+        PENDING=$((PENDING - n - ndocs))
         [ "$STATUS" -ne 0 ] || STATUS=1
         return 0
     fi
@@ -183,6 +199,18 @@ run_pass() {
     fi
     passed="$(count_passed "$OUT")"
     failed="$(count_failed "$OUT")"
+
+    # The documentation's examples, one test per page; a page that did not
+    # report ok counts as failed. Their output goes to results/ (docs-*.out).
+    if [ "$ndocs" -gt 0 ]; then
+        echo "== transport $t: the documentation's examples ($ndocs pages)"
+        # shellcheck disable=SC2086
+        PSQL="$PSQL" python3 "$ROOT/test/docs-examples.py" --out "$ROOT/results" $docs 2>&1 | tee "$OUT" || true
+        docs_passed="$(count_passed "$OUT")"
+        passed=$((passed + docs_passed))
+        failed=$((failed + ndocs - docs_passed))
+        [ "$docs_passed" -eq "$ndocs" ] || [ "$status" -ne 0 ] || status=1
+    fi
 
     # No credential in any message or log (the suites ran at log_min_messages
     # debug1, so retries and other debug lines are checked too).
@@ -226,7 +254,7 @@ run_pass() {
     echo "== transport $t: $passed passed, $failed failed ($((secs / 60))m$((secs % 60))s; results in results-$t/)"
     PASSED=$((PASSED + passed))
     FAILED=$((FAILED + failed))
-    PENDING=$((PENDING - n))
+    PENDING=$((PENDING - n - ndocs))
 }
 
 for t in $TRANSPORTS; do
