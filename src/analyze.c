@@ -116,13 +116,13 @@ sample_listing(CfSampler *s, const char *account_id)
 	cJSON	   *item;
 	double		total;
 
-	if (res->paged)
+	if (res->paging == CF_PAGING_PAGES)
 		path = psprintf("%s?page=1&per_page=%d", path, res->per_page_max);
 	doc = get_one(s, path, NULL);
 	rows = cf_list_result(doc, path);
 	cJSON_ArrayForEach(item, rows)
 		sample_object(s, item, NULL);
-	total = res->paged ? total_count(doc) : -1;
+	total = res->paging == CF_PAGING_PAGES ? total_count(doc) : -1;
 	return total >= 0 ? total : s->seen;
 }
 

@@ -153,6 +153,21 @@ typedef struct CfColumn
 	const char *body_field;		/* its field in a request body */
 } CfColumn;
 
+/*
+ * How a listing comes in pages (CfResource.paging).  The page size is
+ * between per_page_min and per_page_max either way.
+ */
+typedef enum CfPaging
+{
+	CF_PAGING_NONE,				/* one answer holds the whole list */
+	CF_PAGING_PAGES,			/* page=N&per_page=S; result_info.total_count
+								 * tells how many pages, which are then
+								 * fetched a window at a time */
+	CF_PAGING_CURSOR			/* limit=S, then cursor=C with C the previous
+								 * answer's result_info.cursor: one page after
+								 * the other, the number of pages unknown */
+} CfPaging;
+
 typedef struct CfResource
 {
 	const char *name;			/* value of the "resource" table option */
@@ -161,7 +176,7 @@ typedef struct CfResource
 	const char *item_path;		/* printf: account id, [parent id,] item id */
 	const struct CfResource *parent;	/* resource listed to find parents */
 	const char *parent_column;	/* column holding the parent id */
-	bool		paged;			/* takes page / per_page, answers result_info */
+	CfPaging	paging;
 	int			per_page_min;
 	int			per_page_max;
 	double		rows_estimate;	/* planner's guess for a full listing */

@@ -230,8 +230,9 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 /*
  * count(*) pushdown: SELECT count(*) FROM one listing, whose quals are all
  * sent to the API exactly, is answered by one request of the smallest page
- * size from result_info.total_count (every paged list has it; resource
- * groups are not paged and do not).  Not for GETs by id, nor for a fan-out
+ * size from result_info.total_count (every page-numbered list has it;
+ * resource groups are not paged, and the audit log, paged by cursor, counts
+ * only the rows of each answer).  Not for GETs by id, nor for a fan-out
  * over several groups (one total per group), nor with grouping, HAVING,
  * other aggregates, DISTINCT/FILTER/ORDER BY inside count, or quals
  * PostgreSQL must check itself.
@@ -278,7 +279,8 @@ cfGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 			return;
 
 	plan = cf_plan_quals(root, input_rel, input_rel->baserestrictinfo, &exprs, &local);
-	if (local != NIL || !plan->all_exact || plan->id_expr >= 0 || !plan->resource->paged)
+	if (local != NIL || !plan->all_exact || plan->id_expr >= 0 ||
+		plan->resource->paging != CF_PAGING_PAGES)
 		return;
 	if (plan->resource->parent && (plan->parent_expr < 0 || plan->parent_is_array))
 		return;

@@ -12,8 +12,9 @@
  *	 3. the catalog's rows_estimate.
  *
  * A scan's cost is its requests: a listing's page 1 is fetched alone, the
- * pages after it max_concurrency at a time, so a scan costs rounds of
- * requests (fdw_request_cost each) rather than requests.  A nested loop's
+ * pages after it max_concurrency at a time (a cursor's one at a time), so a
+ * scan costs rounds of requests (fdw_request_cost each) rather than
+ * requests.  A nested loop's
  * parameterized scan runs one unit per outer row and has no concurrency.
  *
  *-------------------------------------------------------------------------
@@ -167,7 +168,7 @@ cf_estimate_scan(PlannerInfo *root, RelOptInfo *baserel, const CfScanPlan *plan,
 	const CfResource *res = plan->resource;
 	double		total = cf_resource_rows(info, res, info->reltuples);
 	double		conc = parameterized ? 1 : Max(info->max_concurrency, 1);
-	double		per_page = res->paged ? res->per_page_max : 0;
+	double		per_page = res->paging != CF_PAGING_NONE ? res->per_page_max : 0;
 	List	   *pushed = NIL;
 	List	   *filters = filter_clauses(plan, clauses);
 	Selectivity pushed_sel;
@@ -221,10 +222,15 @@ cf_estimate_scan(PlannerInfo *root, RelOptInfo *baserel, const CfScanPlan *plan,
 		listed = total * pushed_sel;
 	}
 
-	/* each listing: page 1, then the rest of its pages */
+	/*
+	 * each listing: page 1, then the rest of its pages; a cursor's pages
+	 * come one after the other
+	 */
 	pages = per_page > 0 ? Max(1, ceil(listed / Max(units, 1) / per_page)) : 1;
 	est->requests += units * pages;
-	if (units > 1)
+	if (res->paging == CF_PAGING_CURSOR)
+		est->rounds += units * pages;
+	else if (units > 1)
 		est->rounds += ceil(units / conc) + ceil(units * (pages - 1) / conc);
 	else
 		est->rounds += units * (1 + ceil((pages - 1) / conc));

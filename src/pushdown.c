@@ -448,7 +448,7 @@ cf_plan_per_page(const CfScanPlan *plan, int64 limit_hint)
 {
 	const CfResource *res = plan->resource;
 
-	if (!res->paged)
+	if (res->paging == CF_PAGING_NONE)
 		return 0;
 	if (limit_hint >= 0 && limit_hint < res->per_page_max)
 		return (int) Max(limit_hint, (int64) res->per_page_min);
@@ -796,8 +796,19 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 		appendStringInfo(&buf, "%cdirection=%s", first ? '?' : '&', plan->direction);
 		first = false;
 	}
-	if (res->paged)
-		appendStringInfo(&buf, "%cpage=%s&per_page=%d", first ? '?' : '&',
-						 plan->count_only ? "1" : "N", per_page);
+	switch (res->paging)
+	{
+		case CF_PAGING_PAGES:
+			appendStringInfo(&buf, "%cpage=%s&per_page=%d", first ? '?' : '&',
+							 plan->count_only ? "1" : "N", per_page);
+			break;
+		case CF_PAGING_CURSOR:
+			/* page 1 has no cursor: each page after it, its predecessor's */
+			appendStringInfo(&buf, "%climit=%d (next pages: &cursor={result_info.cursor})",
+							 first ? '?' : '&', per_page);
+			break;
+		case CF_PAGING_NONE:
+			break;
+	}
 	return buf.data;
 }

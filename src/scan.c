@@ -8,8 +8,10 @@
  * a GET per id, one listing, one listing per parent id, or (for group
  * members with no group given) a listing of groups followed by a listing of
  * each group's members.  A pager (CfPager) reads one listing: page 1 alone,
- * then the pages total_count announces, a batch at a time.  One decoded page
- * is held at a time, in a memory context reset when the next page arrives.
+ * then the pages total_count announces, a batch at a time; or, paged by
+ * cursor, each page with the cursor the page before it gave.  One decoded
+ * page is held at a time, in a memory context reset when the next page
+ * arrives.
  * The request counters feed EXPLAIN ANALYZE.
  *
  * Planning (cfiam_fdw.c) hands over a CfScanPlan in fdw_private; this file
@@ -24,12 +26,14 @@
 #include "access/sysattr.h"
 #include "catalog/pg_type.h"
 #include "commands/explain.h"
+#include "common/hashfn.h"
 #include "executor/executor.h"
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -46,13 +50,15 @@
  * A paged listing (or a single GET) being read.  Page 1 is fetched alone;
  * when it tells how many rows there are, the following pages are fetched
  * a batch at a time (a "window" of raw bodies, max_concurrency of them in
- * flight at once) and decoded one at a time, in page order.
+ * flight at once) and decoded one at a time, in page order.  A listing
+ * paged by cursor learns where its next page starts only from the answer
+ * before it: its pages come one at a time.
  */
 typedef struct CfPager
 {
 	char	   *path;			/* path without query, in the query context */
 	const char *query;			/* "?a=b&" prefix, or "?" (filters) */
-	bool		paged;
+	CfPaging	paging;
 	int			per_page;
 	int64		row_limit;		/* rows the executor may want, or -1 */
 	bool		active;
@@ -66,8 +72,13 @@ typedef struct CfPager
 	int64		total;			/* total_count first given, or -1 */
 	char	  **prev_ids;		/* ids of the previous page, sorted */
 	int			nprev;
+	char	   *next_cursor;	/* cursor paging: where the next page starts
+								 * (NULL on page 1), in listing_cxt */
+	HTAB	   *cursors_seen;	/* cursor paging: every cursor answered so
+								 * far, in listing_cxt */
 	MemoryContext ids_cxt;		/* holds prev_ids */
-	MemoryContext listing_cxt;	/* holds path: reset by pager_start */
+	MemoryContext listing_cxt;	/* holds path and cursors: reset by
+								 * pager_start */
 	MemoryContext cxt;			/* holds the current page */
 	MemoryContext window_cxt;	/* holds the window's raw bodies */
 	CfHttpResponse *window;		/* pages window_first .. + window_n - 1 */
@@ -616,7 +627,7 @@ start_scan(ForeignScanState *node)
 
 /* Start reading a listing (first page fetched lazily). */
 static void
-pager_start(CfPager *pg, const char *path, const char *query, bool paged,
+pager_start(CfPager *pg, const char *path, const char *query, CfPaging paging,
 			int per_page, int64 row_limit)
 {
 	MemoryContextReset(pg->cxt);
@@ -624,7 +635,7 @@ pager_start(CfPager *pg, const char *path, const char *query, bool paged,
 	MemoryContextReset(pg->listing_cxt);
 	pg->path = MemoryContextStrdup(pg->listing_cxt, path);
 	pg->query = query;
-	pg->paged = paged;
+	pg->paging = paging;
 	pg->per_page = per_page;
 	pg->row_limit = row_limit;
 	pg->active = true;
@@ -645,24 +656,39 @@ pager_start(CfPager *pg, const char *path, const char *query, bool paged,
 	MemoryContextReset(pg->ids_cxt);
 	pg->prev_ids = NULL;
 	pg->nprev = 0;
+	pg->next_cursor = NULL;
+	pg->cursors_seen = NULL;
 }
 
-/* The path and query of one page of a listing (or of the unpaged list). */
+/*
+ * The path and query of one page of a listing (or of the unpaged list): a
+ * page number, or for cursor paging the cursor the page before gave (NULL
+ * on page 1).
+ */
 static char *
-page_path(const char *path, const char *query, bool paged, int per_page, int page)
+page_path(const char *path, const char *query, CfPaging paging, int per_page,
+		  int page, const char *cursor)
 {
-	if (paged)
-		return psprintf("%s?%spage=%d&per_page=%d", path, query, page, per_page);
-	else if (*query)
+	switch (paging)
+	{
+		case CF_PAGING_PAGES:
+			return psprintf("%s?%spage=%d&per_page=%d", path, query, page, per_page);
+		case CF_PAGING_CURSOR:
+			return psprintf("%s?%slimit=%d%s%s", path, query, per_page,
+							cursor ? "&cursor=" : "", cursor ? cf_escape(cursor) : "");
+		case CF_PAGING_NONE:
+			break;
+	}
+	if (*query)
 		return psprintf("%s?%.*s", path, (int) strlen(query) - 1, query);
-	else
-		return pstrdup(path);
+	return pstrdup(path);
 }
 
 static char *
 pager_page_path(CfPager *pg, int page)
 {
-	return page_path(pg->path, pg->query, pg->paged, pg->per_page, page);
+	return page_path(pg->path, pg->query, pg->paging, pg->per_page, page,
+					 pg->next_cursor);
 }
 
 /* JSON number member of result_info, or -1 */
@@ -804,7 +830,8 @@ static CfHttpResponse *
 page_response(CfScanState *st, CfPager *pg, CfHttpResponse *local,
 			  char **path_and_query)
 {
-	if (pg->paged && pg->next_page > 1 && pg->next_page <= pg->last_page &&
+	if (pg->paging == CF_PAGING_PAGES && pg->next_page > 1 &&
+		pg->next_page <= pg->last_page &&
 		st->max_concurrency > 1 &&
 		!(pg->window_n > 0 && pg->next_page < pg->window_first + pg->window_n))
 		pager_fill_window(st, pg);
@@ -858,7 +885,7 @@ pager_advance(CfPager *pg, cJSON *doc, int64 count, const char *path_and_query)
 				 errhint("Run the query again.")));
 	if (total >= 0 && pg->total < 0 && pg->next_page == 1)
 		pg->total = total;
-	if (pg->next_page == 1 && pg->paged && total >= 0 && page_size > 0)
+	if (pg->next_page == 1 && pg->paging == CF_PAGING_PAGES && total >= 0 && page_size > 0)
 	{
 		int64		rows = total;
 
@@ -867,8 +894,82 @@ pager_advance(CfPager *pg, cJSON *doc, int64 count, const char *path_and_query)
 		pg->last_page = (int) Min((rows + page_size - 1) / page_size, INT_MAX);
 	}
 	pg->next_page++;
-	if (!pg->paged || count == 0 || count < page_size || (total >= 0 && pg->seen >= total))
+	if (pg->paging != CF_PAGING_PAGES || count == 0 || count < page_size ||
+		(total >= 0 && pg->seen >= total))
 		pg->done = true;
+}
+
+/* An entry of CfPager.cursors_seen: a cursor, by its hash. */
+typedef struct CfCursorSeen
+{
+	uint64		hash;
+	char	   *cursor;
+} CfCursorSeen;
+
+/* Was this cursor answered before in the listing?  Remember it if not. */
+static bool
+cursor_seen_before(CfPager *pg, const char *cursor)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) cursor,
+										   (int) strlen(cursor), 0);
+	CfCursorSeen *entry;
+	bool		found;
+
+	if (pg->cursors_seen == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(CfCursorSeen);
+		ctl.hcxt = pg->listing_cxt;
+		pg->cursors_seen = hash_create("cfiam cursors seen", 64, &ctl,
+									   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	entry = hash_search(pg->cursors_seen, &hash, HASH_ENTER, &found);
+	if (!found)
+	{
+		entry->cursor = MemoryContextStrdup(pg->listing_cxt, cursor);
+		return false;
+	}
+	/* two cursors of one 64-bit hash: too rare to be worth a list */
+	return strcmp(entry->cursor, cursor) == 0;
+}
+
+/*
+ * After a page of a listing paged by cursor: its result_info.cursor is
+ * where the next page starts.  Nothing tells how many pages there are
+ * (result_info.count is the rows of this answer, as a string), so paging
+ * stops only on an empty page or an answer without a cursor (or with an
+ * empty one).  A cursor given before in the listing would have the scan
+ * read the same pages over and over: that answer is an error.
+ */
+static void
+cursor_advance(CfPager *pg, cJSON *doc, int64 count, const char *path_and_query)
+{
+	cJSON	   *info = cJSON_GetObjectItemCaseSensitive(doc, "result_info");
+	cJSON	   *cursor = cJSON_IsObject(info) ?
+		cJSON_GetObjectItemCaseSensitive(info, "cursor") : NULL;
+	int			page = pg->next_page++;
+
+	if (count == 0 || cursor == NULL || cJSON_IsNull(cursor) ||
+		(cJSON_IsString(cursor) && cursor->valuestring[0] == '\0'))
+	{
+		pg->done = true;
+		return;
+	}
+	if (!cJSON_IsString(cursor))
+		ereport(ERROR,
+				(errcode(CF_ERRCODE_API_PROTOCOL),
+				 errmsg("Cloudflare API answer has a \"result_info.cursor\" that is not a string"),
+				 errdetail("Request: GET %s.", path_and_query)));
+	if (cursor_seen_before(pg, cursor->valuestring))
+		ereport(ERROR,
+				(errcode(CF_ERRCODE_API_PROTOCOL),
+				 errmsg("Cloudflare API answered page %d of a listing with a cursor it had already given",
+						page),
+				 errdetail("Following it would read the same pages again and again. Request: GET %s; result_info.cursor \"%.100s\".",
+						   path_and_query, cf_escape(cursor->valuestring))));
+	pg->next_cursor = MemoryContextStrdup(pg->listing_cxt, cursor->valuestring);
 }
 
 /*
@@ -926,10 +1027,13 @@ fetch_page(CfScanState *st, CfPager *pg)
 		response->body = NULL;
 	}
 
-	if (result && pg->paged)
+	if (result && pg->paging != CF_PAGING_NONE)
 		drop_repeated_rows(pg, result, path_and_query);
 	pg->seen += count;
-	pager_advance(pg, doc, count, path_and_query);
+	if (pg->paging == CF_PAGING_CURSOR)
+		cursor_advance(pg, doc, count, path_and_query);
+	else
+		pager_advance(pg, doc, count, path_and_query);
 	if (pg->next_page == 2)
 	{
 		note_page_one(st, pg);
@@ -1017,7 +1121,7 @@ fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 	bool		not_found;
 	MemoryContext oldcxt;
 
-	pager_start(pg, path, "", false, 0, -1);
+	pager_start(pg, path, "", CF_PAGING_NONE, 0, -1);
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
 	if (response == NULL)
 	{
@@ -1121,7 +1225,7 @@ fill_ahead(CfScanState *st)
 			st->ahead_paths[i] = by_id ?
 				cf_resource_path(res, st->account_id, st->parent_id, st->ahead_ids[i]) :
 				page_path(cf_resource_path(res, st->account_id, st->ahead_ids[i], NULL),
-						  st->query, res->paged, st->per_page, 1);
+						  st->query, res->paging, st->per_page, 1, NULL);
 		}
 		run_batch(st, st->ahead_paths, n, st->ahead, !by_id);
 	}
@@ -1156,7 +1260,7 @@ next_unit(CfScanState *st)
 			return false;
 		st->listed = true;
 		pager_start(&st->rows, cf_resource_path(res, st->account_id, NULL, NULL),
-					st->query, res->paged, st->per_page, st->limit_hint);
+					st->query, res->paging, st->per_page, st->limit_hint);
 		if (plan->filters == NIL)
 			st->rows.count_as = res;
 		return true;
@@ -1169,7 +1273,7 @@ next_unit(CfScanState *st)
 
 		st->listed = true;
 		pager_start(&st->parents, cf_resource_path(res->parent, st->account_id, NULL, NULL),
-					st->parent_query, res->parent->paged, res->parent->per_page_max, -1);
+					st->parent_query, res->parent->paging, res->parent->per_page_max, -1);
 		if (all_groups)
 			st->parents.count_as = res->parent;
 		st->fanout_counting = (plan->filters == NIL && all_groups);
@@ -1186,7 +1290,7 @@ next_unit(CfScanState *st)
 	strlcpy(st->parent_id, st->ahead_ids[st->ahead_pos], sizeof(st->parent_id));
 	st->unit_object = st->ahead_objects ? st->ahead_objects[st->ahead_pos] : NULL;
 	pager_start(&st->rows, cf_resource_path(res, st->account_id, st->parent_id, NULL),
-				st->query, res->paged, st->per_page, st->limit_hint);
+				st->query, res->paging, st->per_page, st->limit_hint);
 	if (st->ahead)
 	{
 		st->rows.first = &st->ahead[st->ahead_pos];
@@ -1221,7 +1325,7 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 		oldcxt = MemoryContextSwitchTo(st->rows.cxt);
 		path_and_query = page_path(cf_resource_path(res, st->account_id,
 													res->parent ? st->ids[0] : NULL, NULL),
-								   st->query, true, res->per_page_min, 1);
+								   st->query, CF_PAGING_PAGES, res->per_page_min, 1, NULL);
 		cf_http_get(st->conn, path_and_query, st->cache_ttl, &response);
 		count_answer(st, &response, true);
 		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
