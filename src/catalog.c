@@ -367,6 +367,42 @@ cf_is_member_status(const char *s)
 		strcmp(s, "rejected") == 0;
 }
 
+/* Is s one of "a|b|c"? */
+bool
+cf_is_one_of(const char *allowed, const char *s)
+{
+	size_t		len = strlen(s);
+	const char *p = allowed;
+
+	for (;;)
+	{
+		size_t		n = strcspn(p, "|");
+
+		if (n == len && strncmp(p, s, len) == 0)
+			return true;
+		if (p[n] == '\0')
+			return false;
+		p += n + 1;
+	}
+}
+
+/*
+ * An email address as the API's filters take one: something, one @,
+ * something, no spaces.
+ */
+bool
+cf_is_email(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	if (at == NULL || at == s || at[1] == '\0' || strchr(at + 1, '@'))
+		return false;
+	for (; *s; s++)
+		if (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+			return false;
+	return true;
+}
+
 /*
  * The path of a resource's listing (item_id NULL) or of one of its items:
  * the account, then the parent's id for a child resource (user group

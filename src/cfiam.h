@@ -36,6 +36,7 @@
 #include "nodes/pathnodes.h"
 #include "utils/relcache.h"
 #include "datatype/timestamp.h"
+#include "utils/date.h"
 
 #include <cjson/cJSON.h>
 
@@ -83,6 +84,7 @@ typedef enum CfJsonKind
 {
 	CF_JSON_STRING,				/* a JSON string */
 	CF_JSON_BOOL,				/* a JSON true/false */
+	CF_JSON_NUMBER,				/* a JSON number, as its JSON text */
 	CF_JSON_ANY,				/* any JSON value, kept as JSON text (jsonb) */
 	CF_JSON_ID_LIST,			/* array of objects -> array of their "id" */
 	CF_JSON_PARENT				/* not in the object: the parent id of the call */
@@ -93,7 +95,11 @@ typedef enum CfValueCheck
 {
 	CF_CHECK_NONE,
 	CF_CHECK_ID,				/* 32 lowercase hex */
-	CF_CHECK_MEMBER_STATUS		/* accepted | pending | rejected */
+	CF_CHECK_MEMBER_STATUS,		/* accepted | pending | rejected */
+	CF_CHECK_ENUM,				/* one of CfColumn.allowed */
+	CF_CHECK_EMAIL,				/* an email address */
+	CF_CHECK_NOT_EMPTY			/* any string but "" (an empty parameter
+								 * would be no filter at all) */
 } CfValueCheck;
 
 /* What a write may do with a column (CfColumn.writes). */
@@ -144,6 +150,12 @@ typedef struct CfColumn
 	CfJsonKind	json_kind;
 	CfValueCheck check;			/* values an equality qual may take */
 	const char *eq_param;		/* query parameter for "col = v" (exact) */
+	bool		eq_any;			/* eq_param may repeat, any of its values:
+								 * "col = ANY(array)" too, once per value */
+	const char *ne_param;		/* query parameter for "col <> v", repeated
+								 * for "col <> ALL(array)": none of them
+								 * (rechecked: rows without the field pass) */
+	const char *allowed;		/* CF_CHECK_ENUM: "a|b|c" */
 	const char *fuzzy_param;	/* query parameter for "col LIKE '%v%'" */
 	const char *order_value;	/* value of ?order= that sorts by it, or "" when
 								 * ?direction= alone does; NULL: not sortable */
@@ -168,6 +180,21 @@ typedef enum CfPaging
 								 * the other, the number of pages unknown */
 } CfPaging;
 
+/*
+ * A listing that is asked for a time range (the audit log): the quals on
+ * one timestamptz column become two dates, the first day and the day after
+ * the last, in UTC, so that the API's range covers the query's; the quals
+ * are rechecked.  Without a lower bound it is asked for the retention
+ * period, without an upper bound up to tomorrow.
+ */
+typedef struct CfTimeRange
+{
+	const char *column;			/* the timestamptz column */
+	const char *since_param;	/* the first day, included */
+	const char *before_param;	/* the day after the last */
+	int			retention_months;	/* how far back the API keeps rows */
+} CfTimeRange;
+
 typedef struct CfResource
 {
 	const char *name;			/* value of the "resource" table option */
@@ -190,6 +217,8 @@ typedef struct CfResource
 								 * ("a=b&"), or NULL */
 	bool		update_whole;	/* a PUT takes the whole object: an UPDATE
 								 * sends every writable column */
+	const CfTimeRange *time_range;	/* a listing needs a time range, or
+									 * NULL */
 } CfResource;
 
 extern const CfResource *cf_resource_by_name(const char *name);
@@ -203,6 +232,8 @@ extern char *cf_resource_path(const CfResource *res, const char *account_id,
 							  const char *parent_id, const char *item_id);
 extern bool cf_is_id(const char *s);
 extern bool cf_is_member_status(const char *s);
+extern bool cf_is_one_of(const char *allowed, const char *s);
+extern bool cf_is_email(const char *s);
 
 /* ---------------------------------------------------------------------
  * option.c
@@ -273,6 +304,9 @@ typedef struct CfFilter
 	char	   *param;			/* query parameter name */
 	int			expr;			/* index into fdw_exprs */
 	bool		fuzzy;			/* LIKE pattern: send only a '%v%' core */
+	bool		is_array;		/* the value is an array: the parameter is
+								 * repeated, once per element */
+	bool		negated;		/* param is a column's ne_param */
 } CfFilter;
 
 typedef struct CfJoinPlan CfJoinPlan;
@@ -287,6 +321,9 @@ typedef struct CfScanPlan
 	List	   *filters;		/* CfFilter * */
 	const char *order_value;	/* ?order= value, NULL for none */
 	const char *direction;		/* ?direction= value, NULL for none */
+	List	   *since_exprs;	/* Integer fdw_exprs indexes: lower bounds of
+								 * the resource's time range */
+	List	   *before_exprs;	/* Integer indexes: its upper bounds */
 	int			limit_expr;		/* -1, or index of LIMIT count (a hint) */
 	int			offset_expr;	/* -1, or index of OFFSET */
 	bool		all_exact;		/* every qual was pushed exactly */
@@ -352,6 +389,24 @@ extern int	cf_plan_per_page(const CfScanPlan *plan, int64 limit_hint);
 extern int64 cf_limit_hint(bool count_isnull, int64 count, bool offset_isnull,
 						   int64 offset);
 extern char *cf_like_core(const char *pattern);
+extern const CfColumn *cf_filter_column(const CfResource *res, const CfFilter *filter);
+extern char *cf_datum_text(Datum value, Oid type);
+extern void cf_array_elements(Datum value, Datum **elems, bool **nulls, int *n,
+							  Oid *elemtype);
+
+/* What the bounds of one side of a time range ask (cf_add_bound). */
+typedef enum CfBound
+{
+	CF_BOUND_DAY,				/* this day */
+	CF_BOUND_NONE,				/* nothing: no bound, or none the API takes */
+	CF_BOUND_EMPTY				/* no row can be within it */
+} CfBound;
+
+extern void cf_add_bound(CfBound *kind, DateADT *day, Datum value, bool isnull,
+						 Oid type, bool lower);
+extern void cf_range_defaults(const CfTimeRange *range, TimestampTz now,
+							  DateADT *since, DateADT *before);
+extern char *cf_format_day(DateADT day);
 extern void cf_plan_label_exprs(PlannerInfo *root, RelOptInfo *baserel,
 								CfScanPlan *plan, List *fdw_exprs);
 

@@ -279,19 +279,28 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 	if (response->status >= 200 && response->status < 300 && cJSON_IsTrue(success))
 		return doc;
 
-	/* An error: Cloudflare's own code and message when the body has them. */
+	/*
+	 * An error: Cloudflare's own code and message when the body has them.
+	 * Some endpoints (the audit log) give a message without a code.
+	 */
 	if (cJSON_IsObject(doc))
 	{
 		cJSON	   *errors = cJSON_GetObjectItemCaseSensitive(doc, "errors");
 		cJSON	   *first = cJSON_IsArray(errors) ? cJSON_GetArrayItem(errors, 0) : NULL;
 		cJSON	   *code = cJSON_IsObject(first) ? cJSON_GetObjectItemCaseSensitive(first, "code") : NULL;
 		cJSON	   *message = cJSON_IsObject(first) ? cJSON_GetObjectItemCaseSensitive(first, "message") : NULL;
+		int			sqlstate = response->status >= 200 && response->status < 300 ?
+			CF_ERRCODE_API_FAILED : sqlstate_for_status(response->status);
 
 		if (cJSON_IsNumber(code) && cJSON_IsString(message))
 			ereport(ERROR,
-					(errcode(response->status >= 200 && response->status < 300 ?
-							 CF_ERRCODE_API_FAILED : sqlstate_for_status(response->status)),
+					(errcode(sqlstate),
 					 errmsg("Cloudflare API error %d: %s", code->valueint, message->valuestring),
+					 errdetail("HTTP %ld from %s %s.", response->status, method, path_and_query)));
+		if (code == NULL && cJSON_IsString(message))
+			ereport(ERROR,
+					(errcode(sqlstate),
+					 errmsg("Cloudflare API error: %s", message->valuestring),
 					 errdetail("HTTP %ld from %s %s.", response->status, method, path_and_query)));
 	}
 
@@ -525,6 +534,12 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 					if (!cJSON_IsBool(item))
 						wrong_json_type(item, col, table_name, "a boolean");
 					text = cJSON_IsTrue(item) ? "true" : "false";
+					break;
+				case CF_JSON_NUMBER:
+					/* its JSON text: the type's input says if it fits */
+					if (!cJSON_IsNumber(item))
+						wrong_json_type(item, col, table_name, "a number");
+					text = cf_json_print(item);
 					break;
 				case CF_JSON_ANY:
 					text = cf_json_print(item);

@@ -5,8 +5,10 @@
  *		query parameters, which ORDER BY is the API's, what LIMIT allows.
  *
  * A pushed qual is "exact" when the API applies exactly PostgreSQL's test
- * (id, name, status and parent-id equality): it is then not rechecked.  A
- * LIKE is sent as the API's substring search and always rechecked.
+ * (id, name, status and parent-id equality, = ANY of the audit log's
+ * filters): it is then not rechecked.  A LIKE is sent as the API's
+ * substring search, a <> as the audit log's NAME.not (which keeps the rows
+ * without the field) and a time range as whole days: each is rechecked.
  *
  * Values are not looked at here: they may be Params of a generic plan or
  * outer Vars of a nested loop.  They go to fdw_exprs and are evaluated when
@@ -19,6 +21,7 @@
 #include "cfiam.h"
 
 #include "catalog/pg_collation.h"
+#include "catalog/pg_opclass.h"
 #include "catalog/pg_opfamily.h"
 #include "catalog/pg_operator.h"
 #include "lib/stringinfo.h"
@@ -29,7 +32,9 @@
 #include "optimizer/optimizer.h"
 #include "optimizer/pathnode.h"
 #include "optimizer/paths.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
 #include "utils/lsyscache.h"
 #include "utils/pg_locale.h"
 #include "utils/ruleutils.h"
@@ -38,7 +43,10 @@ typedef enum QualKind
 {
 	QUAL_EQ,					/* col = expr */
 	QUAL_ANY,					/* col = ANY(expr) */
-	QUAL_LIKE					/* col LIKE / ILIKE expr */
+	QUAL_NE,					/* col <> expr */
+	QUAL_NOT_IN,				/* col <> ALL(expr), NOT IN */
+	QUAL_LIKE,					/* col LIKE / ILIKE expr */
+	QUAL_RANGE					/* time range column <, <=, =, >=, > expr */
 } QualKind;
 
 typedef struct QualInfo
@@ -47,6 +55,8 @@ typedef struct QualInfo
 	const CfColumn *column;
 	QualKind	kind;
 	Expr	   *value;
+	int			strategy;		/* QUAL_RANGE: BT*StrategyNumber, with the
+								 * column on the left */
 	bool		used;
 } QualInfo;
 
@@ -90,7 +100,85 @@ is_plain_text_eq(Oid opno, Oid inputcollid)
 		(!OidIsValid(inputcollid) || get_collation_isdeterministic(inputcollid));
 }
 
-/* Recognise "col = v", "v = col", "col = ANY(v)", "col [I]LIKE v". */
+/*
+ * Equality the API can test: text byte for byte, or integers (the audit
+ * log's status codes).  With negated, the operator is the inequality.
+ */
+static bool
+is_api_eq(Oid opno, Oid inputcollid, bool negated)
+{
+	Oid			eq = negated ? get_negator(opno) : opno;
+
+	return is_plain_text_eq(eq, inputcollid) || eq == Int4EqualOperator;
+}
+
+/*
+ * "col OP v" or "v OP col" with col a column of the relation and v a value
+ * known before the scan: the column, the value and whether it was on the
+ * right.
+ */
+static bool
+column_and_value(PlannerInfo *root, RelOptInfo *baserel, OpExpr *op,
+				 QualInfo *qi, bool *commuted)
+{
+	Node	   *left = linitial(op->args);
+	Node	   *right = lsecond(op->args);
+
+	*commuted = false;
+	if ((qi->column = column_of(baserel, left)) != NULL &&
+		is_outside_value(root, baserel, right))
+		qi->value = (Expr *) right;
+	else if ((qi->column = column_of(baserel, right)) != NULL &&
+			 is_outside_value(root, baserel, left))
+	{
+		qi->value = (Expr *) left;
+		*commuted = true;
+	}
+	else
+		return false;
+	return true;
+}
+
+/*
+ * A comparison of the resource's time range column with a timestamptz, a
+ * date or a timestamp (compared in the session's time zone, as PostgreSQL
+ * does): its btree strategy with the column on the left, or 0.
+ */
+static int
+range_strategy(RelOptInfo *baserel, OpExpr *op, const QualInfo *qi, bool commuted)
+{
+	const CfTimeRange *range = ((CfRelInfo *) baserel->fdw_private)->opts.resource->time_range;
+	Oid			family = get_opclass_family(TIMESTAMPTZ_BTREE_OPS_OID);
+	Oid			coltype = exprType(commuted ? lsecond(op->args) : linitial(op->args));
+	Oid			valtype = exprType((Node *) qi->value);
+	int			strategy;
+
+	if (range == NULL || strcmp(qi->column->name, range->column) != 0 ||
+		coltype != TIMESTAMPTZOID ||
+		(valtype != TIMESTAMPTZOID && valtype != DATEOID && valtype != TIMESTAMPOID))
+		return 0;
+	strategy = get_op_opfamily_strategy(op->opno, family);
+	if (strategy == 0 || !commuted)
+		return strategy;
+	/* "v < col" is "col > v" */
+	switch (strategy)
+	{
+		case BTLessStrategyNumber:
+			return BTGreaterStrategyNumber;
+		case BTLessEqualStrategyNumber:
+			return BTGreaterEqualStrategyNumber;
+		case BTGreaterEqualStrategyNumber:
+			return BTLessEqualStrategyNumber;
+		case BTGreaterStrategyNumber:
+			return BTLessStrategyNumber;
+	}
+	return strategy;
+}
+
+/*
+ * Recognise "col = v", "v = col", "col = ANY(v)", "col <> v", "col <>
+ * ALL(v)" (NOT IN), "col [I]LIKE v", and comparisons of a time range column.
+ */
 static bool
 classify_clause(PlannerInfo *root, RelOptInfo *baserel, RestrictInfo *rinfo,
 				QualInfo *qi)
@@ -105,20 +193,24 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, RestrictInfo *rinfo,
 		OpExpr	   *op = (OpExpr *) clause;
 		Node	   *left = linitial(op->args);
 		Node	   *right = lsecond(op->args);
+		bool		commuted;
 
-		if (is_plain_text_eq(op->opno, op->inputcollid))
+		if (is_api_eq(op->opno, op->inputcollid, false) ||
+			is_api_eq(op->opno, op->inputcollid, true))
 		{
-			if ((qi->column = column_of(baserel, left)) != NULL &&
-				is_outside_value(root, baserel, right))
-				qi->value = (Expr *) right;
-			else if ((qi->column = column_of(baserel, right)) != NULL &&
-					 is_outside_value(root, baserel, left))
-				qi->value = (Expr *) left;
-			else
+			if (!column_and_value(root, baserel, op, qi, &commuted))
 				return false;
-			qi->kind = QUAL_EQ;
+			qi->kind = is_api_eq(op->opno, op->inputcollid, false) ? QUAL_EQ : QUAL_NE;
 			return true;
 		}
+		if (column_and_value(root, baserel, op, qi, &commuted) &&
+			(qi->strategy = range_strategy(baserel, op, qi, commuted)) != 0)
+		{
+			qi->kind = QUAL_RANGE;
+			return true;
+		}
+		qi->column = NULL;
+		qi->value = NULL;
 		if ((op->opno == OID_TEXT_LIKE_OP || op->opno == OID_TEXT_ICLIKE_OP) &&
 			(qi->column = column_of(baserel, left)) != NULL &&
 			qi->column->fuzzy_param != NULL &&
@@ -140,11 +232,12 @@ classify_clause(PlannerInfo *root, RelOptInfo *baserel, RestrictInfo *rinfo,
 	{
 		ScalarArrayOpExpr *saop = (ScalarArrayOpExpr *) clause;
 
-		if (saop->useOr && is_plain_text_eq(saop->opno, saop->inputcollid) &&
+		/* = ANY(...) and IN (...); <> ALL(...) and NOT IN (...) */
+		if (is_api_eq(saop->opno, saop->inputcollid, !saop->useOr) &&
 			(qi->column = column_of(baserel, linitial(saop->args))) != NULL &&
 			is_outside_value(root, baserel, lsecond(saop->args)))
 		{
-			qi->kind = QUAL_ANY;
+			qi->kind = saop->useOr ? QUAL_ANY : QUAL_NOT_IN;
 			qi->value = (Expr *) lsecond(saop->args);
 			return true;
 		}
@@ -170,25 +263,100 @@ find_qual(QualInfo *quals, int n, const char *column, QualKind kind)
 }
 
 /*
- * Send a value as query parameter `param`; false when the parameter is
- * already taken (a second "name = ..." stays local).
+ * Send a value as query parameter `param` (is_array: once per element);
+ * false when the parameter is already taken: a second "name = ..." stays
+ * local, since the API would take rows matching either.  A negated
+ * parameter may repeat: it excludes every value it is given, as the quals
+ * together do.
  */
 static bool
-add_filter(CfScanPlan *plan, const char *param, bool fuzzy, Expr *value,
-		   List **fdw_exprs)
+add_filter(CfScanPlan *plan, const char *param, Expr *value, List **fdw_exprs,
+		   bool fuzzy, bool is_array, bool negated)
 {
 	CfFilter   *filter;
 	ListCell   *lc;
 
 	foreach(lc, plan->filters)
-		if (strcmp(((CfFilter *) lfirst(lc))->param, param) == 0)
+		if (!negated && strcmp(((CfFilter *) lfirst(lc))->param, param) == 0)
 			return false;
 	filter = palloc0(sizeof(CfFilter));
 	filter->param = (char *) param;
 	filter->expr = add_expr(fdw_exprs, value);
 	filter->fuzzy = fuzzy;
+	filter->is_array = is_array;
+	filter->negated = negated;
 	plan->filters = lappend(plan->filters, filter);
 	return true;
+}
+
+/* The column whose filter this is. */
+const CfColumn *
+cf_filter_column(const CfResource *res, const CfFilter *filter)
+{
+	for (int i = 0; i < res->ncolumns; i++)
+	{
+		const CfColumn *col = &res->columns[i];
+		const char *param = filter->fuzzy ? col->fuzzy_param :
+			filter->negated ? col->ne_param : col->eq_param;
+
+		if (param && strcmp(param, filter->param) == 0)
+			return col;
+	}
+	return NULL;
+}
+
+/*
+ * A comparison with the time range column: its value is a lower bound, an
+ * upper bound, or (equality) both.  The API's range is made of whole days:
+ * the qual is rechecked.
+ */
+static void
+add_range_bound(CfScanPlan *plan, QualInfo *qi, List **fdw_exprs)
+{
+	int			expr = add_expr(fdw_exprs, qi->value);
+
+	if (qi->strategy != BTLessStrategyNumber && qi->strategy != BTLessEqualStrategyNumber)
+		plan->since_exprs = lappend(plan->since_exprs, makeInteger(expr));
+	if (qi->strategy != BTGreaterStrategyNumber && qi->strategy != BTGreaterEqualStrategyNumber)
+		plan->before_exprs = lappend(plan->before_exprs, makeInteger(expr));
+}
+
+/*
+ * Push one qual of a listing as a query parameter, if its column has one.
+ * Returns false when it is not pushed; *recheck when it is pushed but
+ * PostgreSQL must still check it.
+ */
+static bool
+push_filter(CfScanPlan *plan, QualInfo *qi, List **fdw_exprs, bool *recheck)
+{
+	const CfColumn *col = qi->column;
+
+	*recheck = false;
+	switch (qi->kind)
+	{
+		case QUAL_EQ:
+			return col->eq_param &&
+				add_filter(plan, col->eq_param, qi->value, fdw_exprs, false, false, false);
+		case QUAL_ANY:
+			return col->eq_param && col->eq_any &&
+				add_filter(plan, col->eq_param, qi->value, fdw_exprs, false, true, false);
+		case QUAL_NE:
+		case QUAL_NOT_IN:
+			/* NAME.not keeps the rows without the field: SQL's <> does not */
+			*recheck = true;
+			return col->ne_param &&
+				add_filter(plan, col->ne_param, qi->value, fdw_exprs, false,
+						   qi->kind == QUAL_NOT_IN, true);
+		case QUAL_LIKE:
+			/* inexact: the API's substring search */
+			*recheck = true;
+			return add_filter(plan, col->fuzzy_param, qi->value, fdw_exprs, true, false, false);
+		case QUAL_RANGE:
+			*recheck = true;
+			add_range_bound(plan, qi, fdw_exprs);
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -238,9 +406,11 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 
 	/*
 	 * id = v is a GET by id.  For a resource below a parent that needs the
-	 * single parent id as well; id = ANY(...) becomes one GET per id.
+	 * single parent id as well; id = ANY(...) becomes one GET per id.  A
+	 * resource without GET by id (the audit log) has id as a filter.
 	 */
-	if ((qi = find_qual(quals, nquals, "id", QUAL_EQ)) != NULL &&
+	if (res->item_path != NULL &&
+		(qi = find_qual(quals, nquals, "id", QUAL_EQ)) != NULL &&
 		(res->parent == NULL || (plan->parent_expr >= 0 && !plan->parent_is_array)))
 	{
 		qi->used = true;
@@ -248,7 +418,7 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 		plan->id_expr = add_expr(fdw_exprs, qi->value);
 		by_id = true;
 	}
-	else if (res->parent == NULL &&
+	else if (res->item_path != NULL && res->parent == NULL &&
 			 (qi = find_qual(quals, nquals, "id", QUAL_ANY)) != NULL)
 	{
 		qi->used = true;
@@ -261,18 +431,18 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 	/* Query parameters only matter for a listing. */
 	for (int i = 0; i < nquals && !by_id; i++)
 	{
+		bool		recheck;
+
 		qi = &quals[i];
-		if (qi->used)
+		if (qi->used || !push_filter(plan, qi, fdw_exprs, &recheck))
 			continue;
-		if (qi->kind == QUAL_EQ && qi->column->eq_param)
-			qi->used = add_filter(plan, qi->column->eq_param, false, qi->value, fdw_exprs);
-		else if (qi->kind == QUAL_LIKE &&
-				 add_filter(plan, qi->column->fuzzy_param, true, qi->value, fdw_exprs))
+		if (recheck)
 		{
-			/* inexact: the API's substring search is rechecked locally */
 			*local_quals = lappend(*local_quals, qi->rinfo);
 			qi->rinfo = NULL;
 		}
+		else
+			qi->used = true;
 	}
 
 	/* Whatever was not used exactly is checked by PostgreSQL. */
@@ -287,13 +457,16 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 /*
  * Is the API's order PostgreSQL's order for this sort?  The API compares
  * strings by code point (assumption, documented in the README), which is
- * PostgreSQL's "C" collation with the default text operator family.
+ * PostgreSQL's "C" collation with the default text operator family; it
+ * sorts times (the audit log's) in time order, as the datetime family does.
  */
 static bool
-sort_matches_api(PathKey *pk)
+sort_matches_api(PathKey *pk, const CfColumn *col)
 {
 	EquivalenceClass *ec = pk->pk_eclass;
 
+	if (strcmp(col->sql_type, "timestamptz") == 0)
+		return pk->pk_opfamily == get_opclass_family(TIMESTAMPTZ_BTREE_OPS_OID);
 	if (pk->pk_opfamily != TEXT_BTREE_FAM_OID)
 		return false;
 	if (!OidIsValid(ec->ec_collation))
@@ -344,7 +517,7 @@ cf_useful_pathkeys(PlannerInfo *root, RelOptInfo *baserel,
 		 * With deferred writes a listing of members shows pending additions,
 		 * which Cloudflare has not sorted (their email is not known yet).
 		 */
-		if (col->nullable || !sort_matches_api(pk) ||
+		if (col->nullable || !sort_matches_api(pk, col) ||
 			(info->opts.resource->parent && (cf_deferred_mode() || cf_deferred_queued())))
 			return NIL;
 		return root->query_pathkeys;
@@ -478,6 +651,156 @@ cf_like_core(const char *pattern)
 	return pnstrdup(start, end - start);
 }
 
+/* ---- values ---- */
+
+/* A value as text for a query parameter: its type's output function. */
+char *
+cf_datum_text(Datum value, Oid type)
+{
+	Oid			func;
+	bool		varlena;
+
+	if (type == TEXTOID)
+		return TextDatumGetCString(value);
+	getTypeOutputInfo(type, &func, &varlena);
+	return OidOutputFunctionCall(func, value);
+}
+
+/* The elements of an array value, their nulls and their type. */
+void
+cf_array_elements(Datum value, Datum **elems, bool **nulls, int *n, Oid *elemtype)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(value);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	*elemtype = ARR_ELEMTYPE(arr);
+	get_typlenbyvalalign(*elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, *elemtype, typlen, typbyval, typalign, elems, nulls, n);
+}
+
+/* ---- the time range of a listing (CfTimeRange) ---- */
+
+/* The days the API's dates can say, YYYY-MM-DD: years 1 to 9999. */
+static DateADT
+first_api_day(void)
+{
+	return date2j(1, 1, 1) - POSTGRES_EPOCH_JDATE;
+}
+
+static DateADT
+last_api_day(void)
+{
+	return date2j(9999, 12, 31) - POSTGRES_EPOCH_JDATE;
+}
+
+/* The UTC calendar day of a finite time. */
+static DateADT
+utc_day(TimestampTz t)
+{
+	/* both count from 2000-01-01 00:00 UTC, in days and in microseconds */
+	int64		days = t / USECS_PER_DAY;
+
+	if (t % USECS_PER_DAY < 0)
+		days--;					/* round down before 2000 too */
+	return (DateADT) days;
+}
+
+/*
+ * What one bound of a time range asks of the API: for a lower bound, the
+ * UTC date of its value; for an upper bound, the UTC date after it (the
+ * API's "before" excludes its day, and its days are whole).  A date or a
+ * timestamp is taken in the session's time zone, as PostgreSQL compares it
+ * with a timestamptz.  An infinite bound, or one outside the years the
+ * API's dates can say, is no bound on the side it opens and leaves no row
+ * on the side it closes.
+ */
+static CfBound
+bound_day(Datum value, Oid type, bool lower, DateADT *day)
+{
+	TimestampTz t;
+
+	if (type == DATEOID)
+		t = DatumGetTimestampTz(DirectFunctionCall1(date_timestamptz, value));
+	else if (type == TIMESTAMPOID)
+		t = DatumGetTimestampTz(DirectFunctionCall1(timestamp_timestamptz, value));
+	else
+		t = DatumGetTimestampTz(value);
+
+	if (TIMESTAMP_IS_NOBEGIN(t))
+		return lower ? CF_BOUND_NONE : CF_BOUND_EMPTY;
+	if (TIMESTAMP_IS_NOEND(t))
+		return lower ? CF_BOUND_EMPTY : CF_BOUND_NONE;
+	*day = utc_day(t) + (lower ? 0 : 1);
+	if (*day < first_api_day())
+		return lower ? CF_BOUND_NONE : CF_BOUND_EMPTY;
+	if (*day > last_api_day())
+		return lower ? CF_BOUND_EMPTY : CF_BOUND_NONE;
+	return CF_BOUND_DAY;
+}
+
+/*
+ * Add one bound's value to what a side of the range asks: the latest of the
+ * lower bounds, the earliest of the upper ones.  *kind starts as
+ * CF_BOUND_NONE; a NULL value leaves no row (time >= NULL is never true).
+ */
+void
+cf_add_bound(CfBound *kind, DateADT *day, Datum value, bool isnull, Oid type,
+			 bool lower)
+{
+	DateADT		d = 0;
+	CfBound		k;
+
+	if (*kind == CF_BOUND_EMPTY)
+		return;
+	k = isnull ? CF_BOUND_EMPTY : bound_day(value, type, lower, &d);
+	if (k == CF_BOUND_EMPTY)
+		*kind = CF_BOUND_EMPTY;
+	else if (k == CF_BOUND_DAY &&
+			 (*kind == CF_BOUND_NONE || (lower ? d > *day : d < *day)))
+	{
+		*kind = CF_BOUND_DAY;
+		*day = d;
+	}
+}
+
+/*
+ * The range asked for a side without a bound, as of `now`: since the first
+ * day of the retention period, before tomorrow (UTC days).
+ */
+void
+cf_range_defaults(const CfTimeRange *range, TimestampTz now, DateADT *since,
+				  DateADT *before)
+{
+	DateADT		today = utc_day(now);
+	int			year;
+	int			month;
+	int			mday;
+	int			months;
+
+	j2date(today + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
+	months = year * 12 + (month - 1) - range->retention_months;
+	year = months / 12;
+	month = months % 12 + 1;
+	/* 18 months before an August 31st is the end of February */
+	mday = Min(mday, day_tab[isleap(year)][month - 1]);
+	*since = date2j(year, month, mday) - POSTGRES_EPOCH_JDATE;
+	*before = today + 1;
+}
+
+/* A day as the API takes it: YYYY-MM-DD. */
+char *
+cf_format_day(DateADT day)
+{
+	int			year;
+	int			month;
+	int			mday;
+
+	j2date(day + POSTGRES_EPOCH_JDATE, &year, &month, &mday);
+	return psprintf("%04d-%02d-%02d", year, month, mday);
+}
+
 /* ---- serialisation into fdw_private ---- */
 
 /*
@@ -496,6 +819,8 @@ enum CfScanPrivateIndex
 	CfScanPrivateFilters,		/* List of filter triples, see below */
 	CfScanPrivateOrderValue,	/* String ?order= value, or NULL */
 	CfScanPrivateDirection,		/* String ?direction= value, or NULL */
+	CfScanPrivateSinceExprs,	/* List of Integer: time range lower bounds */
+	CfScanPrivateBeforeExprs,	/* List of Integer: its upper bounds */
 	CfScanPrivateLimitExpr,		/* Integer: index of LIMIT count, -1 */
 	CfScanPrivateOffsetExpr,	/* Integer: index of OFFSET, -1 */
 	CfScanPrivateAllExact,		/* Boolean: every qual pushed exactly */
@@ -523,7 +848,9 @@ enum CfFilterPrivateIndex
 {
 	CfFilterPrivateParam,		/* String: query parameter name */
 	CfFilterPrivateExpr,		/* Integer: fdw_exprs index of its value */
-	CfFilterPrivateFuzzy		/* Boolean: a LIKE core */
+	CfFilterPrivateFuzzy,		/* Boolean: a LIKE core */
+	CfFilterPrivateIsArray,		/* Boolean: one parameter per element */
+	CfFilterPrivateNegated		/* Boolean: a NAME.not parameter */
 };
 
 static Node *
@@ -546,9 +873,11 @@ cf_plan_to_list(CfScanPlan *plan)
 		CfFilter   *f = lfirst(lc);
 
 		/* in CfFilterPrivateIndex order */
-		filters = lappend(filters, list_make3(makeString(pstrdup(f->param)),
+		filters = lappend(filters, list_make5(makeString(pstrdup(f->param)),
 											  makeInteger(f->expr),
-											  makeBoolean(f->fuzzy)));
+											  makeBoolean(f->fuzzy),
+											  makeBoolean(f->is_array),
+											  makeBoolean(f->negated)));
 	}
 	fields[CfScanPrivateResource] = (Node *) makeString(pstrdup(plan->resource->name));
 	fields[CfScanPrivateIdExpr] = (Node *) makeInteger(plan->id_expr);
@@ -558,6 +887,8 @@ cf_plan_to_list(CfScanPlan *plan)
 	fields[CfScanPrivateFilters] = (Node *) filters;
 	fields[CfScanPrivateOrderValue] = string_or_null(plan->order_value);
 	fields[CfScanPrivateDirection] = string_or_null(plan->direction);
+	fields[CfScanPrivateSinceExprs] = (Node *) plan->since_exprs;
+	fields[CfScanPrivateBeforeExprs] = (Node *) plan->before_exprs;
 	fields[CfScanPrivateLimitExpr] = (Node *) makeInteger(plan->limit_expr);
 	fields[CfScanPrivateOffsetExpr] = (Node *) makeInteger(plan->offset_expr);
 	fields[CfScanPrivateAllExact] = (Node *) makeBoolean(plan->all_exact);
@@ -618,10 +949,14 @@ cf_plan_from_list(List *list)
 		f->param = strVal(list_nth(item, CfFilterPrivateParam));
 		f->expr = intVal(list_nth(item, CfFilterPrivateExpr));
 		f->fuzzy = boolVal(list_nth(item, CfFilterPrivateFuzzy));
+		f->is_array = boolVal(list_nth(item, CfFilterPrivateIsArray));
+		f->negated = boolVal(list_nth(item, CfFilterPrivateNegated));
 		plan->filters = lappend(plan->filters, f);
 	}
 	plan->order_value = string_or_null_value(list, CfScanPrivateOrderValue);
 	plan->direction = string_or_null_value(list, CfScanPrivateDirection);
+	plan->since_exprs = list_nth(list, CfScanPrivateSinceExprs);
+	plan->before_exprs = list_nth(list, CfScanPrivateBeforeExprs);
 	plan->limit_expr = intVal(list_nth(list, CfScanPrivateLimitExpr));
 	plan->offset_expr = intVal(list_nth(list, CfScanPrivateOffsetExpr));
 	plan->all_exact = boolVal(list_nth(list, CfScanPrivateAllExact));
@@ -699,13 +1034,92 @@ describe_value(CfScanPlan *plan, List *fdw_exprs, int index, List *dpcontext,
 	Node	   *expr = list_nth(fdw_exprs, index);
 
 	if (IsA(expr, Const) && !((Const *) expr)->constisnull &&
-		((Const *) expr)->consttype == TEXTOID)
+		!type_is_array(((Const *) expr)->consttype))
 	{
-		char	   *value = TextDatumGetCString(((Const *) expr)->constvalue);
+		char	   *value = cf_datum_text(((Const *) expr)->constvalue,
+										  ((Const *) expr)->consttype);
 
 		return escape ? cf_escape(value) : value;
 	}
 	return psprintf("{%s}", describe_expr(plan, fdw_exprs, index, dpcontext));
+}
+
+/*
+ * One bound of the time range for EXPLAIN: the day itself when its values
+ * are constants, else what the day is computed from; the default when it
+ * has none.
+ */
+static char *
+describe_bound(CfScanPlan *plan, List *exprs, bool lower, List *fdw_exprs,
+			   List *dpcontext)
+{
+	const CfTimeRange *range = plan->resource->time_range;
+	CfBound		kind = CF_BOUND_NONE;
+	DateADT		day = 0;
+	bool		constant = true;
+	StringInfoData values;
+	ListCell   *lc;
+
+	initStringInfo(&values);
+	foreach(lc, exprs)
+	{
+		int			index = intVal(lfirst(lc));
+		Node	   *expr = list_nth(fdw_exprs, index);
+
+		if (IsA(expr, Const))
+			cf_add_bound(&kind, &day, ((Const *) expr)->constvalue,
+						 ((Const *) expr)->constisnull, ((Const *) expr)->consttype, lower);
+		else
+			constant = false;
+		cf_append_list_item(&values, describe_expr(plan, fdw_exprs, index, dpcontext));
+	}
+	if (constant && kind == CF_BOUND_DAY)
+		return cf_format_day(day);
+	if (constant && kind == CF_BOUND_NONE)
+		return lower ? psprintf("{UTC date %d months ago}", range->retention_months) :
+			"{UTC date tomorrow}";
+	if (list_length(exprs) == 1)
+		return psprintf("{UTC date %s %s}", lower ? "of" : "after", values.data);
+	return psprintf("{UTC date %s %s(%s)}", lower ? "of" : "after",
+					lower ? "greatest" : "least", values.data);
+}
+
+/* A filter for EXPLAIN: an array's constant elements each as sent. */
+static void
+describe_filter(StringInfo buf, CfScanPlan *plan, CfFilter *f, List *fdw_exprs,
+				List *dpcontext)
+{
+	Node	   *expr = list_nth(fdw_exprs, f->expr);
+	char		sep = buf->len > 0 ? '&' : '?';
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	Oid			elemtype;
+	int			shown = 0;
+
+	if (f->fuzzy && IsA(expr, Const))
+	{
+		appendStringInfo(buf, "%c%s=%s", sep, f->param,
+						 cf_escape(cf_like_core(TextDatumGetCString(((Const *) expr)->constvalue))));
+		return;
+	}
+	if (!f->is_array)
+	{
+		appendStringInfo(buf, "%c%s=%s", sep, f->param,
+						 describe_value(plan, fdw_exprs, f->expr, dpcontext, true));
+		return;
+	}
+	if (IsA(expr, Const) && !((Const *) expr)->constisnull)
+	{
+		cf_array_elements(((Const *) expr)->constvalue, &elems, &nulls, &n, &elemtype);
+		for (int i = 0; i < n; i++)
+			if (!nulls[i])
+				appendStringInfo(buf, "%c%s=%s", shown++ > 0 ? '&' : sep, f->param,
+								 cf_escape(cf_datum_text(elems[i], elemtype)));
+	}
+	if (shown == 0)
+		appendStringInfo(buf, "%c%s={each of %s}", sep, f->param,
+						 describe_expr(plan, fdw_exprs, f->expr, dpcontext));
 }
 
 /*
@@ -718,9 +1132,10 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 {
 	const CfResource *res = plan->resource;
 	StringInfoData buf;
+	StringInfoData query;
 	char	   *parent;
 	ListCell   *lc;
-	bool		first = true;
+	bool		first;
 
 	initStringInfo(&buf);
 
@@ -766,26 +1181,25 @@ cf_plan_describe(CfScanPlan *plan, const char *account_id, List *fdw_exprs,
 	}
 
 	appendStringInfoString(&buf, cf_resource_path(res, account_id, parent, NULL));
+
+	/* the query string apart, to know its first parameter */
+	initStringInfo(&query);
+	if (res->time_range)
+		appendStringInfo(&query, "?%s=%s&%s=%s",
+						 res->time_range->since_param,
+						 describe_bound(plan, plan->since_exprs, true, fdw_exprs, dpcontext),
+						 res->time_range->before_param,
+						 describe_bound(plan, plan->before_exprs, false, fdw_exprs, dpcontext));
 	if (res->list_query)
 	{
 		/* "a=b&": shown as sent, without its trailing & */
-		appendStringInfo(&buf, "?%.*s", (int) strlen(res->list_query) - 1, res->list_query);
-		first = false;
+		appendStringInfo(&query, "%c%.*s", query.len > 0 ? '&' : '?',
+						 (int) strlen(res->list_query) - 1, res->list_query);
 	}
-
 	foreach(lc, plan->filters)
-	{
-		CfFilter   *f = lfirst(lc);
-		Node	   *expr = list_nth(fdw_exprs, f->expr);
-		char	   *value;
-
-		if (f->fuzzy && IsA(expr, Const))
-			value = cf_escape(cf_like_core(TextDatumGetCString(((Const *) expr)->constvalue)));
-		else
-			value = describe_value(plan, fdw_exprs, f->expr, dpcontext, true);
-		appendStringInfo(&buf, "%c%s=%s", first ? '?' : '&', f->param, value);
-		first = false;
-	}
+		describe_filter(&query, plan, lfirst(lc), fdw_exprs, dpcontext);
+	appendStringInfoString(&buf, query.data);
+	first = (query.len == 0);
 	if (plan->order_value && *plan->order_value)
 	{
 		appendStringInfo(&buf, "%corder=%s", first ? '?' : '&', plan->order_value);

@@ -31,6 +31,7 @@
 #include "foreign/fdwapi.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
+#include "nodes/nodeFuncs.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -99,6 +100,7 @@ typedef struct CfScanState
 	char	   *table_name;
 	Oid			serverid;
 	CfConnection *conn;
+	List	   *fdw_exprs;		/* the plan's, for their types */
 	List	   *expr_states;	/* of fdw_exprs */
 	const CfColumn **attr_columns;
 	AttInMetadata *attinmeta;
@@ -335,6 +337,7 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	}
 	if (st->join)
 		begin_join(node, st);
+	st->fdw_exprs = fsplan->fdw_exprs;
 	st->expr_states = ExecInitExprList(fsplan->fdw_exprs, (PlanState *) node);
 
 	pager_init(&st->rows, estate->es_query_cxt);
@@ -386,6 +389,12 @@ value_acceptable(const CfColumn *col, const char *value)
 			return cf_is_id(value);
 		case CF_CHECK_MEMBER_STATUS:
 			return cf_is_member_status(value);
+		case CF_CHECK_ENUM:
+			return cf_is_one_of(col->allowed, value);
+		case CF_CHECK_EMAIL:
+			return cf_is_email(value);
+		case CF_CHECK_NOT_EMPTY:
+			return *value != '\0';
 		case CF_CHECK_NONE:
 			break;
 	}
@@ -521,10 +530,115 @@ evaluate_ids(ForeignScanState *node, CfScanState *st)
 	}
 }
 
+/* Add the value of one bound of the time range to its side's day. */
+static void
+add_bound_value(ForeignScanState *node, CfScanState *st, int index, bool lower,
+				CfBound *kind, DateADT *day)
+{
+	bool		isnull;
+	Datum		value = eval_expr(node, index, &isnull);
+
+	cf_add_bound(kind, day, value, isnull, exprType(list_nth(st->fdw_exprs, index)), lower);
+}
+
 /*
- * The listing's query string, "name=v&order=x&direction=y&" (values escaped
- * by libcurl).  A NULL value, or one the column can never hold, means no
- * rows: nothing is sent for it.
+ * The time range of this run as the API's two dates, "since=D&before=D&"
+ * (see CfTimeRange), a default for a side without a bound.  False when no
+ * row can be within it (a NULL bound, an empty range): nothing is sent.
+ */
+static bool
+append_time_range(ForeignScanState *node, CfScanState *st, CfScanPlan *plan,
+				  StringInfo query)
+{
+	const CfTimeRange *range = plan->resource->time_range;
+	CfBound		since_kind = CF_BOUND_NONE;
+	CfBound		before_kind = CF_BOUND_NONE;
+	DateADT		since = 0;
+	DateADT		before = 0;
+	DateADT		default_since;
+	DateADT		default_before;
+	ListCell   *lc;
+
+	foreach(lc, plan->since_exprs)
+		add_bound_value(node, st, intVal(lfirst(lc)), true, &since_kind, &since);
+	foreach(lc, plan->before_exprs)
+		add_bound_value(node, st, intVal(lfirst(lc)), false, &before_kind, &before);
+	cf_range_defaults(range, GetCurrentTimestamp(), &default_since, &default_before);
+	if (since_kind == CF_BOUND_NONE)
+		since = default_since;
+	if (before_kind == CF_BOUND_NONE)
+		before = default_before;
+	if (since_kind == CF_BOUND_EMPTY || before_kind == CF_BOUND_EMPTY || since >= before)
+		return false;
+	appendStringInfo(query, "%s=%s&%s=%s&", range->since_param, cf_format_day(since),
+					 range->before_param, cf_format_day(before));
+	return true;
+}
+
+/*
+ * One filter's value as a query parameter, an array's once per element.  A
+ * NULL matches nothing (= NULL, <> NULL, = ANY(NULL), LIKE NULL), nor does
+ * <> ALL of an array holding a NULL.  A value the column can never hold
+ * matches nothing either: "=" it means no rows, an element of = ANY is left
+ * out, and so is a value of <> (it excludes nothing).  False: no rows.
+ */
+static bool
+append_filter(ForeignScanState *node, CfScanState *st, const CfResource *res,
+			  CfFilter *f, StringInfo query)
+{
+	const CfColumn *col = cf_filter_column(res, f);
+	Oid			type = exprType(list_nth(st->fdw_exprs, f->expr));
+	bool		isnull;
+	Datum		value = eval_expr(node, f->expr, &isnull);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+	int			sent = 0;
+
+	if (isnull)
+		return false;
+	if (f->fuzzy)
+	{
+		char	   *core = cf_like_core(TextDatumGetCString(value));
+
+		/* nothing literal to search for: local only */
+		if (core)
+			appendStringInfo(query, "%s=%s&", f->param, cf_escape(core));
+		return true;
+	}
+	if (!f->is_array)
+	{
+		char	   *str = cf_datum_text(value, type);
+
+		if (col && !value_acceptable(col, str))
+			return f->negated;
+		appendStringInfo(query, "%s=%s&", f->param, cf_escape(str));
+		return true;
+	}
+	cf_array_elements(value, &elems, &nulls, &n, &type);
+	for (int i = 0; i < n; i++)
+	{
+		char	   *str;
+
+		if (nulls[i])
+		{
+			if (f->negated)
+				return false;
+			continue;
+		}
+		str = cf_datum_text(elems[i], type);
+		if (col && !value_acceptable(col, str))
+			continue;
+		appendStringInfo(query, "%s=%s&", f->param, cf_escape(str));
+		sent++;
+	}
+	return f->negated || sent > 0;
+}
+
+/*
+ * The listing's query string, "since=d&before=d&name=v&order=x&direction=y&"
+ * (values escaped by libcurl).  A value that matches nothing means no rows
+ * (st->no_rows): the listing is not read.
  */
 static char *
 build_plan_query(ForeignScanState *node, CfScanState *st, CfScanPlan *plan)
@@ -532,39 +646,15 @@ build_plan_query(ForeignScanState *node, CfScanState *st, CfScanPlan *plan)
 	const CfResource *res = plan->resource;
 	StringInfoData query;
 	ListCell   *lc;
-	bool		isnull;
 
 	initStringInfo(&query);
+	if (res->time_range && !append_time_range(node, st, plan, &query))
+		st->no_rows = true;
 	if (res->list_query)
 		appendStringInfoString(&query, res->list_query);
 	foreach(lc, plan->filters)
-	{
-		CfFilter   *f = lfirst(lc);
-		Datum		value = eval_expr(node, f->expr, &isnull);
-		char	   *str;
-
-		if (isnull)
-		{
-			st->no_rows = true;	/* "= NULL" and "LIKE NULL" match nothing */
-			continue;
-		}
-		str = TextDatumGetCString(value);
-		if (f->fuzzy)
-		{
-			str = cf_like_core(str);
-			if (str == NULL)
-				continue;		/* nothing literal to search for: local only */
-		}
-		else
-		{
-			for (int i = 0; i < res->ncolumns; i++)
-				if (res->columns[i].eq_param &&
-					strcmp(res->columns[i].eq_param, f->param) == 0 &&
-					!value_acceptable(&res->columns[i], str))
-					st->no_rows = true;
-		}
-		appendStringInfo(&query, "%s=%s&", f->param, cf_escape(str));
-	}
+		if (!append_filter(node, st, res, lfirst(lc), &query))
+			st->no_rows = true;
 	if (plan->order_value && *plan->order_value)
 		appendStringInfo(&query, "order=%s&", plan->order_value);
 	if (plan->direction)
@@ -1261,7 +1351,8 @@ next_unit(CfScanState *st)
 		st->listed = true;
 		pager_start(&st->rows, cf_resource_path(res, st->account_id, NULL, NULL),
 					st->query, res->paging, st->per_page, st->limit_hint);
-		if (plan->filters == NIL)
+		/* an unfiltered listing's size is the table's */
+		if (plan->filters == NIL && plan->since_exprs == NIL && plan->before_exprs == NIL)
 			st->rows.count_as = res;
 		return true;
 	}
