@@ -168,6 +168,12 @@ check_operation(Relation rel, const CfResource *res, CmdType operation)
 				 errdetail("A membership has no field that can change."),
 				 errhint("DELETE the membership and INSERT the new one instead.")));
 	/* whole sentences, one per statement (PostgreSQL's message style) */
+	if (operation == CMD_INSERT && res->operations != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("cannot insert into foreign table \"%s\"", RelationGetRelationName(rel)),
+				 errdetail("cfiam changes and deletes Cloudflare %s but does not create them.",
+						   res->name)));
 	if (operation == CMD_INSERT)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
@@ -182,6 +188,15 @@ check_operation(Relation rel, const CfResource *res, CmdType operation)
 			(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 			 errmsg("cannot delete from foreign table \"%s\"", RelationGetRelationName(rel)),
 			 errdetail("Cloudflare %s are read-only through cfiam.", res->name)));
+}
+
+/* "a user group", "an API token" ("A", "An" to start a sentence) */
+static char *
+with_article(const char *noun, bool capital)
+{
+	bool		vowel = strchr("AEIOUaeiou", noun[0]) != NULL;
+
+	return psprintf("%s %s", vowel ? (capital ? "An" : "an") : (capital ? "A" : "a"), noun);
 }
 
 /* Raise the error for a value a column cannot take, naming the column. */
@@ -896,8 +911,8 @@ body_value(CfModifyState *st, TupleTableSlot *slot, AttrNumber attno)
 
 				if (*text == '\0')
 					invalid_value(st, col->name, text,
-								  psprintf("A %s needs a non-empty %s.", st->res->item_name,
-										   col->name));
+								  psprintf("%s needs a non-empty %s.",
+										   with_article(st->res->item_name, true), col->name));
 				return cf_json_string(text);
 			}
 		case CF_WRITE_EMAIL:
@@ -966,8 +981,9 @@ body_value(CfModifyState *st, TupleTableSlot *slot, AttrNumber attno)
 
 				if (array ? !cJSON_IsArray(json) : !cJSON_IsObject(json))
 					invalid_value(st, col->name, NULL,
-								  psprintf("The %s of a %s is a JSON %s.", col->name,
-										   st->res->item_name, array ? "array" : "object"));
+								  psprintf("The %s of %s must be a JSON %s.", col->name,
+										   with_article(st->res->item_name, false),
+										   array ? "array" : "object"));
 				return json;
 			}
 		case CF_WRITE_NONE:

@@ -97,3 +97,23 @@ SQL
 echo "== the calls those statements made: one POST for the group, one for all its members"
 python3 test/mockctl.py log | sed -e 's/0123456789abcdef0123456789abcdef/<account>/'
 
+"$PSQL" -X -q -v ON_ERROR_STOP=1 <<'SQL'
+\echo '== who can do what, where: effective access (one statement makes the view)'
+SELECT cfiam_create_effective_access('cf') AS view;
+SELECT via, coalesce(user_group_name, role_name, '(own policy)') AS through,
+       access, count(DISTINCT member_id) AS members
+  FROM cf.effective_access
+ GROUP BY 1, 2, 3
+ ORDER BY 1, 2, 3
+ LIMIT 12;
+
+\echo '== API tokens unused for 90 days, never used, or never expiring'
+SELECT name, status,
+       coalesce(to_char(last_used_on, 'YYYY-MM-DD'), 'never used') AS last_used,
+       coalesce(to_char(expires_on, 'YYYY-MM-DD'), 'never expires') AS expires
+  FROM cf.account_tokens
+ WHERE status <> 'expired'
+   AND (last_used_on IS NULL OR last_used_on < now() - interval '90 days' OR expires_on IS NULL)
+ ORDER BY name;
+SQL
+
