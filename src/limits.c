@@ -5,7 +5,7 @@
  *		the pace of request starts per API host, and each credential's
  *		rate-limit window.
  *
- * Cloudflare limits a client in two ways (see the README's "Dashboards"):
+ * Cloudflare limits a client in two ways (see docs/dashboards.md):
  *	 - 200 requests per second per client IP: every backend of the database
  *	   server is that one client, so the pace (the server option
  *	   max_requests_per_second) is one token bucket per API host;

@@ -329,7 +329,7 @@ check_superuser_option(DefElem *def, const char *detail)
  * address, an optional port, nothing else.  No user name or password:
  * server options are readable by every role (pg_foreign_server), so a
  * proxy credential there would be public.  A proxy that wants one is set
- * in the server's environment instead (see the README).
+ * in the server's environment instead (see docs/security.md).
  */
 static void
 check_proxy(DefElem *def)
