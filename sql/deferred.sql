@@ -264,3 +264,22 @@ INSERT INTO cf.user_groups (name) VALUES ('Immediate');
 \! python3 $MOCKCTL log
 ROLLBACK;
 SELECT name FROM cf.user_groups WHERE name = 'Immediate';
+
+-- A COMMIT's calls are reserved in the rate-limit window once, before the
+-- first: its batch of removals is not counted a second time.  Quota 1000,
+-- 862 spent: 138 left, 38 above the reserve of 100; 30 removals fit.
+\! python3 $MOCKCTL reset --user-groups 1 --members-per-group 40 --account-members 50
+SELECT id AS g FROM cf.user_groups LIMIT 1 \gset
+\! python3 $MOCKCTL ratelimit --quota 1000 --window 300 --spent 860
+SELECT count(*) AS roles FROM cf.roles;
+BEGIN;
+SET LOCAL cfiam.write_mode = deferred;
+DELETE FROM cf.user_group_members
+ WHERE user_group_id = :'g'
+   AND id IN (SELECT id FROM cf.user_group_members WHERE user_group_id = :'g' ORDER BY email LIMIT 30);
+\! python3 $MOCKCTL clear-log
+COMMIT;
+\! python3 $MOCKCTL count
+SELECT count(*) AS members_left FROM cf.user_group_members WHERE user_group_id = :'g';
+\! python3 $MOCKCTL ratelimit --off
+SELECT cfiam_limits_reset() >= 0 AS forgotten;

@@ -841,7 +841,9 @@ void
 cf_http_reserve(CfConnection *conn, int64 n, const char *what)
 {
 	cf_budget_check(n, what);
-	cf_window_check(conn->window_key, n);
+	/* reserved ahead (a COMMIT's plan): already counted in the window */
+	if (conn->prepaid < n)
+		cf_window_check(conn->window_key, n);
 }
 
 /*
