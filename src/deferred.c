@@ -691,6 +691,8 @@ apply_removals(CfConnection *conn, List *calls)
 	foreach(lc, calls)
 		paths[i++] = ((CfCall *) lfirst(lc))->path;
 
+	/* refused before any is sent: then none is in doubt */
+	cf_http_reserve(conn, n, psprintf("COMMIT: %d removal(s) from user groups", n));
 	/* until their answers are in, each may or may not have been applied */
 	unknown_before = applying_unknown;
 	for (i = 0; i < n; i++)
