@@ -10,6 +10,7 @@
  *	 user group members		the groups' listing (its pages), then page 1 of
  *							each group's members (max_concurrency at a time)
  *							for that group's total_count and sample rows
+ *	 the audit log			not analyzed: paged by cursor, it tells no total
  *
  * None of them makes more requests than a full scan of the table.  Rows are
  * converted by the same code as a scan's (convert.c); the sizes found are
@@ -291,11 +292,20 @@ cf_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	return s.nrows;
 }
 
-/* AnalyzeForeignTable: every cfiam table can be analyzed. */
+/*
+ * AnalyzeForeignTable: every cfiam table can be analyzed but one paged by
+ * cursor (the audit log): its answers tell no total, so its size would take
+ * reading it all.  PostgreSQL then says it skips the table.
+ */
 bool
 cfAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 					  BlockNumber *totalpages)
 {
+	CfTableOptions opts;
+
+	cf_get_table_options(RelationGetRelid(relation), &opts);
+	if (opts.resource->paging == CF_PAGING_CURSOR)
+		return false;
 	*func = cf_acquire_sample_rows;
 	*totalpages = 1;
 	return true;

@@ -9,9 +9,10 @@
  *
  * Endpoints, parameters and page-size limits follow Cloudflare's OpenAPI
  * description (iam-openapi.json): filters are camelCase on the wire, user
- * groups and their members page up to 500 rows, the other lists up to 50.
- * Roles, permission groups and resource groups are read-only here: cfiam
- * manages membership, not the permission model.
+ * groups and their members page up to 500 rows, the other lists up to 50,
+ * the audit log (snake_case filters, cursor paging) up to 1000.  Roles,
+ * permission groups, resource groups and the audit log are read-only here:
+ * cfiam manages membership, not the permission model.
  *
  *-------------------------------------------------------------------------
  */
@@ -150,6 +151,90 @@ static const CfColumn account_token_columns[] = {
 		.write_shape = CF_WRITE_JSON_OBJECT, .body_field = "condition"},
 };
 
+/*
+ * The account's audit log, version 2: one row per event, its nested parts
+ * as jsonb.  Read-only, and listed only (no GET by id): id is a filter.
+ * Each filter may repeat (any of its values) and has a NAME.not twin (none
+ * of them); the API's enums, emails and non-empty strings are what a value
+ * must be to be sent.  No field is required by the spec: every column but
+ * the time may be null.
+ */
+#define AUDIT_FILTER(col, check_) \
+	.eq_param = col, .eq_any = true, .ne_param = col ".not", .check = check_, \
+	.nullable = true
+
+static const CfColumn audit_log_columns[] = {
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+	AUDIT_FILTER("id", CF_CHECK_NOT_EMPTY)},
+	/* the API's order (?direction=), by time */
+	{.name = "time", .sql_type = "timestamptz", .json_path = "action.time",
+		.json_kind = CF_JSON_STRING, .order_value = ""},
+	{.name = "action_type", .sql_type = "text", .json_path = "action.type",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("action_type", CF_CHECK_ENUM),
+	.allowed = "create|delete|view|update"},
+	{.name = "action_result", .sql_type = "text", .json_path = "action.result",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("action_result", CF_CHECK_ENUM),
+	.allowed = "success|failure"},
+	{.name = "action_description", .sql_type = "text", .json_path = "action.description",
+		.json_kind = CF_JSON_STRING, .nullable = true},
+	{.name = "actor_id", .sql_type = "text", .json_path = "actor.id",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("actor_id", CF_CHECK_NOT_EMPTY)},
+	{.name = "actor_email", .sql_type = "text", .json_path = "actor.email",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("actor_email", CF_CHECK_EMAIL)},
+	{.name = "actor_type", .sql_type = "text", .json_path = "actor.type",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("actor_type", CF_CHECK_ENUM),
+	.allowed = "account|cloudflare_admin|system|user"},
+	{.name = "actor_context", .sql_type = "text", .json_path = "actor.context",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("actor_context", CF_CHECK_ENUM),
+	.allowed = "api_key|api_token|dash|oauth|origin_ca_key"},
+	{.name = "actor_ip_address", .sql_type = "text", .json_path = "actor.ip_address",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("actor_ip_address", CF_CHECK_NOT_EMPTY)},
+	{.name = "actor_token_id", .sql_type = "text", .json_path = "actor.token_id",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("actor_token_id", CF_CHECK_NOT_EMPTY)},
+	{.name = "actor_token_name", .sql_type = "text", .json_path = "actor.token_name",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("actor_token_name", CF_CHECK_NOT_EMPTY)},
+	{.name = "resource_id", .sql_type = "text", .json_path = "resource.id",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("resource_id", CF_CHECK_NOT_EMPTY)},
+	{.name = "resource_type", .sql_type = "text", .json_path = "resource.type",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("resource_type", CF_CHECK_NOT_EMPTY)},
+	{.name = "resource_product", .sql_type = "text", .json_path = "resource.product",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("resource_product", CF_CHECK_NOT_EMPTY)},
+	{.name = "resource_scope", .sql_type = "jsonb", .json_path = "resource.scope",
+		.json_kind = CF_JSON_ANY, .nullable = true},
+	{.name = "resource_request", .sql_type = "jsonb", .json_path = "resource.request",
+		.json_kind = CF_JSON_ANY, .nullable = true},
+	{.name = "resource_response", .sql_type = "jsonb", .json_path = "resource.response",
+		.json_kind = CF_JSON_ANY, .nullable = true},
+	{.name = "zone_id", .sql_type = "text", .json_path = "zone.id",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("zone_id", CF_CHECK_NOT_EMPTY)},
+	{.name = "zone_name", .sql_type = "text", .json_path = "zone.name",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("zone_name", CF_CHECK_NOT_EMPTY)},
+	{.name = "account_name", .sql_type = "text", .json_path = "account.name",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("account_name", CF_CHECK_NOT_EMPTY)},
+	{.name = "raw_method", .sql_type = "text", .json_path = "raw.method",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("raw_method", CF_CHECK_NOT_EMPTY)},
+	{.name = "raw_uri", .sql_type = "text", .json_path = "raw.uri",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("raw_uri", CF_CHECK_NOT_EMPTY)},
+	{.name = "raw_status_code", .sql_type = "integer", .json_path = "raw.status_code",
+		.json_kind = CF_JSON_NUMBER, AUDIT_FILTER("raw_status_code", CF_CHECK_NONE)},
+	{.name = "raw_cf_ray_id", .sql_type = "text", .json_path = "raw.cf_ray_id",
+		.json_kind = CF_JSON_STRING, AUDIT_FILTER("raw_cf_ray_id", CF_CHECK_NOT_EMPTY)},
+	{.name = "raw_user_agent", .sql_type = "text", .json_path = "raw.user_agent",
+		.json_kind = CF_JSON_STRING, .nullable = true},
+};
+
+/*
+ * The audit log is asked for days (UTC) between since and before, both
+ * required; it keeps 18 months of events (Cloudflare's announcement of
+ * audit logs v2).
+ */
+static const CfTimeRange audit_log_range = {
+	.column = "time",
+	.since_param = "since",
+	.before_param = "before",
+	.retention_months = 18,
+};
+
 #define NCOLS(a) ((int) lengthof(a))
 
 static const CfResource resources[] = {
@@ -253,6 +338,22 @@ static const CfResource resources[] = {
 		.operations = CF_OP_UPDATE | CF_OP_DELETE,
 		.list_query = "include_expired=true&",
 		.update_whole = true,
+	},
+	{
+		/*
+		 * Paged by cursor, up to 1000 events a page; no total is told (its
+		 * result_info.count is a string: the events of that answer).
+		 */
+		.name = "audit_logs",
+		.item_name = "audit log event",
+		.list_path = "/accounts/%s/logs/audit",
+		.paging = CF_PAGING_CURSOR,
+		.per_page_min = 1,
+		.per_page_max = 1000,
+		.rows_estimate = 1000,
+		.columns = audit_log_columns,
+		.ncolumns = NCOLS(audit_log_columns),
+		.time_range = &audit_log_range,
 	},
 };
 
