@@ -119,7 +119,7 @@ CREATE USER MAPPING FOR PUBLIC SERVER cached OPTIONS (api_token 'cfiam-test-toke
 CREATE SCHEMA cc;
 IMPORT FOREIGN SCHEMA cfiam LIMIT TO (user_group_members, roles) FROM SERVER cached INTO cc;
 SELECT cfiam_cache_clear() >= 0 AS cleared;
-SELECT count(*) AS members_before FROM cf.user_group_members WHERE user_group_id = :'g';
+SELECT count(*) AS members_before FROM cf.user_group_members WHERE user_group_id = :'g' \gset
 SELECT id AS f FROM outsiders WHERE id NOT IN
   (SELECT id FROM cf.user_group_members WHERE user_group_id = :'g') ORDER BY email LIMIT 1 \gset
 \! python3 $MOCKCTL fault delay --delay-ms 1500 --match "user_groups/$G/members?page=1"
@@ -128,13 +128,16 @@ SELECT dblink_send_query('other',
 SELECT pg_sleep(0.5);
 INSERT INTO cc.user_group_members (user_group_id, id) VALUES (:'g', :'f') RETURNING id = :'f' AS added;
 -- the listing sent before the write answers what it read then
+SELECT count = :members_before AS read_before_the_write
+  FROM dblink_get_result('other') AS t(count bigint);
 SELECT * FROM dblink_get_result('other') AS t(count bigint);
-SELECT * FROM dblink_get_result('other') AS t(count bigint);
--- afterwards, in either backend: the state after the write
-SELECT * FROM dblink('other',
-  format('SELECT count(*) FROM cc.user_group_members WHERE user_group_id = %L', :'g'))
+-- afterwards, in either backend: the state after the write, one more
+SELECT count = :members_before + 1 AS other_backend_sees_the_write
+  FROM dblink('other',
+    format('SELECT count(*) FROM cc.user_group_members WHERE user_group_id = %L', :'g'))
   AS t(count bigint);
-SELECT count(*) AS members_after FROM cc.user_group_members WHERE user_group_id = :'g';
+SELECT count(*) = :members_before + 1 AS this_backend_sees_the_write
+  FROM cc.user_group_members WHERE user_group_id = :'g';
 
 -- 6. The cache never outlives the credential: after ALTER USER MAPPING
 -- rotates the key to one Cloudflare refuses, nothing is served from what
