@@ -578,9 +578,9 @@ append_time_range(ForeignScanState *node, CfScanState *st, CfScanPlan *plan,
 /*
  * One filter's value as a query parameter, an array's once per element.  A
  * NULL matches nothing (= NULL, <> NULL, = ANY(NULL), LIKE NULL), nor does
- * <> ALL of an array holding a NULL.  A value the column can never hold
- * matches nothing either: "=" it means no rows, an element of = ANY is left
- * out, and so is a value of <> (it excludes nothing).  False: no rows.
+ * <> ALL of an array holding a NULL.  Nor does a value the column can never
+ * hold: an equality with it means no rows, an element of = ANY is left out,
+ * and so is a value of <> (it excludes nothing).  False: no rows.
  */
 static bool
 append_filter(ForeignScanState *node, CfScanState *st, const CfResource *res,
