@@ -190,11 +190,14 @@ check_operation(Relation rel, const CfResource *res, CmdType operation)
 			 errdetail("Cloudflare %s are read-only through cfiam.", res->name)));
 }
 
-/* "a user group", "an API token" ("A", "An" to start a sentence) */
+/*
+ * "a user group", "an API token" ("A", "An" to start a sentence).  The
+ * items' names that start with a u say "you" (a user group): no an.
+ */
 static char *
 with_article(const char *noun, bool capital)
 {
-	bool		vowel = strchr("AEIOUaeiou", noun[0]) != NULL;
+	bool		vowel = strchr("AEIOaeio", noun[0]) != NULL;
 
 	return psprintf("%s %s", vowel ? (capital ? "An" : "an") : (capital ? "A" : "a"), noun);
 }
