@@ -24,6 +24,9 @@ One handler serves the list, and one the get, of every IAM resource, from its en
 RESOURCES. It starts seeded with a deterministic data set (see DEFAULTS, Store.reset and
 "Seeds" below), and it has control endpoints under /__mock/ for tests (reset the data, read
 the request log or an account's audit log, inject faults and latency); see test/mockctl.py.
+GET /__mock/answers[?clear=1] gives the bodies of the last 100 answers a "raw", "patch" or
+"envelope" fault made (base64, with the request's method, path and query), so that a fuzzer
+knows the exact bytes its client was given.
 
     python3 test/mock_cloudflare.py [--host 127.0.0.1] [--port 18787] [--drop-hook CMD]
 
@@ -375,8 +378,11 @@ def now_ts():
 
 
 def dumps(obj):
-    # Compact UTF-8 JSON (non-ASCII characters are not \u-escaped), like the real API.
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # Compact UTF-8 JSON (non-ASCII characters are not \u-escaped), like the real API. A
+    # lone surrogate (a "patch" or "envelope" fault's value "\ud800") has no UTF-8 form:
+    # it goes out as the escape \ud800, as a JavaScript server's JSON.stringify writes it.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode(
+        "utf-8", "backslashreplace")
 
 
 def envelope(result, result_info=None):
@@ -2170,7 +2176,7 @@ def parse_fault(spec):
     if not isinstance(spec, dict):
         raise ValueError("expected a JSON object")
     known = {"kind", "count", "match", "method", "status", "retry_after", "delay_ms", "code",
-             "message", "field", "value", "then"}
+             "message", "field", "value", "value_base64", "then"}
     extra = sorted(set(spec) - known)
     if extra:
         raise ValueError("unknown field(s): " + ", ".join(extra))
@@ -2200,11 +2206,23 @@ def parse_fault(spec):
     if kind == "delay":
         fault["delay_ms"] = int_field("delay_ms", 1000, 0, 3600000)
     if kind == "raw":
-        # An answer of `status` whose body is the text `value` as it is (fuzzing).
+        # An answer of `status` whose body is the text `value` as it is (fuzzing), in
+        # UTF-8; a lone surrogate in it ("\ud800" in the fault's JSON) goes out as its
+        # three raw bytes (ED A0 80), as a broken server's would. Or any bytes at all,
+        # invalid UTF-8 included: `value_base64`, the body base64-encoded.
         fault["status"] = int_field("status", 200, 100, 599)
         if not isinstance(spec.get("value", ""), str):
             raise ValueError("value must be a string")
         fault["body"] = spec.get("value", "")
+        if spec.get("value_base64") is not None:
+            if "value" in spec:
+                raise ValueError("give value or value_base64, not both")
+            try:
+                base64.b64decode(spec["value_base64"], validate=True)
+            except (TypeError, ValueError):
+                raise ValueError("value_base64 must be base64 text")
+            del fault["body"]
+            fault["value_base64"] = spec["value_base64"]
     if kind in ("patch", "envelope"):
         # A lying API: the request is carried out, then `field` (a dotted path) of
         # every result object (patch) or of the envelope itself (envelope, e.g.
@@ -2297,6 +2315,7 @@ class MockServer(http.server.ThreadingHTTPServer):
         self.store = Store()
         self.log = []
         self.faults = []
+        self.faulted = collections.deque(maxlen=100)    # answers a fault made (answers)
         self.latency_ms = 0
         self.ratelimit = None           # see take_ratelimit; None: no limit, no headers
         self.drop_hook = None
@@ -2538,13 +2557,24 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return
         if patch is not None and patch["kind"] == "patch" and status == 200:
             payload = patch_result(payload, patch["field"], patch["value"])
+            self.note_faulted("patch", status, payload)
         if patch is not None and patch["kind"] == "envelope" and status == 200:
             payload = patch_envelope(payload, patch["field"], patch["value"])
+            self.note_faulted("envelope", status, payload)
         if delay:
             # The request has been carried out already; only the answer is late (as when a
             # client times out on a slow API that still did the work).
             time.sleep(delay / 1000.0)
         self.send(status, payload, headers={**rl_headers, **(headers or {})})
+
+    def note_faulted(self, kind, status, payload):
+        """Keep an answer a fault made, for GET /__mock/answers."""
+        path, _, query = self.path.partition("?")
+        with self.server.lock:
+            self.server.faulted.append({
+                "method": self.command, "path": path, "query": query.partition("#")[0],
+                "kind": kind, "status": status,
+                "body_base64": base64.b64encode(payload).decode("ascii")})
 
     def answer(self, store, path, query, body, method=None, trusted=False):
         """(status, body bytes, headers) for one API request. Called with the lock held.
@@ -2651,7 +2681,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_header("Content-Length", "0")
             self.end_headers()
         elif kind == "raw":
-            data = fault["body"].encode("utf-8")
+            if "value_base64" in fault:
+                data = base64.b64decode(fault["value_base64"])
+            else:
+                data = fault["body"].encode("utf-8", "surrogatepass")
+            self.note_faulted("raw", fault["status"], data)
             self.send_response(fault["status"])
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
@@ -2696,6 +2730,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "ratelimit": ("POST",),
             "health": ("GET",),
             "audit": ("GET",),
+            "answers": ("GET",),
         }
         if what not in routes:
             self.send(404, {"ok": False, "error": f"no control endpoint {path}"})
@@ -2716,12 +2751,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 self.send(200, {"ok": True})
             elif what == "audit":
                 self.send(200, {"events": read_audit(srv, query)})
+            elif what == "answers":
+                with srv.lock:
+                    answers = list(srv.faulted)
+                    if dict(parse_qsl(query)).get("clear") in ("1", "true", "yes"):
+                        srv.faulted.clear()
+                self.send(200, {"answers": answers})
             elif what == "reset":
                 params = parse_reset(spec)
                 with srv.lock:
                     srv.store.reset(params)
                     srv.log = []
                     srv.faults = []
+                    srv.faulted.clear()
                     srv.latency_ms = 0
                     srv.ratelimit = None
                 self.send(200, {"ok": True})

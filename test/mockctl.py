@@ -28,14 +28,15 @@ and the exit status is non-zero.
     fault KIND [--count N] [--status S] [--retry-after S] [--delay-ms MS] [--match SUBSTR]
                [--method GET|POST|PUT|DELETE]
                [--code C] [--message M] [--field PATH --value JSON]
-               [--then 'METHOD /path [JSON body]']
+               [--value-base64 B64] [--then 'METHOD /path [JSON body]']
                     inject a fault into the next N matching API requests; KIND is one of
                     status, delay, malformed, truncated, html, reset, success_false,
                     missing_result, patch (answer normally with PATH of each result
                     object set to JSON), envelope (the same for a path of the envelope,
                     e.g. result_info.total_count), reset_after (carry the request out,
                     then drop the connection), redirect (302 to another host), raw
-                    (answer --status with the body text --value as it is), repeat_page
+                    (answer --status with the body text --value as it is, or with the
+                    bytes --value-base64 gives, e.g. invalid UTF-8), repeat_page
                     (page N answers the rows of page N-1), meanwhile (carry the
                     request out, then apply --then as another admin would, then answer:
                     someone else's change between two of the client's requests)
@@ -173,7 +174,7 @@ def cmd_clear_log(a):
 def cmd_fault(a):
     body = {"kind": a.kind, "count": a.count}
     for name in ("status", "retry_after", "delay_ms", "match", "method", "code", "message",
-                 "field", "value", "then"):
+                 "field", "value", "value_base64", "then"):
         value = getattr(a, name)
         if value is not None:
             body[name] = value
@@ -309,6 +310,8 @@ def parser():
     p.add_argument("--message")
     p.add_argument("--field", help="patch: dotted path of the field to replace")
     p.add_argument("--value", help="patch: the JSON text to put there")
+    p.add_argument("--value-base64", dest="value_base64",
+                   help="raw: the answer's body as base64 (any bytes)")
     p.add_argument("--then", help="meanwhile: 'METHOD /path [JSON body]', applied by someone "
                                   "else after the matched request is carried out")
     p.set_defaults(func=cmd_fault)
