@@ -1,7 +1,8 @@
 -- upgrade: an installation of cfiam 0.1, with its servers, user mappings
--- and foreign tables, goes to 0.2 with ALTER EXTENSION cfiam UPDATE and
--- loses nothing; a fresh CREATE EXTENSION cfiam at 0.2 has exactly the
--- objects 0.1 plus the update has.
+-- and foreign tables, goes to the default version (through every step,
+-- 0.1 to 0.2 to 0.3) with ALTER EXTENSION cfiam UPDATE and loses nothing;
+-- a fresh CREATE EXTENSION cfiam has exactly the objects 0.1 plus the
+-- updates have, and so has 0.2 updated.
 --
 -- This build's shared library serves the 0.1 SQL objects until the update:
 -- that is what a user has between installing the new build and running
@@ -295,7 +296,24 @@ SELECT cfiam_pending_group_id('Made under 0.2');
 ROLLBACK;
 \! python3 $MOCKCTL clear-log
 
--- a fresh install of 0.2 has exactly the objects of 0.1 updated to 0.2
+-- 0.3's: the tables the library added are picked up on the existing
+-- server by IMPORT FOREIGN SCHEMA ... LIMIT TO; effective access over the
+-- tables imported under 0.1; the statistics say whose limits are in force
+-- (this build's library imported them under 0.1 already; a schema that the
+-- 0.2 library imported lacks them, as here once they are dropped)
+DROP FOREIGN TABLE upg.account_tokens, upg.audit_logs;
+IMPORT FOREIGN SCHEMA cfiam LIMIT TO (account_tokens, audit_logs) FROM SERVER cf_upgrade INTO upg;
+SELECT foreign_table_name FROM information_schema.foreign_tables
+ WHERE foreign_table_schema = 'upg' AND foreign_table_name IN ('account_tokens', 'audit_logs')
+ ORDER BY 1;
+SELECT count(*) > 0 AS tokens FROM upg.account_tokens;
+SELECT cfiam_create_effective_access('upg');
+SELECT count(DISTINCT via) > 0 AS effective_access FROM upg.effective_access;
+SELECT DISTINCT limits IN ('shared', 'backend') AS limits FROM cfiam_stats;
+\! python3 $MOCKCTL clear-log
+
+-- a fresh install at the default version has exactly the objects of 0.1
+-- updated to it
 CREATE TEMP TABLE catalog_updated AS SELECT * FROM extension_catalog;
 \pset format unaligned
 SELECT * FROM catalog_updated ORDER BY object, property;
@@ -310,6 +328,18 @@ CREATE TEMP TABLE catalog_fresh AS SELECT * FROM extension_catalog;
 UNION ALL
 (SELECT 'only fresh', * FROM catalog_fresh EXCEPT SELECT 'only fresh', * FROM catalog_updated);
 SELECT (SELECT count(*) FROM catalog_updated) AS updated, (SELECT count(*) FROM catalog_fresh) AS fresh;
+
+-- and so has 0.2 updated to it (the step a 0.2 installation takes)
+SET client_min_messages = warning;
+DROP EXTENSION cfiam CASCADE;
+RESET client_min_messages;
+CREATE EXTENSION cfiam VERSION '0.2';
+ALTER EXTENSION cfiam UPDATE;
+SELECT extversion FROM pg_extension WHERE extname = 'cfiam';
+CREATE TEMP TABLE catalog_from_02 AS SELECT * FROM extension_catalog;
+(SELECT 'only from 0.2' AS side, * FROM catalog_from_02 EXCEPT SELECT 'only from 0.2', * FROM catalog_fresh)
+UNION ALL
+(SELECT 'only fresh', * FROM catalog_fresh EXCEPT SELECT 'only fresh', * FROM catalog_from_02);
 
 -- the database as the other suites expect it: cfiam at the default
 -- version, nothing of this suite's left
