@@ -44,6 +44,26 @@ COMMENT ON FUNCTION cfiam_limits_reset() IS
 
 REVOKE ALL ON FUNCTION cfiam_limits_reset() FROM PUBLIC;
 
+-- The elements of a JSON array, estimated at a few rows (a policy's
+-- permission or resource groups, a member's roles): the built-in
+-- jsonb_array_elements is planned at 100 rows a call, which made the
+-- effective-access view look millions of rows large and PostgreSQL spend
+-- half a second compiling it (JIT) before the first request went out.
+-- Anything but an array has no elements.
+CREATE FUNCTION cfiam_json_elements(items jsonb)
+RETURNS SETOF jsonb
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE ROWS 2
+AS $fn$
+BEGIN
+  IF jsonb_typeof(items) = 'array' THEN
+    RETURN QUERY SELECT jsonb_array_elements(items);
+  END IF;
+END
+$fn$;
+
+COMMENT ON FUNCTION cfiam_json_elements(jsonb) IS
+  'The elements of a JSON array (none for anything else), planned as a few rows: used by effective_access';
+
 -- Effective access: who can do what, where.  One statement after IMPORT
 -- FOREIGN SCHEMA makes the view effective_access in the schema of the
 -- tables: a row per account member, per way they get access (their own
@@ -57,7 +77,11 @@ LANGUAGE plpgsql VOLATILE STRICT
 AS $fn$
 DECLARE
   missing text;
+  ext name;   -- the extension's schema, where cfiam_json_elements is
 BEGIN
+  SELECT n.nspname INTO ext
+    FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+   WHERE e.extname = 'cfiam';
   SELECT string_agg(t, ', ' ORDER BY t) INTO missing
     FROM unnest(ARRAY['account_members', 'user_groups', 'user_group_members',
                       'permission_groups', 'resource_groups']) AS t
@@ -83,11 +107,11 @@ WITH members AS MATERIALIZED (
 ), grants AS (
   SELECT mb.id AS member_id, mb.email, 'direct'::text AS via,
          NULL::text AS user_group_id, NULL::text AS user_group_name, p.policy
-    FROM members mb, jsonb_array_elements(coalesce(mb.policies, '[]')) AS p(policy)
+    FROM members mb, %2$I.cfiam_json_elements(mb.policies) AS p(policy)
   UNION ALL
   SELECT mb.id, mb.email, 'group', ms.user_group_id, ms.user_group_name, p.policy
     FROM memberships ms JOIN members mb ON mb.id = ms.member_id,
-         jsonb_array_elements(coalesce(ms.policies, '[]')) AS p(policy)
+         %2$I.cfiam_json_elements(ms.policies) AS p(policy)
 )
 SELECT g.member_id, g.email, g.via, g.user_group_id, g.user_group_name,
        NULL::text AS role_id, NULL::text AS role_name,
@@ -99,17 +123,17 @@ SELECT g.member_id, g.email, g.via, g.user_group_id, g.user_group_name,
        coalesce(rgt.scope, rg.item -> 'scope') AS scope,
        NULL::jsonb AS role_permissions
   FROM grants g
-  LEFT JOIN LATERAL jsonb_array_elements(coalesce(g.policy -> 'permission_groups', '[]'))
+  LEFT JOIN LATERAL %2$I.cfiam_json_elements(g.policy -> 'permission_groups')
        AS pg(item) ON true
-  LEFT JOIN LATERAL jsonb_array_elements(coalesce(g.policy -> 'resource_groups', '[]'))
+  LEFT JOIN LATERAL %2$I.cfiam_json_elements(g.policy -> 'resource_groups')
        AS rg(item) ON true
   LEFT JOIN permission_groups pgt ON pgt.id = pg.item ->> 'id'
   LEFT JOIN resource_groups rgt ON rgt.id = rg.item ->> 'id'
 UNION ALL
 SELECT mb.id, mb.email, 'role', NULL, NULL, r.role ->> 'id', r.role ->> 'name', NULL,
        'allow', NULL, NULL, NULL, NULL, NULL, r.role -> 'permissions'
-  FROM members mb, jsonb_array_elements(coalesce(mb.roles, '[]')) AS r(role)
-$view$, schema_name);
+  FROM members mb, %2$I.cfiam_json_elements(mb.roles) AS r(role)
+$view$, schema_name, ext);
   EXECUTE format('COMMENT ON VIEW %I.effective_access IS %L', schema_name,
     'Who can do what, where: a row per account member, way of access (direct, group, role) and policy''s permission and resource group');
   RETURN format('%I.effective_access', schema_name)::regclass;
