@@ -11,8 +11,8 @@
  * description (iam-openapi.json): filters are camelCase on the wire, user
  * groups and their members page up to 500 rows, the other lists up to 50,
  * the audit log (snake_case filters, cursor paging) up to 1000.  Roles,
- * permission groups, resource groups and the audit log are read-only here:
- * cfiam manages membership, not the permission model.
+ * permission groups, resource groups, the audit log and the accounts are
+ * read-only here: cfiam manages membership, not the permission model.
  *
  *-------------------------------------------------------------------------
  */
@@ -224,6 +224,26 @@ static const CfColumn audit_log_columns[] = {
 };
 
 /*
+ * The accounts the credential can see (GET /accounts), read-only.  The API's
+ * description does not say whether ?name= is an exact match, so a name
+ * qual is sent and rechecked; nor by what ?direction= sorts, so no column
+ * claims the API's order.  Only id, name and type are required fields.
+ */
+static const CfColumn account_columns[] = {
+	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
+		.check = CF_CHECK_ID},
+	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING,
+		.eq_param = "name", .eq_rechecked = true},
+	{.name = "type", .sql_type = "text", .json_path = "type", .json_kind = CF_JSON_STRING},
+	{.name = "created_on", .sql_type = "timestamptz", .json_path = "created_on",
+		.json_kind = CF_JSON_STRING, .nullable = true},
+	{.name = "settings", .sql_type = "jsonb", .json_path = "settings",
+		.json_kind = CF_JSON_ANY, .nullable = true},
+	{.name = "managed_by", .sql_type = "jsonb", .json_path = "managed_by",
+		.json_kind = CF_JSON_ANY, .nullable = true},
+};
+
+/*
  * The audit log is asked for days (UTC) between since and before, both
  * required; it keeps 18 months of events (Cloudflare's announcement of
  * audit logs v2).
@@ -354,6 +374,24 @@ static const CfResource resources[] = {
 		.columns = audit_log_columns,
 		.ncolumns = NCOLS(audit_log_columns),
 		.time_range = &audit_log_range,
+	},
+	{
+		/*
+		 * Not under the server's account: every account the credential can
+		 * see.  Cloudflare refuses an account-owned token here (a user's
+		 * token, or the email and key, may list accounts).
+		 */
+		.name = "accounts",
+		.item_name = "account",
+		.list_path = "/accounts",
+		.item_path = "/accounts/%s",
+		.no_account = true,
+		.paging = CF_PAGING_PAGES,
+		.per_page_min = 5,
+		.per_page_max = 50,
+		.rows_estimate = 10,
+		.columns = account_columns,
+		.ncolumns = NCOLS(account_columns),
 	},
 };
 
@@ -507,8 +545,9 @@ cf_is_email(const char *s)
 /*
  * The path of a resource's listing (item_id NULL) or of one of its items:
  * the account, then the parent's id for a child resource (user group
- * members), then the item's id.  Every path cfiam sends or shows is built
- * here, from the catalog's templates.
+ * members), then the item's id.  A resource above the accounts
+ * (no_account) ignores account_id: its paths hold no account.  Every path
+ * cfiam sends or shows is built here, from the catalog's templates.
  */
 char *
 cf_resource_path(const CfResource *res, const char *account_id,
@@ -517,7 +556,13 @@ cf_resource_path(const CfResource *res, const char *account_id,
 	StringInfoData buf;
 
 	initStringInfo(&buf);
-	if (item_id == NULL && res->parent)
+	/* no catalog entry is both: its parent's path would name an account */
+	Assert(!(res->no_account && res->parent));
+	if (res->no_account && item_id == NULL)
+		appendStringInfoString(&buf, res->list_path);
+	else if (res->no_account)
+		appendStringInfo(&buf, res->item_path, item_id);
+	else if (item_id == NULL && res->parent)
 		appendStringInfo(&buf, res->list_path, account_id, parent_id);
 	else if (item_id == NULL)
 		appendStringInfo(&buf, res->list_path, account_id);

@@ -150,6 +150,8 @@ typedef struct CfColumn
 	CfJsonKind	json_kind;
 	CfValueCheck check;			/* values an equality qual may take */
 	const char *eq_param;		/* query parameter for "col = v" (exact) */
+	bool		eq_rechecked;	/* eq_param is not promised exact (the API's
+								 * description does not say): rechecked */
 	bool		eq_any;			/* eq_param may repeat, any of its values:
 								 * "col = ANY(array)" too, once per value */
 	const char *ne_param;		/* query parameter for "col <> v", repeated
@@ -219,6 +221,10 @@ typedef struct CfResource
 								 * sends every writable column */
 	const CfTimeRange *time_range;	/* a listing needs a time range, or
 									 * NULL */
+	bool		no_account;		/* its paths name no account (list_path has
+								 * no %s, item_path only the item's): it
+								 * is what the credential can see, not one
+								 * account's (GET /accounts) */
 } CfResource;
 
 extern const CfResource *cf_resource_by_name(const char *name);

@@ -251,6 +251,25 @@ sqlstate_for_status(long status)
 }
 
 /*
+ * A hint for an API error whose cause is known from the request, or NULL.
+ * Cloudflare lists accounts (GET /accounts) to a user's credential only: an
+ * account-owned API token gets 400, code 1001 ("List accounts endpoint does
+ * not support account owned tokens").  cfiam sends no other value there
+ * that a 1001 (an invalid parameter) could be about.
+ */
+static const char *
+api_error_hint(long status, int code, const char *method, const char *path_and_query)
+{
+	size_t		len = strlen("/accounts");
+
+	if (status == 400 && code == 1001 && strcmp(method, "GET") == 0 &&
+		strncmp(path_and_query, "/accounts", len) == 0 &&
+		(path_and_query[len] == '\0' || path_and_query[len] == '?'))
+		return "An account-owned API token cannot list accounts: give the user mapping a user's API token (api_token), or api_email and api_key.";
+	return NULL;
+}
+
+/*
  * Parse a response and check its envelope.  Returns the parsed document
  * (its "result" is the caller's); raises Cloudflare's own error otherwise.
  * With not_found non-NULL, a 404 is not an error: *not_found is set.
@@ -293,10 +312,16 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 			CF_ERRCODE_API_FAILED : sqlstate_for_status(response->status);
 
 		if (cJSON_IsNumber(code) && cJSON_IsString(message))
+		{
+			const char *hint = api_error_hint(response->status, code->valueint,
+											  method, path_and_query);
+
 			ereport(ERROR,
 					(errcode(sqlstate),
 					 errmsg("Cloudflare API error %d: %s", code->valueint, message->valuestring),
-					 errdetail("HTTP %ld from %s %s.", response->status, method, path_and_query)));
+					 errdetail("HTTP %ld from %s %s.", response->status, method, path_and_query),
+					 hint ? errhint("%s", hint) : 0));
+		}
 		if (code == NULL && cJSON_IsString(message))
 			ereport(ERROR,
 					(errcode(sqlstate),

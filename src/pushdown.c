@@ -8,7 +8,9 @@
  * (id, name, status and parent-id equality, = ANY of the audit log's
  * filters): it is then not rechecked.  A LIKE is sent as the API's
  * substring search, a <> as the audit log's NAME.not (which keeps the rows
- * without the field) and a time range as whole days: each is rechecked.
+ * without the field), a time range as whole days and an equality the API
+ * does not promise to be exact (an account's name) as it is: each is
+ * rechecked.
  *
  * Values are not looked at here: they may be Params of a generic plan or
  * outer Vars of a nested loop.  They go to fdw_exprs and are evaluated when
@@ -335,6 +337,7 @@ push_filter(CfScanPlan *plan, QualInfo *qi, List **fdw_exprs, bool *recheck)
 	switch (qi->kind)
 	{
 		case QUAL_EQ:
+			*recheck = col->eq_rechecked;
 			return col->eq_param &&
 				add_filter(plan, col->eq_param, qi->value, fdw_exprs, false, false, false);
 		case QUAL_ANY:
