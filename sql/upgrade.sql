@@ -301,10 +301,10 @@ ROLLBACK;
 -- tables imported under 0.1; the statistics say whose limits are in force
 -- (this build's library imported them under 0.1 already; a schema that the
 -- 0.2 library imported lacks them, as here once they are dropped)
-DROP FOREIGN TABLE upg.account_tokens, upg.audit_logs;
-IMPORT FOREIGN SCHEMA cfiam LIMIT TO (account_tokens, audit_logs) FROM SERVER cf_upgrade INTO upg;
+DROP FOREIGN TABLE upg.account_tokens, upg.audit_logs, upg.accounts;
+IMPORT FOREIGN SCHEMA cfiam LIMIT TO (account_tokens, audit_logs, accounts) FROM SERVER cf_upgrade INTO upg;
 SELECT foreign_table_name FROM information_schema.foreign_tables
- WHERE foreign_table_schema = 'upg' AND foreign_table_name IN ('account_tokens', 'audit_logs')
+ WHERE foreign_table_schema = 'upg' AND foreign_table_name IN ('account_tokens', 'audit_logs', 'accounts')
  ORDER BY 1;
 SELECT count(*) > 0 AS tokens FROM upg.account_tokens;
 SELECT cfiam_create_effective_access('upg');
