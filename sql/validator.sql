@@ -4,8 +4,10 @@
 \i :abs_srcdir/test/fixture.sql
 \! python3 $MOCKCTL reset
 
--- server: account_id is required and must be 32 lowercase hex
+-- server: account_id is optional (without it the server covers every
+-- account the credential sees) and must be 32 lowercase hex
 CREATE SERVER v1 FOREIGN DATA WRAPPER cfiam;
+DROP SERVER v1;
 CREATE SERVER v1 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id 'abc');
 CREATE SERVER v1 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789ABCDEF0123456789ABCDEF');
 CREATE SERVER v1 FOREIGN DATA WRAPPER cfiam OPTIONS (account_id '0123456789abcdef0123456789abcdef', colour 'blue');

@@ -46,6 +46,7 @@ typedef struct CfSampler
 	CfConnection *conn;
 	int			max_concurrency;
 	int			requests;
+	const char *account_id;		/* the account sampled (the server's) */
 } CfSampler;
 
 /* JSON number member of result_info, or -1 */
@@ -86,7 +87,7 @@ sample_object(CfSampler *s, cJSON *object, const char *parent_id)
 		slot = (int) k;
 		heap_freetuple(s->rows[slot]);
 	}
-	cf_object_to_values(s->res, object, parent_id, tupdesc, s->attr_columns,
+	cf_object_to_values(s->res, object, parent_id, s->account_id, tupdesc, s->attr_columns,
 						s->attinmeta, values, nulls, RelationGetRelationName(s->rel));
 	oldcxt = MemoryContextSwitchTo(s->tuple_cxt);
 	s->rows[slot] = heap_form_tuple(tupdesc, values, nulls);
@@ -264,6 +265,7 @@ cf_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	cf_get_table_options(RelationGetRelid(relation), &opts);
 	s.rel = relation;
 	s.res = opts.resource;
+	s.account_id = opts.account_id;
 	s.rows = rows;
 	s.targrows = targrows;
 	s.tuple_cxt = CurrentMemoryContext;
@@ -295,7 +297,9 @@ cf_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 /*
  * AnalyzeForeignTable: every cfiam table can be analyzed but one paged by
  * cursor (the audit log): its answers tell no total, so its size would take
- * reading it all.  PostgreSQL then says it skips the table.
+ * reading it all.  PostgreSQL then says it skips the table.  Nor, on a
+ * server without account_id, one in every account: the size planned with
+ * is that of one account's listing.
  */
 bool
 cfAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
@@ -305,6 +309,8 @@ cfAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 
 	cf_get_table_options(RelationGetRelid(relation), &opts);
 	if (opts.resource->paging == CF_PAGING_CURSOR)
+		return false;
+	if (opts.account_id == NULL && !opts.resource->no_account)
 		return false;
 	*func = cf_acquire_sample_rows;
 	*totalpages = 1;

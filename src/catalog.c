@@ -23,7 +23,19 @@
 #include "lib/stringinfo.h"
 #include "utils/rel.h"
 
+/*
+ * The account a row belongs to: not a field of the API's objects but the
+ * account whose path answered it (the server's account_id, or each account
+ * a server without one covers).  First in every account-scoped table;
+ * account_id = v and = ANY(array) choose the accounts read.  A table
+ * declared without it reads and writes as before.
+ */
+#define ACCOUNT_COLUMN \
+	{.name = "account_id", .sql_type = "text", .json_kind = CF_JSON_ACCOUNT, \
+		.check = CF_CHECK_ID}
+
 static const CfColumn user_group_columns[] = {
+	ACCOUNT_COLUMN,
 	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
 		.check = CF_CHECK_ID, .writes = CF_W_KEY},
 	{.name = "name", .sql_type = "text COLLATE \"C\"", .json_path = "name",
@@ -40,6 +52,7 @@ static const CfColumn user_group_columns[] = {
 };
 
 static const CfColumn user_group_member_columns[] = {
+	ACCOUNT_COLUMN,
 	{.name = "user_group_id", .sql_type = "text", .json_kind = CF_JSON_PARENT,
 		.check = CF_CHECK_ID, .writes = CF_W_KEY | CF_W_INSERT | CF_W_REQUIRED},
 	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
@@ -57,6 +70,7 @@ static const CfColumn user_group_member_columns[] = {
  * never claimed (PostgreSQL still sorts).
  */
 static const CfColumn account_member_columns[] = {
+	ACCOUNT_COLUMN,
 	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
 		.check = CF_CHECK_ID, .writes = CF_W_KEY},
 	{.name = "email", .sql_type = "text COLLATE \"C\"", .json_path = "user.email",
@@ -89,6 +103,7 @@ static const CfColumn account_member_columns[] = {
 };
 
 static const CfColumn role_columns[] = {
+	ACCOUNT_COLUMN,
 	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
 		.check = CF_CHECK_ID},
 	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING},
@@ -99,6 +114,7 @@ static const CfColumn role_columns[] = {
 };
 
 static const CfColumn permission_group_columns[] = {
+	ACCOUNT_COLUMN,
 	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
 		.check = CF_CHECK_ID},
 	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING,
@@ -108,6 +124,7 @@ static const CfColumn permission_group_columns[] = {
 };
 
 static const CfColumn resource_group_columns[] = {
+	ACCOUNT_COLUMN,
 	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
 		.check = CF_CHECK_ID},
 	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING,
@@ -126,6 +143,7 @@ static const CfColumn resource_group_columns[] = {
  * expires_on or not_before is left out: no expiry, no start.
  */
 static const CfColumn account_token_columns[] = {
+	ACCOUNT_COLUMN,
 	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
 		.check = CF_CHECK_ID, .writes = CF_W_KEY},
 	{.name = "name", .sql_type = "text", .json_path = "name", .json_kind = CF_JSON_STRING,
@@ -164,6 +182,7 @@ static const CfColumn account_token_columns[] = {
 	.nullable = true
 
 static const CfColumn audit_log_columns[] = {
+	ACCOUNT_COLUMN,
 	{.name = "id", .sql_type = "text", .json_path = "id", .json_kind = CF_JSON_STRING,
 	AUDIT_FILTER("id", CF_CHECK_NOT_EMPTY)},
 	/* the API's order (?direction=), by time */

@@ -87,7 +87,8 @@ typedef enum CfJsonKind
 	CF_JSON_NUMBER,				/* a JSON number, as its JSON text */
 	CF_JSON_ANY,				/* any JSON value, kept as JSON text (jsonb) */
 	CF_JSON_ID_LIST,			/* array of objects -> array of their "id" */
-	CF_JSON_PARENT				/* not in the object: the parent id of the call */
+	CF_JSON_PARENT,				/* not in the object: the parent id of the call */
+	CF_JSON_ACCOUNT				/* not in the object: the account of the call */
 } CfJsonKind;
 
 /* Which values the API can take for an equality filter on a column. */
@@ -250,7 +251,9 @@ extern bool cf_is_email(const char *s);
 typedef struct CfTableOptions
 {
 	const CfResource *resource;
-	char	   *account_id;
+	char	   *account_id;		/* NULL: every account the credential sees */
+	bool		skip_forbidden_accounts;	/* a 403 from one account of
+											 * several: NOTICE, not error */
 	bool		order_pushdown;
 	bool		count_pushdown;	/* count(*) from result_info.total_count */
 	int			cache_ttl;		/* seconds a GET's answer is reused; 0: off */
@@ -324,6 +327,10 @@ typedef struct CfScanPlan
 	bool		id_is_array;	/* id = ANY(array) */
 	int			parent_expr;	/* -1 (all parents), or index of parent id(s) */
 	bool		parent_is_array;
+	int			account_expr;	/* -1 (the server's account, or every one
+								 * the credential sees), or index of the
+								 * account id(s) of account_id = v / ANY */
+	bool		account_is_array;
 	List	   *filters;		/* CfFilter * */
 	const char *order_value;	/* ?order= value, NULL for none */
 	const char *direction;		/* ?direction= value, NULL for none */
@@ -345,6 +352,7 @@ typedef struct CfScanPlan
 	/* planner only, not serialized: the quals that became id / parent */
 	RestrictInfo *id_rinfo;
 	RestrictInfo *parent_rinfo;
+	RestrictInfo *account_rinfo;
 } CfScanPlan;
 
 /*
@@ -391,6 +399,8 @@ extern List *cf_plan_to_list(CfScanPlan *plan);
 extern CfScanPlan *cf_plan_from_list(List *list);
 extern char *cf_plan_describe(CfScanPlan *plan, const char *account_id,
 							  List *fdw_exprs, List *dpcontext, int per_page);
+extern char *cf_plan_describe_accounts(CfScanPlan *plan, List *fdw_exprs,
+									   List *dpcontext);
 extern int	cf_plan_per_page(const CfScanPlan *plan, int64 limit_hint);
 extern int64 cf_limit_hint(bool count_isnull, int64 count, bool offset_isnull,
 						   int64 offset);
@@ -597,7 +607,8 @@ extern cJSON *cf_decode_envelope(const CfHttpResponse *response,
 								 const char *method, const char *path_and_query,
 								 bool *not_found);
 extern void cf_object_to_values(const CfResource *res, cJSON *object,
-								const char *parent_id, TupleDesc tupdesc,
+								const char *parent_id, const char *account_id,
+								TupleDesc tupdesc,
 								const CfColumn **attr_columns,
 								AttInMetadata *attinmeta,
 								Datum *values, bool *nulls,

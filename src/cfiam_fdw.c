@@ -168,12 +168,12 @@ add_parameterized_paths(PlannerInfo *root, RelOptInfo *baserel)
 		if (dup)
 			continue;
 
-		/* Only worth a path when the clause becomes the call's id. */
+		/* Only worth a path when the clause becomes the call's id or account. */
 		clauses = lappend(list_copy(baserel->baserestrictinfo), rinfo);
 		plan = cf_plan_quals(root, baserel, clauses, &exprs, &local);
 		if (list_member_ptr(local, rinfo))
 			continue;
-		if (plan->id_expr < 0 && plan->parent_expr < 0)
+		if (plan->id_expr < 0 && plan->parent_expr < 0 && plan->account_expr < 0)
 			continue;
 
 		seen_outer = lappend(seen_outer, required_outer);
@@ -205,8 +205,15 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 	cf_estimate_scan(root, baserel, plan, baserel->baserestrictinfo, exprs, local,
 					 false, &est);
 
-	/* The API sorts a single listing (not GETs, nor a fan-out over groups). */
+	/*
+	 * The API sorts a single listing (not GETs, nor a fan-out over groups),
+	 * of one account: over several, each account's rows come sorted, not
+	 * the whole.
+	 */
 	if (plan->id_expr < 0 &&
+		(((CfRelInfo *) baserel->fdw_private)->opts.account_id != NULL ||
+		 plan->resource->no_account ||
+		 (plan->account_expr >= 0 && !plan->account_is_array)) &&
 		(plan->resource->parent == NULL ||
 		 (plan->parent_expr >= 0 && !plan->parent_is_array)))
 	{

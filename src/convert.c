@@ -505,10 +505,12 @@ id_list_literal(cJSON *array, ConversionContext *cxt)
 /*
  * Fill values/nulls for one API object.  attr_columns maps each attribute
  * of the foreign table to its catalog column (NULL for a dropped one).
+ * parent_id and account_id are those of the call that answered the object
+ * (account_id NULL: the column stays null).
  */
 void
 cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
-					TupleDesc tupdesc, const CfColumn **attr_columns,
+					const char *account_id, TupleDesc tupdesc, const CfColumn **attr_columns,
 					AttInMetadata *attinmeta, Datum *values, bool *nulls,
 					const char *table_name)
 {
@@ -540,6 +542,8 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 
 		if (col->json_kind == CF_JSON_PARENT)
 			text = (char *) parent_id;
+		else if (col->json_kind == CF_JSON_ACCOUNT)
+			text = (char *) account_id;
 		else
 		{
 			item = json_get_path(object, col->json_path);
@@ -575,6 +579,7 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 					text = id_list_literal(item, &cxt);
 					break;
 				case CF_JSON_PARENT:
+				case CF_JSON_ACCOUNT:
 					break;
 			}
 		}

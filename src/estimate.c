@@ -55,7 +55,8 @@ make_key(CfTotalKey *key, Oid serverid, const char *account_id,
 {
 	memset(key, 0, sizeof(*key));
 	key->serverid = serverid;
-	strlcpy(key->account_id, account_id, sizeof(key->account_id));
+	/* no account: what the credential sees (the accounts themselves) */
+	strlcpy(key->account_id, account_id ? account_id : "", sizeof(key->account_id));
 	strlcpy(key->resource, res->name, sizeof(key->resource));
 }
 
@@ -67,7 +68,7 @@ cf_remember_total(Oid serverid, const char *account_id, const CfResource *res,
 	CfTotalKey	key;
 	CfTotalEntry *entry;
 
-	if (rows < 0 || account_id == NULL)
+	if (rows < 0)
 		return;
 	if (totals == NULL)
 	{
@@ -91,7 +92,7 @@ cf_known_total(Oid serverid, const char *account_id, const CfResource *res)
 	CfTotalKey	key;
 	CfTotalEntry *entry;
 
-	if (totals == NULL || account_id == NULL)
+	if (totals == NULL)
 		return -1;
 	make_key(&key, serverid, account_id, res);
 	entry = hash_search(totals, &key, HASH_FIND, NULL);
@@ -149,18 +150,19 @@ filter_clauses(const CfScanPlan *plan, List *clauses)
 	ListCell   *lc;
 
 	foreach(lc, clauses)
-		if (lfirst(lc) != plan->id_rinfo && lfirst(lc) != plan->parent_rinfo)
+		if (lfirst(lc) != plan->id_rinfo && lfirst(lc) != plan->parent_rinfo &&
+			lfirst(lc) != plan->account_rinfo)
 			result = lappend(result, lfirst(lc));
 	return result;
 }
 
 /*
- * Rows and requests of a scan of baserel that sends `plan`, built from
- * `clauses` (with their values in fdw_exprs).  `parameterized`: one run per
- * outer row (the figures are per run, without concurrency).
+ * Rows and requests of a scan of baserel in one account that sends `plan`,
+ * built from `clauses` (with their values in fdw_exprs).  `parameterized`:
+ * one run per outer row (the figures are per run, without concurrency).
  */
-void
-cf_estimate_scan(PlannerInfo *root, RelOptInfo *baserel, const CfScanPlan *plan,
+static void
+estimate_one_account(PlannerInfo *root, RelOptInfo *baserel, const CfScanPlan *plan,
 				 List *clauses, List *fdw_exprs, List *local_quals,
 				 bool parameterized, CfEstimate *est)
 {
@@ -259,4 +261,37 @@ cf_scan_costs(const CfRelInfo *info, const CfEstimate *est, bool parameterized,
 	*startup = parameterized ? 0 : info->opts.startup_cost;
 	*total = *startup + rounds * info->opts.request_cost +
 		est->rows * (info->opts.tuple_cost + cpu_tuple_cost);
+}
+
+/*
+ * The same over the accounts the scan reads: one on a server with
+ * account_id, else those account_id = v / = ANY names or every account
+ * the credential sees (as many as the last listing of them told, else
+ * the catalog's guess), after the listing of the accounts.  Accounts are
+ * read one after the other.
+ */
+void
+cf_estimate_scan(PlannerInfo *root, RelOptInfo *baserel, const CfScanPlan *plan,
+				 List *clauses, List *fdw_exprs, List *local_quals,
+				 bool parameterized, CfEstimate *est)
+{
+	CfRelInfo  *info = (CfRelInfo *) baserel->fdw_private;
+	const CfResource *accounts = cf_resource_by_name("accounts");
+	double		n;
+	double		listing = 0;
+
+	estimate_one_account(root, baserel, plan, clauses, fdw_exprs, local_quals,
+						 parameterized, est);
+	if (info->opts.account_id != NULL || plan->resource->no_account)
+		return;
+	if (plan->account_expr >= 0)
+		n = value_count(fdw_exprs, plan->account_expr, plan->account_is_array);
+	else
+	{
+		n = cf_resource_rows(info, accounts, -1);
+		listing = Max(1, ceil(n / accounts->per_page_max));
+	}
+	est->rows = clamp_row_est(est->rows * Max(n, 1));
+	est->requests = est->requests * n + listing;
+	est->rounds = est->rounds * n + listing;
 }

@@ -210,6 +210,7 @@ cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 
 	/* one server, account and user mapping (as postgres_fdw requires) */
 	if (ginfo->serverid != minfo->serverid ||
+		ginfo->opts.account_id == NULL || minfo->opts.account_id == NULL ||
 		strcmp(ginfo->opts.account_id, minfo->opts.account_id) != 0 ||
 		user_mapping_oid(ginfo) != user_mapping_oid(minfo))
 		return;

@@ -63,6 +63,7 @@
 /* Junk columns that carry a row's key from the scan to UPDATE/DELETE. */
 #define CF_KEY_JUNK "cfiam_id"
 #define CF_PARENT_JUNK "cfiam_user_group_id"
+#define CF_ACCOUNT_JUNK "cfiam_account_id"
 
 /* An account member's email, as the API bounds it (iam_email). */
 #define CF_EMAIL_MAX 90
@@ -71,7 +72,9 @@ typedef struct CfModifyState
 {
 	CmdType		operation;
 	const CfResource *res;
-	char	   *account_id;
+	char	   *account_id;		/* the current row's account */
+	char	   *server_account; /* the server's account_id, or NULL: the
+								 * row's account_id says (every account) */
 	char	   *table_name;
 	CfConnection *conn;			/* NULL under a plain EXPLAIN */
 	TupleDesc	tupdesc;
@@ -81,6 +84,7 @@ typedef struct CfModifyState
 	bool		has_returning;
 	AttrNumber	key_junk;		/* in the subplan's output */
 	AttrNumber	parent_junk;
+	AttrNumber	account_junk;	/* a server over every account: the row's */
 	AttrNumber	wholerow_junk;	/* DELETE RETURNING: the old row */
 	MemoryContext temp_cxt;		/* reset for every row or batch */
 	int64		requests;		/* for EXPLAIN ANALYZE */
@@ -300,6 +304,47 @@ junk_text(CfModifyState *st, TupleTableSlot *planSlot, AttrNumber junk,
 	return text;
 }
 
+/*
+ * The account a new row goes to: its account_id, which a server over every
+ * account requires; on a server with account_id the row's, if given, must
+ * be that one (the server reads no other).
+ */
+static char *
+insert_account(CfModifyState *st, TupleTableSlot *slot)
+{
+	AttrNumber	attno = column_attno(st->attr_columns, st->tupdesc->natts, "account_id");
+	char	   *account = slot_text(st, slot, attno);
+
+	if (account == NULL)
+	{
+		if (st->server_account == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NOT_NULL_VIOLATION),
+					 errmsg("an INSERT into foreign table \"%s\" needs a value for column \"account_id\"",
+							st->table_name),
+					 attno == 0 ?
+					 errdetail("Its server has no account_id option: it covers every account the credential sees, and the table has no account_id column to say which.") :
+					 errdetail("Its server has no account_id option: it covers every account the credential sees."),
+					 errhint("Give the account's id in account_id, or set account_id on the server or the table.")));
+		return st->server_account;
+	}
+	check_id(st, "account_id", account);
+	if (st->server_account && strcmp(account, st->server_account) != 0)
+		invalid_value(st, "account_id", account,
+					  psprintf("The server of foreign table \"%s\" is for account %s only.",
+							   st->table_name, st->server_account));
+	return account;
+}
+
+/* The account of the row a scan found: its own, or the server's. */
+static char *
+row_account(CfModifyState *st, TupleTableSlot *planSlot)
+{
+	if (AttributeNumberIsValid(st->account_junk))
+		return junk_text(st, planSlot, st->account_junk, "account_id");
+	return st->server_account;
+}
+
 /* Error context: how much of the statement Cloudflare already applied. */
 static void
 modify_error_callback(void *arg)
@@ -365,7 +410,8 @@ store_object(CfModifyState *st, TupleTableSlot *slot, cJSON *object,
 			 const char *parent_id)
 {
 	ExecClearTuple(slot);
-	cf_object_to_values(st->res, object, parent_id, slot->tts_tupleDescriptor,
+	cf_object_to_values(st->res, object, parent_id, st->account_id,
+						slot->tts_tupleDescriptor,
 						st->attr_columns, st->attinmeta,
 						slot->tts_values, slot->tts_isnull, st->table_name);
 	ExecStoreVirtualTuple(slot);
@@ -524,7 +570,8 @@ check_not_given(CfModifyState *st, TupleTableSlot *slot)
 	{
 		const CfColumn *col = st->attr_columns[i];
 
-		if (col && !(col->writes & CF_W_INSERT) && !slot->tts_isnull[i])
+		if (col && !(col->writes & CF_W_INSERT) && col->json_kind != CF_JSON_ACCOUNT &&
+			!slot->tts_isnull[i])
 			ereport(ERROR,
 					(errcode(ERRCODE_GENERATED_ALWAYS),
 					 errmsg("cannot insert a value into column \"%s\" of foreign table \"%s\"",
@@ -652,6 +699,34 @@ cfAddForeignUpdateTargets(PlannerInfo *root, Index rtindex,
 	}
 
 	/*
+	 * A server over every account: the row's account names it too.  A table
+	 * without account_id there cannot say which account a row is in.
+	 */
+	{
+		CfTableOptions opts;
+		AttrNumber	attno = column_attno(cols, natts, "account_id");
+
+		cf_get_table_options(RelationGetRelid(target_relation), &opts);
+		if (opts.account_id == NULL && attno == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FDW_COLUMN_NAME_NOT_FOUND),
+					 errmsg("foreign table \"%s\" has no column \"account_id\", which names the row's account",
+							RelationGetRelationName(target_relation)),
+					 errdetail("Its server has no account_id option: it covers every account the credential sees."),
+					 errhint("Add the column (ALTER FOREIGN TABLE %s ADD COLUMN account_id text), or set account_id on the server or the table.",
+							 RelationGetRelationName(target_relation))));
+		if (opts.account_id == NULL)
+		{
+			Form_pg_attribute att = TupleDescAttr(tupdesc, attno - 1);
+
+			add_row_identity_var(root,
+								 makeVar(rtindex, attno, att->atttypid, att->atttypmod,
+										 att->attcollation, 0),
+								 rtindex, CF_ACCOUNT_JUNK);
+		}
+	}
+
+	/*
 	 * The old row: for DELETE RETURNING; and for an UPDATE of a resource
 	 * whose PUT takes the whole object, the executor fills the columns the
 	 * UPDATE does not set from it.
@@ -701,6 +776,14 @@ cfPlanForeignModify(PlannerInfo *root, ModifyTable *plan, Index resultRelation,
 			if (attno <= InvalidAttrNumber || attno > natts || cols[attno - 1] == NULL)
 				continue;
 			c = cols[attno - 1];
+			if (c->json_kind == CF_JSON_ACCOUNT)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("cannot move a row of foreign table \"%s\" to another account",
+								RelationGetRelationName(rel)),
+						 errdetail("Column \"account_id\" is the account the %s is in; the Cloudflare API cannot move it.",
+								   res->item_name),
+						 errhint("Leave account_id out of the SET list; to copy the row, INSERT it with the other account_id.")));
 			if (!(c->writes & CF_W_UPDATE))
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -749,7 +832,7 @@ create_modify_state(EState *estate, ResultRelInfo *rinfo, CmdType operation,
 	cf_get_table_options(RelationGetRelid(rel), &opts);
 	st->operation = operation;
 	st->res = opts.resource;
-	st->account_id = opts.account_id;
+	st->account_id = st->server_account = opts.account_id;
 	st->table_name = pstrdup(RelationGetRelationName(rel));
 	st->tupdesc = RelationGetDescr(rel);
 	st->attr_columns = cf_map_columns(rel, st->res, &natts);
@@ -805,8 +888,9 @@ check_deferred_returning(CfModifyState *st, ResultRelInfo *rinfo, List *returnin
 
 			if (col == NULL)
 				continue;
-			given = st->operation == CMD_INSERT ? (col->writes & CF_W_INSERT) != 0 :
-				(col->writes & CF_W_KEY) != 0 || list_member_int(st->updated_attnos, a);
+			given = col->json_kind == CF_JSON_ACCOUNT ||
+				(st->operation == CMD_INSERT ? (col->writes & CF_W_INSERT) != 0 :
+				(col->writes & CF_W_KEY) != 0 || list_member_int(st->updated_attnos, a));
 			if (!given)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
@@ -845,6 +929,7 @@ cfBeginForeignModify(ModifyTableState *mtstate, ResultRelInfo *rinfo,
 			if (!AttributeNumberIsValid(st->parent_junk))
 				elog(ERROR, "could not find junk column \"%s\"", CF_PARENT_JUNK);
 		}
+		st->account_junk = ExecFindJunkAttributeInTlist(subplan->targetlist, CF_ACCOUNT_JUNK);
 		st->wholerow_junk = ExecFindJunkAttributeInTlist(subplan->targetlist, "wholerow");
 	}
 	/* the executor sets ri_returningList after this: read the plan's */
@@ -1034,6 +1119,7 @@ insert_object(CfModifyState *st, TupleTableSlot *slot)
 	bool		has_one_of = false;
 	cJSON	   *result;
 
+	st->account_id = insert_account(st, slot);
 	for (int i = 0; i < res->ncolumns; i++)
 	{
 		const CfColumn *col = &res->columns[i];
@@ -1115,6 +1201,7 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 {
 	char	  **groups = palloc(sizeof(char *) * n);
 	char	  **members = palloc(sizeof(char *) * n);
+	char	  **accounts = palloc(sizeof(char *) * n);
 	bool	   *sent = palloc0(sizeof(bool) * n);
 
 	for (int i = 0; i < n; i++)
@@ -1123,12 +1210,13 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 
 		slot_getallattrs(slots[i]);
 		check_not_given(st, slots[i]);
+		accounts[i] = insert_account(st, slots[i]);
 		groups[i] = required_text(st, slots[i], st->res->parent_column);
 		members[i] = required_text(st, slots[i], cf_key_column(st->res)->name);
 		/* a group this transaction creates has a provisional id until COMMIT */
 		if (cf_deferred_provisional(groups[i]))
 		{
-			if (!st->deferred || !cf_deferred_new_group(st->account_id, groups[i]))
+			if (!st->deferred || !cf_deferred_new_group(accounts[i], groups[i]))
 				invalid_value(st, st->res->parent_column, groups[i],
 							  "It is the provisional id of no user group queued for creation in this transaction of this account (cfiam_pending_group_id(), with cfiam.write_mode = deferred).");
 		}
@@ -1150,7 +1238,7 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 		/* queued: COMMIT coalesces each group's changes (see deferred.c) */
 		for (int i = 0; i < n; i++)
 		{
-			cf_defer_member(st->serverid, st->userid, st->res, st->account_id,
+			cf_defer_member(st->serverid, st->userid, st->res, accounts[i],
 							groups[i], members[i], true);
 			(void) membership_added(st, groups[i], members[i], true);
 			st->applied++;
@@ -1169,13 +1257,15 @@ insert_group_members(CfModifyState *st, TupleTableSlot **slots, int n, bool fill
 		body = cf_json_array();
 		for (int j = i; j < n; j++)
 		{
-			if (sent[j] || strcmp(groups[j], groups[i]) != 0)
+			if (sent[j] || strcmp(groups[j], groups[i]) != 0 ||
+				strcmp(accounts[j], accounts[i]) != 0)
 				continue;
 			cf_json_add_string(cf_json_append(body, cf_json_object()), "id", members[j]);
 			sent[j] = true;
 			count++;
 		}
-		result = call_api(st, "POST", cf_resource_path(st->res, st->account_id, groups[i], NULL),
+		st->account_id = accounts[i];
+		result = call_api(st, "POST", cf_resource_path(st->res, accounts[i], groups[i], NULL),
 						  body, NULL);
 		st->applied += count;
 		for (int j = i; j < n; j++)
@@ -1259,6 +1349,7 @@ row_path(CfModifyState *st, TupleTableSlot *planSlot, char **parent_id)
 {
 	char	   *id = junk_text(st, planSlot, st->key_junk, cf_key_column(st->res)->name);
 
+	st->account_id = row_account(st, planSlot);
 	*parent_id = NULL;
 	if (st->res->parent)
 		*parent_id = junk_text(st, planSlot, st->parent_junk, st->res->parent_column);
@@ -1400,11 +1491,12 @@ describe_call(CfModifyState *st)
 	const CfResource *res = st->res;
 	char	   *parent = res->parent ? psprintf("{%s}", res->parent_column) : NULL;
 	char	   *key = psprintf("{%s}", cf_key_column(res)->name);
+	const char *account = st->server_account ? st->server_account : "{account_id}";
 
 	if (st->operation == CMD_INSERT)
-		return psprintf("POST %s", cf_resource_path(res, st->account_id, parent, NULL));
+		return psprintf("POST %s", cf_resource_path(res, account, parent, NULL));
 	return psprintf("%s %s", st->operation == CMD_UPDATE ? "PUT" : "DELETE",
-					cf_resource_path(res, st->account_id, parent, key));
+					cf_resource_path(res, account, parent, key));
 }
 
 /* ExplainForeignModify: the call template, and the calls made under ANALYZE. */

@@ -70,6 +70,7 @@ static const CfOption valid_options[] = {
 	{"max_requests_per_second", ForeignServerRelationId},
 	{"count_pushdown", ForeignServerRelationId},
 	{"cache_ttl", ForeignServerRelationId},
+	{"skip_forbidden_accounts", ForeignServerRelationId},
 	{"ca_file", ForeignServerRelationId},
 	{"proxy", ForeignServerRelationId},
 	{"fdw_startup_cost", ForeignServerRelationId},
@@ -83,6 +84,7 @@ static const CfOption valid_options[] = {
 	{"order_pushdown", ForeignTableRelationId},
 	{"count_pushdown", ForeignTableRelationId},
 	{"cache_ttl", ForeignTableRelationId},
+	{"skip_forbidden_accounts", ForeignTableRelationId},
 	{"fdw_startup_cost", ForeignTableRelationId},
 	{"fdw_request_cost", ForeignTableRelationId},
 	{"fdw_tuple_cost", ForeignTableRelationId},
@@ -398,8 +400,9 @@ PG_FUNCTION_INFO_V1(cfiam_validator);
 
 /*
  * Validate the options given to a cfiam object: unknown names, bad values,
- * and the combinations that must hold (a server needs account_id, a user
- * mapping exactly one way to authenticate, a table a resource).
+ * and the combinations that must hold (a user mapping exactly one way to
+ * authenticate, a table a resource).  A server without account_id covers
+ * every account its credential sees.
  */
 Datum
 cfiam_validator(PG_FUNCTION_ARGS)
@@ -407,8 +410,7 @@ cfiam_validator(PG_FUNCTION_ARGS)
 	List	   *options = untransformRelOptions(PG_GETARG_DATUM(0));
 	Oid			catalog = PG_GETARG_OID(1);
 	ListCell   *lc;
-	bool		has_account = false,
-				has_token = false,
+	bool		has_token = false,
 				has_email = false,
 				has_key = false,
 				has_resource = false;
@@ -431,7 +433,6 @@ cfiam_validator(PG_FUNCTION_ARGS)
 		if (strcmp(def->defname, "account_id") == 0)
 		{
 			check_account_id(def);
-			has_account = true;
 		}
 		else if (strcmp(def->defname, "api_url") == 0)
 		{
@@ -493,16 +494,12 @@ cfiam_validator(PG_FUNCTION_ARGS)
 			has_resource = true;
 		}
 		else if (strcmp(def->defname, "order_pushdown") == 0 ||
-				 strcmp(def->defname, "count_pushdown") == 0)
+				 strcmp(def->defname, "count_pushdown") == 0 ||
+				 strcmp(def->defname, "skip_forbidden_accounts") == 0)
 			(void) defGetBoolean(def);
 		else if (strncmp(def->defname, "fdw_", 4) == 0)
 			(void) parse_cost_option(def);
 	}
-
-	if (catalog == ForeignServerRelationId && !has_account)
-		ereport(ERROR,
-				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
-				 errmsg("option \"account_id\" is required for a cfiam server")));
 
 	if (catalog == UserMappingRelationId)
 	{
@@ -603,6 +600,8 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 			opts->count_pushdown = defGetBoolean(def);
 		else if (strcmp(def->defname, "cache_ttl") == 0)
 			opts->cache_ttl = (int) int_option_value(def);
+		else if (strcmp(def->defname, "skip_forbidden_accounts") == 0)
+			opts->skip_forbidden_accounts = defGetBoolean(def);
 		else
 			(void) get_cost_option(def, opts);
 	}
@@ -620,12 +619,17 @@ cf_get_table_options(Oid foreigntableid, CfTableOptions *opts)
 			opts->count_pushdown = defGetBoolean(def);
 		else if (strcmp(def->defname, "cache_ttl") == 0)
 			opts->cache_ttl = (int) int_option_value(def);
+		else if (strcmp(def->defname, "skip_forbidden_accounts") == 0)
+			opts->skip_forbidden_accounts = defGetBoolean(def);
 		else
 			(void) get_cost_option(def, opts);
 	}
 
-	/* The validator guarantees both; a catalog edited by hand might not. */
-	if (opts->resource == NULL || opts->account_id == NULL || !cf_is_id(opts->account_id))
+	/*
+	 * The validator guarantees both; a catalog edited by hand might not.  No
+	 * account_id: every account the credential sees (scan.c).
+	 */
+	if (opts->resource == NULL || (opts->account_id && !cf_is_id(opts->account_id)))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("foreign table \"%s\" lacks a valid \"resource\" or \"account_id\" option",

@@ -380,7 +380,7 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 	bool		by_id = false;
 
 	plan->resource = res;
-	plan->id_expr = plan->parent_expr = -1;
+	plan->id_expr = plan->parent_expr = plan->account_expr = -1;
 	plan->limit_expr = plan->offset_expr = -1;
 	*local_quals = NIL;
 
@@ -392,6 +392,19 @@ cf_plan_quals(PlannerInfo *root, RelOptInfo *baserel, List *clauses,
 			nquals++;
 		else
 			*local_quals = lappend(*local_quals, rinfo);
+	}
+
+	/*
+	 * account_id = v or = ANY(array) selects the accounts read (the column
+	 * is no field of the API's objects: each account's answers are its).
+	 */
+	if ((qi = find_qual(quals, nquals, "account_id", QUAL_EQ)) != NULL ||
+		(qi = find_qual(quals, nquals, "account_id", QUAL_ANY)) != NULL)
+	{
+		qi->used = true;
+		plan->account_rinfo = qi->rinfo;
+		plan->account_expr = add_expr(fdw_exprs, qi->value);
+		plan->account_is_array = (qi->kind == QUAL_ANY);
 	}
 
 	/* The parent id (user_group_id) selects whose members are listed. */
@@ -528,7 +541,10 @@ cf_useful_pathkeys(PlannerInfo *root, RelOptInfo *baserel,
 	return NIL;
 }
 
-/* Columns a nested loop may feed one value at a time: parent id and id. */
+/*
+ * Columns a nested loop may feed one value at a time: parent id and id, and
+ * the account on a server without account_id.
+ */
 bool
 cf_parameterizable_column(RelOptInfo *baserel, Var *var)
 {
@@ -537,6 +553,9 @@ cf_parameterizable_column(RelOptInfo *baserel, Var *var)
 
 	if (col == NULL)
 		return false;
+	/* a server over every account reads one account per outer row */
+	if (col->json_kind == CF_JSON_ACCOUNT)
+		return info->opts.account_id == NULL;
 	if (info->opts.resource->parent_column)
 		return strcmp(col->name, info->opts.resource->parent_column) == 0;
 	return strcmp(col->name, "id") == 0;
@@ -819,6 +838,8 @@ enum CfScanPrivateIndex
 	CfScanPrivateIdIsArray,		/* Boolean: id = ANY(array) */
 	CfScanPrivateParentExpr,	/* Integer: index of parent id(s), -1 */
 	CfScanPrivateParentIsArray, /* Boolean */
+	CfScanPrivateAccountExpr,	/* Integer: index of account id(s), -1 */
+	CfScanPrivateAccountIsArray,	/* Boolean */
 	CfScanPrivateFilters,		/* List of filter triples, see below */
 	CfScanPrivateOrderValue,	/* String ?order= value, or NULL */
 	CfScanPrivateDirection,		/* String ?direction= value, or NULL */
@@ -887,6 +908,8 @@ cf_plan_to_list(CfScanPlan *plan)
 	fields[CfScanPrivateIdIsArray] = (Node *) makeBoolean(plan->id_is_array);
 	fields[CfScanPrivateParentExpr] = (Node *) makeInteger(plan->parent_expr);
 	fields[CfScanPrivateParentIsArray] = (Node *) makeBoolean(plan->parent_is_array);
+	fields[CfScanPrivateAccountExpr] = (Node *) makeInteger(plan->account_expr);
+	fields[CfScanPrivateAccountIsArray] = (Node *) makeBoolean(plan->account_is_array);
 	fields[CfScanPrivateFilters] = (Node *) filters;
 	fields[CfScanPrivateOrderValue] = string_or_null(plan->order_value);
 	fields[CfScanPrivateDirection] = string_or_null(plan->direction);
@@ -944,6 +967,8 @@ cf_plan_from_list(List *list)
 	plan->id_is_array = boolVal(list_nth(list, CfScanPrivateIdIsArray));
 	plan->parent_expr = intVal(list_nth(list, CfScanPrivateParentExpr));
 	plan->parent_is_array = boolVal(list_nth(list, CfScanPrivateParentIsArray));
+	plan->account_expr = intVal(list_nth(list, CfScanPrivateAccountExpr));
+	plan->account_is_array = boolVal(list_nth(list, CfScanPrivateAccountIsArray));
 	foreach(lc, (List *) list_nth(list, CfScanPrivateFilters))
 	{
 		List	   *item = lfirst(lc);
@@ -1123,6 +1148,26 @@ describe_filter(StringInfo buf, CfScanPlan *plan, CfFilter *f, List *fdw_exprs,
 	if (shown == 0)
 		appendStringInfo(buf, "%c%s={each of %s}", sep, f->param,
 						 describe_expr(plan, fdw_exprs, f->expr, dpcontext));
+}
+
+/*
+ * The accounts a scan on a server without account_id reads: "every account
+ * (GET /accounts?page=N&per_page=50)", or the values of account_id = v /
+ * = ANY(array).
+ */
+char *
+cf_plan_describe_accounts(CfScanPlan *plan, List *fdw_exprs, List *dpcontext)
+{
+	const CfResource *accounts = cf_resource_by_name("accounts");
+
+	if (plan->account_expr < 0)
+		return psprintf("every account (GET %s?page=N&per_page=%d)",
+						cf_resource_path(accounts, NULL, NULL, NULL),
+						accounts->per_page_max);
+	if (plan->account_is_array)
+		return psprintf("each of %s",
+						describe_expr(plan, fdw_exprs, plan->account_expr, dpcontext));
+	return describe_value(plan, fdw_exprs, plan->account_expr, dpcontext, false);
 }
 
 /*

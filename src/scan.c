@@ -96,7 +96,21 @@ typedef struct CfScanState
 {
 	CfScanPlan *plan;
 	const CfResource *res;
-	char	   *account_id;
+	char	   *account_id;		/* the account being read: the server's, or
+								 * one of accounts[] */
+	char	   *server_account; /* the server's (or table's) account_id, or
+								 * NULL: every account the credential sees */
+	bool		multi;			/* reads each of accounts[] in turn */
+	bool		skip_forbidden; /* skip_forbidden_accounts */
+	char	  **accounts;		/* the accounts this run reads */
+	int			naccounts;
+	int			account_pos;
+	bool		account_skipped;	/* the current one answered 403: skipped */
+	char	  **all_accounts;	/* GET /accounts, read once per scan */
+	int			nall_accounts;
+	bool		all_accounts_read;
+	CfPager		accounts_pg;	/* the listing of the accounts */
+	MemoryContext query_cxt;
 	char	   *table_name;
 	Oid			serverid;
 	CfConnection *conn;
@@ -316,7 +330,10 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 		st->join ? st->join->member_rti : bms_next_member(fsplan->fs_relids, -1);
 	relid = exec_rt_fetch(rtindex, estate)->relid;
 	cf_get_table_options(relid, &opts);
-	st->account_id = opts.account_id;
+	st->account_id = st->server_account = opts.account_id;
+	st->multi = (opts.account_id == NULL && !st->res->no_account);
+	st->skip_forbidden = opts.skip_forbidden_accounts;
+	st->query_cxt = estate->es_query_cxt;
 	st->serverid = GetForeignTable(relid)->serverid;
 	st->table_name = get_rel_name(relid);
 	if (rel != NULL)
@@ -342,6 +359,7 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 
 	pager_init(&st->rows, estate->es_query_cxt);
 	pager_init(&st->parents, estate->es_query_cxt);
+	pager_init(&st->accounts_pg, estate->es_query_cxt);
 	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
 										ALLOCSET_SMALL_SIZES);
 	/* the rows an UPDATE or DELETE changes: see pager_fetch */
@@ -480,6 +498,7 @@ reset_run(CfScanState *st)
 	st->listed = false;
 	st->counted = false;
 	st->fanout_counting = false;
+	st->account_skipped = false;
 	st->unit_open = false;
 	st->unit_object = NULL;
 	MemoryContextReset(st->ahead_cxt);
@@ -686,6 +705,113 @@ evaluate_limit(ForeignScanState *node, CfScanPlan *plan)
 						 offset_isnull, DatumGetInt64(offset));
 }
 
+/*
+ * A 403 from one of the accounts of a server over every account, with
+ * skip_forbidden_accounts: a NOTICE (once per account), and the account
+ * is read no further.  Otherwise the answer is decoded into its error as
+ * usual (whose context names the account: see cfIterateForeignScan).
+ */
+static bool
+account_forbidden(CfScanState *st, const CfHttpResponse *response)
+{
+	if (!st->multi || !st->skip_forbidden || response->status != 403)
+		return false;
+	if (!st->account_skipped)
+		ereport(NOTICE,
+				(errmsg("skipping Cloudflare account %s: the credential has no access to it",
+						st->account_id),
+				 errdetail("The API answered HTTP 403; foreign table \"%s\" skips such accounts (skip_forbidden_accounts).",
+						   st->table_name)));
+	st->account_skipped = true;
+	return true;
+}
+
+static void pager_start(CfPager *pg, const char *path, const char *query,
+						CfPaging paging, int per_page, int64 row_limit);
+static cJSON *pager_next(CfScanState *st, CfPager *pg);
+
+/*
+ * Every account the credential sees (GET /accounts, every page), read
+ * once per scan: a rescan reads the same accounts.  With cache_ttl the
+ * answers come from the cache like any other.
+ */
+static void
+list_all_accounts(CfScanState *st)
+{
+	const CfResource *accounts = cf_resource_by_name("accounts");
+	CfPager    *pg = &st->accounts_pg;
+	int			cap = 16;
+	cJSON	   *item;
+
+	if (st->all_accounts_read)
+		return;
+	st->all_accounts = MemoryContextAlloc(st->query_cxt, sizeof(char *) * cap);
+	st->nall_accounts = 0;
+	pager_start(pg, cf_resource_path(accounts, NULL, NULL, NULL), "",
+				accounts->paging, accounts->per_page_max, -1);
+	pg->count_as = accounts;
+	while ((item = pager_next(st, pg)) != NULL)
+	{
+		const char *id = cf_json_get_string(item, "id");
+
+		if (id == NULL || !cf_is_id(id))
+			ereport(ERROR,
+					(errcode(CF_ERRCODE_API_PROTOCOL),
+					 errmsg("Cloudflare API returned an account without a valid id"),
+					 errdetail("Request: GET %s.", pg->path)));
+		if (st->nall_accounts == cap)
+		{
+			cap *= 2;
+			st->all_accounts = repalloc(st->all_accounts, sizeof(char *) * cap);
+		}
+		st->all_accounts[st->nall_accounts++] = MemoryContextStrdup(st->query_cxt, id);
+	}
+	st->all_accounts_read = true;
+}
+
+/*
+ * The accounts this run reads: those account_id = v / = ANY(array) names
+ * (a value that is no account id names none), or the server's, or every
+ * account the credential sees.  A server with account_id reads its own
+ * account only, whatever the values.  None: no rows, no call.
+ */
+static void
+evaluate_accounts(ForeignScanState *node, CfScanState *st)
+{
+	CfScanPlan *plan = st->plan;
+
+	st->account_pos = 0;
+	if (plan->account_expr >= 0)
+	{
+		char	  **ids;
+		int			n;
+		int			k = 0;
+
+		eval_ids(node, plan->account_expr, plan->account_is_array, &ids, &n, NULL);
+		for (int i = 0; i < n; i++)
+			if (st->server_account == NULL || strcmp(ids[i], st->server_account) == 0)
+				ids[k++] = ids[i];
+		st->accounts = ids;
+		st->naccounts = k;
+	}
+	else if (st->multi)
+	{
+		list_all_accounts(st);
+		st->accounts = st->all_accounts;
+		st->naccounts = st->nall_accounts;
+	}
+	else
+	{
+		st->accounts = palloc(sizeof(char *));
+		st->accounts[0] = st->server_account;
+		st->naccounts = 1;
+	}
+	if (st->naccounts == 0)
+		st->no_rows = true;
+	else
+		st->account_id = st->accounts[0];
+}
+
 /* Evaluate the plan's values for this run and build the query string. */
 static void
 start_scan(ForeignScanState *node)
@@ -700,6 +826,7 @@ start_scan(ForeignScanState *node)
 	 * row, so they must not pile up in the query context.
 	 */
 	oldcxt = MemoryContextSwitchTo(st->run_cxt);
+	evaluate_accounts(node, st);
 	evaluate_ids(node, st);
 	st->query = build_query(node, st);
 	st->parent_query = st->join ? build_plan_query(node, st, st->join->groups) : "";
@@ -709,8 +836,12 @@ start_scan(ForeignScanState *node)
 	start_overlay(st);
 
 	/* GETs by id, or a listing per parent: all known now, refused now */
-	if (st->nids > 1 && st->limit_hint < 0 && st->conn)
-		cf_http_reserve(st->conn, st->nids,
+	if (st->nids * st->naccounts > 1 && st->limit_hint < 0 && st->conn)
+		cf_http_reserve(st->conn, (int64) st->nids * st->naccounts,
+						st->naccounts > 1 ?
+						psprintf("%d %s in each of %d accounts", st->nids,
+								 st->plan->id_expr >= 0 ? "GETs by id" : "listings, one per parent",
+								 st->naccounts) :
 						psprintf("%d %s", st->nids,
 								 st->plan->id_expr >= 0 ? "GETs by id" : "listings, one per parent"));
 }
@@ -826,7 +957,7 @@ run_batch(CfScanState *st, char **paths, int n, CfHttpResponse *responses,
 			continue;			/* stopped: not answered */
 		count_answer(st, &responses[i], is_list);
 	}
-	if (failed >= 0)
+	if (failed >= 0 && !account_forbidden(st, &responses[failed]))
 		(void) cf_decode_envelope(&responses[failed], "GET", paths[failed], NULL);
 }
 
@@ -1073,7 +1204,8 @@ note_page_one(CfScanState *st, CfPager *pg)
 	int64		rows = pg->total >= 0 ? pg->total : (pg->done ? pg->seen : -1);
 
 	if (pg->count_as && rows >= 0)
-		cf_remember_total(st->serverid, st->account_id, pg->count_as, (double) rows);
+		cf_remember_total(st->serverid, pg->count_as->no_account ? NULL : st->account_id,
+						  pg->count_as, (double) rows);
 	if (pg == &st->rows && st->fanout_counting)
 	{
 		if (rows >= 0)
@@ -1105,7 +1237,17 @@ fetch_page(CfScanState *st, CfPager *pg)
 	cJSON	   *result;
 	int64		count;
 
+	if (st->account_skipped)
+	{
+		pg->done = true;
+		return NULL;
+	}
 	response = page_response(st, pg, &local, &path_and_query);
+	if (st->account_skipped || account_forbidden(st, response))
+	{
+		pg->done = true;
+		return NULL;
+	}
 	doc = cf_decode_envelope(response, "GET", path_and_query, NULL);
 	result = cf_list_result(doc, path_and_query);
 	count = result ? cJSON_GetArraySize(result) : 0;
@@ -1212,12 +1354,23 @@ fetch_by_id(CfScanState *st, const char *id, CfHttpResponse *ahead)
 	MemoryContext oldcxt;
 
 	pager_start(pg, path, "", CF_PAGING_NONE, 0, -1);
+	if (st->account_skipped)
+	{
+		pg->done = true;
+		return false;
+	}
 	oldcxt = MemoryContextSwitchTo(pg->cxt);
 	if (response == NULL)
 	{
 		cf_http_get(st->conn, pg->path, st->cache_ttl, &local);
 		count_answer(st, &local, false);
 		response = &local;
+	}
+	if (account_forbidden(st, response))
+	{
+		pg->done = true;
+		MemoryContextSwitchTo(oldcxt);
+		return false;
 	}
 	doc = cf_decode_envelope(response, "GET", pg->path, &not_found);
 	if (ahead && ahead->body)
@@ -1330,6 +1483,8 @@ next_unit(CfScanState *st)
 	const CfResource *res = st->res;
 	CfScanPlan *plan = st->plan;
 
+	if (st->account_skipped)
+		return false;
 	if (plan->id_expr >= 0)
 	{
 		for (;;)
@@ -1392,6 +1547,32 @@ next_unit(CfScanState *st)
 }
 
 /*
+ * The current account was read: move to the next one the run reads, its
+ * units from the start (the values and query string are the same in
+ * every account).  False when it was the last.
+ */
+static bool
+next_account(CfScanState *st)
+{
+	if (st->account_pos + 1 >= st->naccounts)
+		return false;
+	st->account_id = st->accounts[++st->account_pos];
+	st->account_skipped = false;
+	st->id_pos = 0;
+	st->listed = false;
+	st->fanout_checked = false;
+	st->unit_open = false;
+	st->unit_object = NULL;
+	MemoryContextReset(st->ahead_cxt);
+	st->ahead_n = st->ahead_pos = 0;
+	st->ahead = NULL;
+	st->rows.active = st->parents.active = false;
+	st->rows.first = st->parents.first = NULL;
+	start_overlay(st);
+	return true;
+}
+
+/*
  * count(*) pushed down: one listing request of the smallest page size the
  * endpoint takes, answered from result_info.total_count.  Every column of
  * the scan's output is that count(*).
@@ -1401,6 +1582,7 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 {
 	const CfResource *res = st->res;
 	int64		total = 0;
+	int64		count;
 	char	   *path_and_query;
 	CfHttpResponse response;
 	cJSON	   *doc;
@@ -1410,7 +1592,8 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 		return slot;
 	st->counted = true;
 
-	if (!st->no_rows)
+	/* one request per account, the totals added up */
+	for (bool more = !st->no_rows; more; more = next_account(st))
 	{
 		MemoryContextReset(st->rows.cxt);
 		oldcxt = MemoryContextSwitchTo(st->rows.cxt);
@@ -1419,10 +1602,15 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 								   st->query, CF_PAGING_PAGES, res->per_page_min, 1, NULL);
 		cf_http_get(st->conn, path_and_query, st->cache_ttl, &response);
 		count_answer(st, &response, true);
+		if (account_forbidden(st, &response))
+		{
+			MemoryContextSwitchTo(oldcxt);
+			continue;
+		}
 		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
 		(void) cf_list_result(doc, path_and_query);
-		total = result_info_number(doc, "total_count");
-		if (total < 0)
+		count = result_info_number(doc, "total_count");
+		if (count < 0)
 			ereport(ERROR,
 					(errcode(CF_ERRCODE_API_PROTOCOL),
 					 errmsg("Cloudflare API answer has no \"result_info.total_count\" to count \"%s\"",
@@ -1430,7 +1618,8 @@ iterate_count(CfScanState *st, TupleTableSlot *slot)
 					 errdetail("Request: GET %s.", path_and_query),
 					 errhint("Set OPTIONS (count_pushdown 'false') on the foreign table or server to count the rows one by one.")));
 		if (st->plan->filters == NIL && res->parent == NULL)
-			cf_remember_total(st->serverid, st->account_id, res, (double) total);
+			cf_remember_total(st->serverid, st->account_id, res, (double) count);
+		total += count;
 		MemoryContextSwitchTo(oldcxt);
 	}
 
@@ -1475,14 +1664,15 @@ iterate_join(ForeignScanState *node, CfScanState *st, TupleTableSlot *slot)
 			MemoryContextReset(st->unit_cxt);
 			oldcxt = MemoryContextSwitchTo(st->unit_cxt);
 			cf_object_to_values(st->join->groups->resource, st->unit_object, NULL,
-								st->g_tupdesc, st->g_columns, st->g_attinmeta,
+								st->account_id, st->g_tupdesc, st->g_columns, st->g_attinmeta,
 								st->g_values, st->g_nulls, st->g_table_name);
 			MemoryContextSwitchTo(oldcxt);
 		}
 
 		oldcxt = MemoryContextSwitchTo(econtext->ecxt_per_tuple_memory);
 		if (object)
-			cf_object_to_values(st->res, object, st->parent_id, st->m_tupdesc,
+			cf_object_to_values(st->res, object, st->parent_id, st->account_id,
+								st->m_tupdesc,
 								st->attr_columns, st->attinmeta,
 								st->m_values, st->m_nulls, st->table_name);
 		else
@@ -1534,8 +1724,9 @@ start_overlay(CfScanState *st)
 	st->overlay = st->overlay_open = st->overlay_adds_ready = false;
 	st->overlay_listed = st->overlay_adds = st->new_groups = NIL;
 	st->listings_done = false;
-	if (st->rows.read_all)
-		return;					/* an UPDATE or DELETE finds Cloudflare's rows */
+	if (st->rows.read_all || st->account_id == NULL)
+		return;					/* an UPDATE or DELETE finds Cloudflare's rows;
+								 * nothing is queued above the accounts */
 	queued = cf_deferred_count(st->res, st->account_id);
 	if (queued == 0)
 		return;
@@ -1644,11 +1835,11 @@ next_listing(CfScanState *st)
 }
 
 /*
- * IterateForeignScan: the next row, fetching the next page or batch when
- * the rows at hand are used up.
+ * The next row, fetching the next page or batch when the rows at hand are
+ * used up, and the next account when one is read.
  */
-TupleTableSlot *
-cfIterateForeignScan(ForeignScanState *node)
+static TupleTableSlot *
+iterate_scan(ForeignScanState *node)
 {
 	CfScanState *st = (CfScanState *) node->fdw_state;
 	TupleTableSlot *slot = node->ss.ss_ScanTupleSlot;
@@ -1677,7 +1868,12 @@ cfIterateForeignScan(ForeignScanState *node)
 		if (st->overlay_open && (object = overlay_next_addition(st)) != NULL)
 			break;
 		if (!next_listing(st))
+		{
+			/* that account is done: the next one, if any */
+			if (!st->no_rows && next_account(st))
+				continue;
 			return slot;
+		}
 		if (st->overlay)
 		{
 			st->overlay_open = true;
@@ -1688,11 +1884,45 @@ cfIterateForeignScan(ForeignScanState *node)
 
 	/* the executor resets this context before asking for the next row */
 	oldcxt = MemoryContextSwitchTo(node->ss.ps.ps_ExprContext->ecxt_per_tuple_memory);
-	cf_object_to_values(st->res, object, st->parent_id, slot->tts_tupleDescriptor,
+	cf_object_to_values(st->res, object, st->parent_id, st->account_id,
+						slot->tts_tupleDescriptor,
 						st->attr_columns, st->attinmeta,
 						slot->tts_values, slot->tts_isnull, st->table_name);
 	MemoryContextSwitchTo(oldcxt);
 	return ExecStoreVirtualTuple(slot);
+}
+
+/* Errors of a scan over several accounts say which account answered. */
+static void
+account_error_callback(void *arg)
+{
+	CfScanState *st = (CfScanState *) arg;
+
+	if (st->account_id)
+		errcontext("Cloudflare account %s of foreign table \"%s\"",
+				   st->account_id, st->table_name);
+}
+
+/*
+ * IterateForeignScan: the next row.  On a server over every account, an
+ * error names the account it came from.
+ */
+TupleTableSlot *
+cfIterateForeignScan(ForeignScanState *node)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	ErrorContextCallback errcallback;
+	TupleTableSlot *slot;
+
+	if (!st->multi)
+		return iterate_scan(node);
+	errcallback.callback = account_error_callback;
+	errcallback.arg = st;
+	errcallback.previous = error_context_stack;
+	error_context_stack = &errcallback;
+	slot = iterate_scan(node);
+	error_context_stack = errcallback.previous;
+	return slot;
 }
 
 void
@@ -1776,8 +2006,15 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 										   offset == NULL || ((Const *) offset)->constisnull,
 										   offset ? DatumGetInt64(((Const *) offset)->constvalue) : 0);
 		}
+		if (st->multi)
+			ExplainPropertyText("Cloudflare Accounts",
+								cf_plan_describe_accounts(plan, fsplan->fdw_exprs,
+														  set_deparse_context_plan(es->deparse_cxt,
+																				   node->ss.ps.plan, NIL)),
+								es);
 		ExplainPropertyText("Cloudflare API",
-							cf_plan_describe(plan, st->account_id, fsplan->fdw_exprs,
+							cf_plan_describe(plan, st->multi ? "{account_id}" : st->server_account,
+											 fsplan->fdw_exprs,
 											 set_deparse_context_plan(es->deparse_cxt,
 																	  node->ss.ps.plan, NIL),
 											 plan->count_only ? plan->resource->per_page_min :

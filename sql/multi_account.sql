@@ -1,0 +1,198 @@
+--
+-- multi_account: a server without account_id covers every account the
+-- credential sees (GET /accounts), each table with its account_id column.
+--
+-- Every claim is pinned three ways: EXPLAIN (VERBOSE) shows the accounts and
+-- the planned call per account, the query shows the rows, and the mock's
+-- request log shows exactly which calls were made (mockctl log prints the
+-- log, then clears it).
+--
+\getenv abs_srcdir PG_ABS_SRCDIR
+\i :abs_srcdir/test/fixture.sql
+-- three accounts: main-00 (the fixture server's), prod-01 and staging-02,
+-- each with its own groups, members, roles, tokens and audit log
+\! python3 $MOCKCTL reset --accounts 3 --user-groups 2 --members-per-group 2 --account-members 2 --roles 2
+
+-- a server without account_id: every account the credential sees
+CREATE SERVER cf_all FOREIGN DATA WRAPPER cfiam
+  OPTIONS (api_url :'api_url', max_concurrency '1', count_pushdown 'false', max_retries '0');
+\if :cfiam_tls
+ALTER SERVER cf_all OPTIONS (ADD ca_file :'ca_file');
+\endif
+CREATE USER MAPPING FOR CURRENT_USER SERVER cf_all
+  OPTIONS (api_token 'cfiam-test-token');
+CREATE SCHEMA cfa;
+IMPORT FOREIGN SCHEMA cfiam FROM SERVER cf_all INTO cfa;
+-- account_id is the first column of every account-scoped table (not of
+-- accounts itself)
+SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod)
+  FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+ WHERE c.relnamespace = 'cfa'::regnamespace AND a.attnum = 1
+ ORDER BY c.relname;
+SELECT id AS main_id FROM cfa.accounts WHERE name = 'main-00' \gset
+SELECT id AS prod_id FROM cfa.accounts WHERE name = 'prod-01' \gset
+SELECT id AS staging_id FROM cfa.accounts WHERE name = 'staging-02' \gset
+\! python3 $MOCKCTL clear-log
+
+--
+-- Every account: GET /accounts once, then each account's listing.
+--
+EXPLAIN (VERBOSE, COSTS OFF) SELECT account_id, name FROM cfa.user_groups;
+SELECT a.name AS account, g.name
+  FROM cfa.user_groups g JOIN cfa.accounts a ON a.id = g.account_id
+ ORDER BY 1, 2;
+\! python3 $MOCKCTL log
+SELECT account_id = :'main_id' AS main, count(*) FROM cfa.user_groups GROUP BY 1 ORDER BY 1;
+\! python3 $MOCKCTL log
+
+--
+-- account_id = v: that account only, no GET /accounts.
+--
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT name FROM cfa.user_groups WHERE account_id = '0123456789abcdef0123456789abcdef';
+SELECT account_id, name FROM cfa.user_groups
+ WHERE account_id = '0123456789abcdef0123456789abcdef' ORDER BY name;
+\! python3 $MOCKCTL log
+-- = ANY(array): those accounts, each once; a value that is no id names none
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT email FROM cfa.account_members WHERE account_id IN ('0123456789abcdef0123456789abcdef', 'x');
+SELECT account_id = :'prod_id' AS prod, email FROM cfa.account_members
+ WHERE account_id = ANY (ARRAY[:'prod_id', :'staging_id', :'prod_id', 'x', NULL])
+ ORDER BY 1, 2;
+\! python3 $MOCKCTL log
+-- no valid account: no rows, no call
+SELECT name FROM cfa.user_groups WHERE account_id = 'not-an-account';
+\! python3 $MOCKCTL log
+-- a parameter: evaluated per execution
+PREPARE groups_of(text) AS SELECT name FROM cfa.user_groups WHERE account_id = $1 ORDER BY name;
+EXECUTE groups_of(:'staging_id');
+\! python3 $MOCKCTL log
+DEALLOCATE groups_of;
+
+--
+-- The other pushdowns, inside each account: name, id, status, the fan-out
+-- over the groups, LIMIT, count(*).
+--
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT account_id, email FROM cfa.account_members WHERE status = 'accepted';
+SELECT count(*) FROM cfa.account_members WHERE status = 'accepted';
+\! python3 $MOCKCTL log
+SELECT name AS group_name FROM cfa.user_groups
+ WHERE account_id = :'prod_id' ORDER BY name LIMIT 1 \gset
+SELECT account_id = :'prod_id' AS prod, name FROM cfa.user_groups WHERE name = :'group_name';
+\! python3 $MOCKCTL clear-log
+SELECT id AS group_id FROM cfa.user_groups
+ WHERE account_id = :'prod_id' AND name = :'group_name' \gset
+\! python3 $MOCKCTL clear-log
+SELECT account_id = :'prod_id' AS prod, name FROM cfa.user_groups
+ WHERE account_id = :'prod_id' AND id = :'group_id';
+\! python3 $MOCKCTL log
+-- members of every group of every account: groups listed per account
+EXPLAIN (VERBOSE, COSTS OFF) SELECT account_id, user_group_id, id FROM cfa.user_group_members;
+SELECT account_id, count(*) FROM cfa.user_group_members GROUP BY 1 ORDER BY 1;
+\! python3 $MOCKCTL log
+-- ORDER BY is sent inside each account; over several accounts PostgreSQL
+-- sorts (each account's rows come sorted, not the whole)
+EXPLAIN (VERBOSE, COSTS OFF) SELECT name FROM cfa.user_groups ORDER BY name;
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT name FROM cfa.user_groups WHERE account_id = '0123456789abcdef0123456789abcdef' ORDER BY name;
+-- LIMIT: the executor stops once it has its rows (here in the first account)
+SELECT count(*) FROM (SELECT name FROM cfa.roles LIMIT 1) s;
+\! python3 $MOCKCTL log
+-- count(*): one smallest page per account, the totals added up
+ALTER SERVER cf_all OPTIONS (SET count_pushdown 'true');
+EXPLAIN (VERBOSE, COSTS OFF) SELECT count(*) FROM cfa.roles;
+SELECT count(*) FROM cfa.roles;
+\! python3 $MOCKCTL log
+SELECT count(*) FROM cfa.roles WHERE account_id = :'prod_id';
+\! python3 $MOCKCTL log
+ALTER SERVER cf_all OPTIONS (SET count_pushdown 'false');
+
+--
+-- A join with accounts: the accounts chosen by name, then their rows (a
+-- nested loop, one account per outer row, when the planner finds it cheaper).
+--
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT a.name, r.name AS role
+  FROM cfa.accounts a JOIN cfa.roles r ON r.account_id = a.id
+ WHERE a.name LIKE 'prod-%';
+SELECT a.name, r.name AS role
+  FROM cfa.accounts a JOIN cfa.roles r ON r.account_id = a.id
+ WHERE a.name LIKE 'prod-%' ORDER BY 1, 2;
+\! python3 $MOCKCTL log
+
+--
+-- cache_ttl: GET /accounts is answered from the cache like any GET.
+--
+ALTER SERVER cf_all OPTIONS (ADD cache_ttl '60');
+SELECT count(*) FROM cfa.roles;
+SELECT count(*) FROM cfa.roles;
+\! python3 $MOCKCTL log
+ALTER SERVER cf_all OPTIONS (DROP cache_ttl);
+
+--
+-- A 403 from one account (the credential lacks access there): an error
+-- naming the account; with skip_forbidden_accounts a NOTICE, and the others
+-- are read.
+--
+\setenv STAGING_ID :staging_id
+\! python3 $MOCKCTL fault status --status 403 --code 9109 --message 'Unauthorized to access requested resource' --match $STAGING_ID
+SELECT count(*) FROM cfa.roles;
+\! python3 $MOCKCTL clear-faults
+\! python3 $MOCKCTL log
+ALTER FOREIGN TABLE cfa.roles OPTIONS (ADD skip_forbidden_accounts 'true');
+\! python3 $MOCKCTL fault status --status 403 --code 9109 --message 'Unauthorized to access requested resource' --match $STAGING_ID
+SELECT a.name, count(*) FROM cfa.roles r JOIN cfa.accounts a ON a.id = r.account_id
+ GROUP BY 1 ORDER BY 1;
+\! python3 $MOCKCTL clear-faults
+\! python3 $MOCKCTL log
+ALTER FOREIGN TABLE cfa.roles OPTIONS (DROP skip_forbidden_accounts);
+
+--
+-- A server with account_id: that account only (account_id is the server's;
+-- another value matches nothing, without a call).
+--
+SELECT count(*), count(*) FILTER (WHERE account_id = '0123456789abcdef0123456789abcdef')
+  FROM cf.user_groups;
+\! python3 $MOCKCTL log
+SELECT name FROM cf.user_groups WHERE account_id = :'prod_id';
+\! python3 $MOCKCTL log
+-- a hand-written table without account_id reads as before, here over every account
+CREATE FOREIGN TABLE cfa.group_names (id text, name text) SERVER cf_all OPTIONS (resource 'user_groups');
+SELECT count(*) FROM cfa.group_names;
+\! python3 $MOCKCTL log
+
+--
+-- Writes go to the row's account.
+--
+-- INSERT: account_id required on a server over every account
+INSERT INTO cfa.user_groups (name) VALUES ('no-account');
+INSERT INTO cfa.group_names (name) VALUES ('no-account');
+INSERT INTO cfa.user_groups (account_id, name) VALUES ('x', 'bad-account');
+INSERT INTO cfa.user_groups (account_id, name) VALUES (:'prod_id', 'ops-prod')
+  RETURNING account_id = :'prod_id' AS prod, name;
+\! python3 $MOCKCTL log
+-- on a server with account_id, another account is refused
+INSERT INTO cf.user_groups (account_id, name) VALUES (:'prod_id', 'elsewhere');
+-- members too: each row to its account's group
+INSERT INTO cfa.user_group_members (account_id, user_group_id, id)
+SELECT g.account_id, g.id, m.id
+  FROM cfa.user_groups g JOIN cfa.account_members m ON m.account_id = g.account_id
+ WHERE g.name = 'ops-prod' AND g.account_id = :'prod_id' AND m.account_id = :'prod_id'
+ ORDER BY m.email LIMIT 1;
+\! python3 $MOCKCTL log
+-- UPDATE and DELETE: each row's own account
+UPDATE cfa.user_groups SET name = 'ops-prod-2' WHERE name = 'ops-prod';
+\! python3 $MOCKCTL log
+-- moving a row to another account is refused, before any call
+UPDATE cfa.user_groups SET account_id = :'staging_id' WHERE name = 'ops-prod-2';
+UPDATE cfa.group_names SET name = 'x';
+\! python3 $MOCKCTL log
+DELETE FROM cfa.user_groups WHERE name = 'ops-prod-2' RETURNING account_id = :'prod_id' AS prod;
+\! python3 $MOCKCTL log
+EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM cfa.user_groups WHERE account_id = :'prod_id';
+
+SET client_min_messages = warning;
+DROP SERVER cf_all CASCADE;
+DROP SCHEMA cfa;
+RESET client_min_messages;
