@@ -109,6 +109,7 @@ typedef struct CfScanState
 	char	  **all_accounts;	/* GET /accounts, read once per scan */
 	int			nall_accounts;
 	bool		all_accounts_read;
+	bool		listing_accounts;	/* GET /accounts: its errors are errors */
 	CfPager		accounts_pg;	/* the listing of the accounts */
 	MemoryContext query_cxt;
 	char	   *table_name;
@@ -714,7 +715,8 @@ evaluate_limit(ForeignScanState *node, CfScanPlan *plan)
 static bool
 account_forbidden(CfScanState *st, const CfHttpResponse *response)
 {
-	if (!st->multi || !st->skip_forbidden || response->status != 403)
+	if (!st->multi || !st->skip_forbidden || response->status != 403 ||
+		st->listing_accounts)
 		return false;
 	if (!st->account_skipped)
 		ereport(NOTICE,
@@ -750,6 +752,7 @@ list_all_accounts(CfScanState *st)
 	pager_start(pg, cf_resource_path(accounts, NULL, NULL, NULL), "",
 				accounts->paging, accounts->per_page_max, -1);
 	pg->count_as = accounts;
+	st->listing_accounts = true;
 	while ((item = pager_next(st, pg)) != NULL)
 	{
 		const char *id = cf_json_get_string(item, "id");
@@ -767,6 +770,7 @@ list_all_accounts(CfScanState *st)
 		st->all_accounts[st->nall_accounts++] = MemoryContextStrdup(st->query_cxt, id);
 	}
 	st->all_accounts_read = true;
+	st->listing_accounts = false;
 }
 
 /*
@@ -1898,7 +1902,7 @@ account_error_callback(void *arg)
 {
 	CfScanState *st = (CfScanState *) arg;
 
-	if (st->account_id)
+	if (st->account_id && !st->listing_accounts)
 		errcontext("Cloudflare account %s of foreign table \"%s\"",
 				   st->account_id, st->table_name);
 }
