@@ -33,7 +33,7 @@ cluster_start
 
 echo "== seed the mock with sample data"
 python3 test/mockctl.py reset --user-groups 8 --members-per-group 4 \
-    --account-members 25 --roles 4 --permission-groups 6 --resource-groups 3
+    --account-members 25 --roles 4 --permission-groups 6 --resource-groups 3 --accounts 3
 
 echo
 "$PSQL" -X -q -v ON_ERROR_STOP=1 -v api_url="$CFIAM_API_URL" -v ca_file="$CFIAM_CA_FILE" <<'SQL'
@@ -116,4 +116,25 @@ SELECT name, status,
    AND (last_used_on IS NULL OR last_used_on < now() - interval '90 days' OR expires_on IS NULL)
  ORDER BY name;
 SQL
+
+python3 test/mockctl.py clear-log
+"$PSQL" -X -q -v ON_ERROR_STOP=1 -v api_url="$CFIAM_API_URL" -v ca_file="$CFIAM_CA_FILE" <<'SQL'
+\echo '== every account in one query: a server without account_id (three accounts here)'
+CREATE SERVER cloudflare_all FOREIGN DATA WRAPPER cfiam OPTIONS (api_url :'api_url');
+SELECT :'ca_file' <> '' AS tls \gset
+\if :tls
+ALTER SERVER cloudflare_all OPTIONS (ADD ca_file :'ca_file');
+\endif
+CREATE USER MAPPING FOR CURRENT_USER SERVER cloudflare_all OPTIONS (api_token 'cfiam-test-token');
+CREATE SCHEMA cf_all;
+IMPORT FOREIGN SCHEMA cfiam FROM SERVER cloudflare_all INTO cf_all;
+SELECT a.name AS account, a.type, count(*) AS members,
+       count(*) FILTER (WHERE m.status = 'pending') AS pending
+  FROM cf_all.accounts a
+  JOIN cf_all.account_members m ON m.account_id = a.id
+ GROUP BY 1, 2
+ ORDER BY 1;
+SQL
+echo "== the calls that query made: the accounts, then each account's members"
+python3 test/mockctl.py log | sed -e 's/0123456789abcdef0123456789abcdef/<account>/'
 
