@@ -149,6 +149,34 @@ SELECT a.name, count(*) FROM cfa.roles r JOIN cfa.accounts a ON a.id = r.account
 ALTER FOREIGN TABLE cfa.roles OPTIONS (DROP skip_forbidden_accounts);
 
 --
+-- Accounts read concurrently (max_concurrency above 1): after GET /accounts,
+-- page 1 of every account's listing goes out at once, within the pace and
+-- the budget (the log is sorted: their order is the network's).  A 403 among
+-- them is an error naming its account, or skipped with the option.
+--
+ALTER SERVER cf_all OPTIONS (SET max_concurrency '4');
+SELECT account_id = :'main_id' AS main, count(*) FROM cfa.roles GROUP BY 1 ORDER BY 1;
+\! python3 $MOCKCTL log | sort
+-- the batch is budgeted before it is sent
+SET cfiam.max_requests = 3;
+SELECT count(*) FROM cfa.roles;
+RESET cfiam.max_requests;
+\! python3 $MOCKCTL log | sort
+\! python3 $MOCKCTL fault status --status 403 --code 9109 --message 'Unauthorized to access requested resource' --match $STAGING_ID
+SELECT count(*) FROM cfa.roles;
+\! python3 $MOCKCTL clear-faults
+\! python3 $MOCKCTL clear-log
+ALTER FOREIGN TABLE cfa.roles OPTIONS (ADD skip_forbidden_accounts 'true');
+\! python3 $MOCKCTL fault status --status 403 --code 9109 --message 'Unauthorized to access requested resource' --match $STAGING_ID
+SELECT a.name, count(*) FROM cfa.roles r JOIN cfa.accounts a ON a.id = r.account_id
+ GROUP BY 1 ORDER BY 1;
+\! python3 $MOCKCTL clear-faults
+-- each call once (a listing the 403 stopped in flight is asked again)
+\! python3 $MOCKCTL log | sort -u
+ALTER FOREIGN TABLE cfa.roles OPTIONS (DROP skip_forbidden_accounts);
+ALTER SERVER cf_all OPTIONS (SET max_concurrency '1');
+
+--
 -- A server with account_id: that account only (account_id is the server's;
 -- another value matches nothing, without a call).
 --

@@ -111,6 +111,12 @@ typedef struct CfScanState
 	bool		all_accounts_read;
 	bool		listing_accounts;	/* GET /accounts: its errors are errors */
 	CfPager		accounts_pg;	/* the listing of the accounts */
+	MemoryContext acct_ahead_cxt;	/* page 1 of the next accounts' listings */
+	CfHttpResponse *acct_ahead; /* accounts acct_ahead_first .. + n - 1 */
+	char	  **acct_ahead_paths;
+	bool	   *acct_ahead_forbidden;	/* answered 403, to be skipped */
+	int			acct_ahead_first;
+	int			acct_ahead_n;
 	MemoryContext query_cxt;
 	char	   *table_name;
 	Oid			serverid;
@@ -361,6 +367,8 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 	pager_init(&st->rows, estate->es_query_cxt);
 	pager_init(&st->parents, estate->es_query_cxt);
 	pager_init(&st->accounts_pg, estate->es_query_cxt);
+	st->acct_ahead_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam accounts ahead",
+											   ALLOCSET_DEFAULT_SIZES);
 	st->run_cxt = AllocSetContextCreate(estate->es_query_cxt, "cfiam scan run",
 										ALLOCSET_SMALL_SIZES);
 	/* the rows an UPDATE or DELETE changes: see pager_fetch */
@@ -502,6 +510,8 @@ reset_run(CfScanState *st)
 	st->account_skipped = false;
 	st->unit_open = false;
 	st->unit_object = NULL;
+	MemoryContextReset(st->acct_ahead_cxt);
+	st->acct_ahead_n = 0;
 	MemoryContextReset(st->ahead_cxt);
 	st->ahead_n = st->ahead_pos = 0;
 	st->rows.active = st->parents.active = false;
@@ -1480,6 +1490,76 @@ fill_ahead(CfScanState *st)
 	return n;
 }
 
+/*
+ * A listing over several accounts: page 1 of the next accounts' listings,
+ * a batch of them, is fetched at once (max_concurrency in flight, within
+ * the pace and the budget), as a fan-out does for the groups; each
+ * account's other pages follow when its turn comes.  Not under a LIMIT
+ * (its rows may all come from the first account), nor for an UPDATE or
+ * DELETE (read whole, one account after the other).  A 403 that
+ * skip_forbidden_accounts skips is kept for its account's turn; another
+ * error ends the scan, naming its account.
+ */
+static void
+account_page_one(CfScanState *st)
+{
+	const CfResource *res = st->res;
+	int			pos = st->account_pos;
+	int			i;
+
+	if (!st->multi || st->naccounts < 2 || st->limit_hint >= 0 || st->batch_size < 2 ||
+		st->rows.read_all || st->conn == NULL)
+		return;
+	if (pos < st->acct_ahead_first || pos >= st->acct_ahead_first + st->acct_ahead_n)
+	{
+		int			n = Min(st->batch_size, st->naccounts - pos);
+		int			failed;
+		MemoryContext oldcxt;
+
+		if (n < 2)
+			return;
+		MemoryContextReset(st->acct_ahead_cxt);
+		oldcxt = MemoryContextSwitchTo(st->acct_ahead_cxt);
+		st->acct_ahead = palloc0(sizeof(CfHttpResponse) * n);
+		st->acct_ahead_paths = palloc(sizeof(char *) * n);
+		st->acct_ahead_forbidden = palloc0(sizeof(bool) * n);
+		for (i = 0; i < n; i++)
+			st->acct_ahead_paths[i] =
+				page_path(cf_resource_path(res, st->accounts[pos + i], NULL, NULL),
+						  st->query, res->paging, st->per_page, 1, NULL);
+		st->acct_ahead_first = pos;
+		st->acct_ahead_n = n;
+		failed = cf_http_get_many(st->conn, st->acct_ahead_paths, n, st->acct_ahead,
+								  st->cache_ttl);
+		for (i = 0; i < n; i++)
+			if (st->acct_ahead[i].status != 0)
+				count_answer(st, &st->acct_ahead[i], true);
+		if (failed >= 0)
+		{
+			if (st->skip_forbidden && st->acct_ahead[failed].status == 403)
+				st->acct_ahead_forbidden[failed] = true;
+			else
+			{
+				/* the error's context names the account that answered it */
+				st->account_id = st->accounts[pos + failed];
+				(void) cf_decode_envelope(&st->acct_ahead[failed], "GET",
+										  st->acct_ahead_paths[failed], NULL);
+				st->account_id = st->accounts[pos];
+			}
+		}
+		MemoryContextSwitchTo(oldcxt);
+	}
+	i = pos - st->acct_ahead_first;
+	if (st->acct_ahead_forbidden[i])
+		(void) account_forbidden(st, &st->acct_ahead[i]);
+	else if (st->acct_ahead[i].status != 0)
+	{
+		/* answered: the listing's page 1 (a stopped one is sent again) */
+		st->rows.first = &st->acct_ahead[i];
+		st->rows.first_path = st->acct_ahead_paths[i];
+	}
+}
+
 /* Move to the next unit of the scan; false when there is none. */
 static bool
 next_unit(CfScanState *st)
@@ -1513,6 +1593,7 @@ next_unit(CfScanState *st)
 		/* an unfiltered listing's size is the table's */
 		if (plan->filters == NIL && plan->since_exprs == NIL && plan->before_exprs == NIL)
 			st->rows.count_as = res;
+		account_page_one(st);
 		return true;
 	}
 
