@@ -2233,6 +2233,8 @@ def parse_fault(spec):
             fault["value"] = json.loads(spec.get("value", "null"))
         except (TypeError, ValueError):
             raise ValueError("value must be JSON text")
+        except RecursionError:
+            raise ValueError("value is nested too deep for the mock (use a raw fault)")
         fault["field"] = spec["field"]
     if kind == "meanwhile":
         # Someone else acts: the request is carried out, then `then` ("METHOD /path" and
