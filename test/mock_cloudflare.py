@@ -1506,7 +1506,8 @@ class Account:
                 at = parse_rfc3339(value)
                 if at is None:
                     raise bad_body(f"'{field}' must be an RFC 3339 date-time")
-                value = at.strftime("%Y-%m-%dT%H:%M:%SZ")
+                # (%Y writes year 1 as "1": RFC 3339 has four digits)
+                value = f"{at.year:04d}" + at.strftime("-%m-%dT%H:%M:%SZ")
             times[field] = (value, at)
         if times["expires_on"][1] is not None and times["not_before"][1] is not None \
                 and times["not_before"][1] >= times["expires_on"][1]:
