@@ -160,9 +160,13 @@ def fault(kind, **kw):
     mock_call("POST", "/__mock/faults", spec)
 
 
+MAX_ANSWER = 8 << 20    # base64 in JSON, under the mock's 16 MB limit on a request body
+
+
 def raw_fault(data, status, match, method):
-    """The next matching request is answered with exactly these bytes."""
-    fault("raw", status=status, value_base64=base64.b64encode(data).decode("ascii"),
+    """The next matching request is answered with exactly these bytes (at most MAX_ANSWER:
+    a longer body is cut there)."""
+    fault("raw", status=status, value_base64=base64.b64encode(data[:MAX_ANSWER]).decode("ascii"),
           match=match, method=method)
 
 
@@ -1627,6 +1631,20 @@ class Case:
         self.label, self.sql, self.exp, self.covers, self.before = label, sql, exp, covers, before
 
 
+def copy_sql(table, columns, rows):
+    """COPY ... FROM STDIN with its rows (text format), in the script psql reads."""
+    def field(v):
+        if v is None:
+            return "\\N"
+        return v.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace(
+            "\r", "\\r")
+    return (f"COPY {table} ({', '.join(columns)}) FROM STDIN;\n" +
+            "".join("\t".join(field(v) for v in row) + "\n" for row in rows) + "\\.\n"
+            # (should COPY fail before its data is read, psql takes the data for SQL: \r
+            # drops what it gathered)
+            "\\r")
+
+
 def none_sent(reqs, out):
     return f"REFUSE: {len(reqs)} request(s) sent for a value cfiam must refuse" if reqs else None
 
@@ -1782,6 +1800,9 @@ def build_case(rnd, ids):
         ret = "" if deferred else " RETURNING id"
         sql = (f"INSERT INTO cf.user_groups (name, policies) VALUES ({sql_lit(name)}, "
                f"{sql_lit(json.dumps(pol)) + '::jsonb' if pol is not None else 'NULL'}){ret};")
+        if rnd.random() < 0.25:
+            sql = copy_sql("cf.user_groups", ["name", "policies"],
+                           [[name, None if pol is None else json.dumps(pol)]])
 
         def exp(reqs, out):
             if refuse:
@@ -1919,12 +1940,16 @@ def build_case(rnd, ids):
         values = ", ".join(f"({sql_lit(gid)}, {sql_lit(x)})" for x in mids)
         refuse = not is_id(gid) or not all(is_id(x) for x in mids) or len(set(mids)) != len(mids)
         ret = " RETURNING *" if rnd.random() < 0.3 and not deferred else ""
-        sql = f"INSERT INTO cf.user_group_members (user_group_id, id) VALUES {values}{ret};"
+        copy = not ret and rnd.random() < 0.3
+        sql = copy_sql("cf.user_group_members", ["user_group_id", "id"],
+                       [[gid, x] for x in mids]) if copy else \
+            f"INSERT INTO cf.user_group_members (user_group_id, id) VALUES {values}{ret};"
 
         def exp(reqs, out):
             if refuse:
-                # with RETURNING rows go one at a time: rows before a bad one may be sent
-                if ret:
+                # with RETURNING, and with COPY (PostgreSQL 15 does not batch it), rows go
+                # one at a time: rows before a bad one may be sent
+                if (ret or copy) and not deferred:
                     ok = 0
                     for x in mids:
                         if not is_id(gid) or not is_id(x) or x in mids[:ok]:
@@ -2773,6 +2798,10 @@ ALTER FOREIGN TABLE cf_all.roles OPTIONS (ADD skip_forbidden_accounts 'true');""
             raw_fault(text.encode("utf-8", "surrogatepass"), status, tgt.match, tgt.method)
             label = "raw:" + label
         sql = tgt.sql
+        limit_kb = None
+        if rnd.random() < 0.08:     # a smaller cfiam.max_response_size than the answer, maybe
+            limit_kb = rnd.choice([8, 64, 1024])
+            sql = f"SET cfiam.max_response_size = {limit_kb};\n{sql}\nRESET cfiam.max_response_size;"
         if latin1:
             sql = "SET client_encoding = 'LATIN1';\n" + sql + "\nRESET client_encoding;"
         take_log()
@@ -2789,12 +2818,12 @@ ALTER FOREIGN TABLE cf_all.roles OPTIONS (ADD skip_forbidden_accounts 'true');""
             self.stats["fault not reached"] += 1
             self.not_reached[where] += 1
         elif ok and st == "ok":
-            self.check_decoder(tgt, where, label, sql, out, reqs, answers[0])
+            self.check_decoder(tgt, where, label, sql, out, reqs, answers[0], limit_kb)
         if self.args.verbose:
             print(f"[dec] {where} {label}: {st} {errors_of(out)[:1]}", file=sys.stderr)
         self.after_case(ok, label, sql)
 
-    def check_decoder(self, tgt, where, label, sql, out, reqs, answer):
+    def check_decoder(self, tgt, where, label, sql, out, reqs, answer, limit_kb=None):
         bad_before = len(self.checker.bad)
         self.checker.check_requests(f"{where} {label}: {sql[:300]!r}", reqs)
         for case, why, rq in self.checker.bad[bad_before:]:
@@ -2803,6 +2832,9 @@ ALTER FOREIGN TABLE cf_all.roles OPTIONS (ADD skip_forbidden_accounts 'true');""
         data = base64.b64decode(answer["body_base64"])
         ans = Answer(answer["status"], data)
         e = expectation(tgt, ans)
+        if limit_kb is not None and len(data) > limit_kb * 1024:
+            e = Expect()        # larger than cfiam.max_response_size: refused, whatever it is
+            e.must.append(("an answer larger than cfiam.max_response_size", None, None, None))
         errored = bool(errors_of(out))
         rows = rows_of(out)
         idx = next((i for i, r in enumerate(reqs) if r["method"] == answer["method"] and
