@@ -58,6 +58,9 @@ UPDATE cf.account_tokens SET expires_on = NULL WHERE id = :'t1' RETURNING expire
 UPDATE cf.account_tokens SET status = 'expired' WHERE id = :'t1';
 UPDATE cf.account_tokens SET status = 'paused' WHERE id = :'t1';
 UPDATE cf.account_tokens SET name = '' WHERE id = :'t1';
+UPDATE cf.account_tokens SET expires_on = 'infinity' WHERE id = :'t1';
+UPDATE cf.account_tokens SET expires_on = '10000-01-01 00:00:00+00' WHERE id = :'t1';
+UPDATE cf.account_tokens SET not_before = '0044-03-15 00:00:00+00 BC' WHERE id = :'t1';
 UPDATE cf.account_tokens SET policies = '{"not": "a list"}' WHERE id = :'t1';
 UPDATE cf.account_tokens SET condition = '[]' WHERE id = :'t1';
 UPDATE cf.account_tokens SET last_used_on = now() WHERE id = :'t1';

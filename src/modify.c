@@ -1056,8 +1056,19 @@ body_value(CfModifyState *st, TupleTableSlot *slot, AttrNumber attno)
 				Datum		utc = DirectFunctionCall2(timestamptz_zone,
 													  CStringGetTextDatum("UTC"),
 													  slot->tts_values[attno - 1]);
-				Datum		formatted = DirectFunctionCall2(timestamp_to_char, utc,
-															CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""));
+				Timestamp	ts = DatumGetTimestamp(utc);
+				struct pg_tm tm;
+				fsec_t		fsec;
+				Datum		formatted;
+
+				/* RFC 3339 has four-digit years and no infinity */
+				if (TIMESTAMP_NOT_FINITE(ts) ||
+					timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) != 0 ||
+					tm.tm_year < 1 || tm.tm_year > 9999)
+					invalid_value(st, col->name, slot_text(st, slot, attno),
+								  "A time sent to Cloudflare is finite, in the years 1 to 9999 (RFC 3339).");
+				formatted = DirectFunctionCall2(timestamp_to_char, utc,
+												CStringGetTextDatum("YYYY-MM-DD\"T\"HH24:MI:SS\"Z\""));
 
 				return cf_json_string(TextDatumGetCString(formatted));
 			}
