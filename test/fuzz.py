@@ -486,13 +486,17 @@ def us_text(us):
 
 class JObj(list):
     """A JSON object as its (key, value) pairs, duplicates kept: cJSON finds the first of
-    a duplicated key, jsonb keeps the last."""
+    a duplicated key, jsonb keeps the last. (A list: is_array() tells arrays from it.)"""
 
     def get(self, key, default=None):
         for k, v in self:
             if k == key:
                 return v
         return default
+
+
+def is_array(v):
+    return isinstance(v, list) and not isinstance(v, JObj)
 
 
 def plain(v):
@@ -771,7 +775,7 @@ def ref_value(kind, item, lenient=False):
                 raise Reject(why + " in a jsonb value")
         return plain(item)
     if kind == "ids":
-        if not isinstance(item, list):
+        if not is_array(item):
             raise Reject(f"a JSON {json_kind(item)} for an array of ids")
         out = []
         for x in item:
@@ -2458,14 +2462,14 @@ def expectation(tgt, ans):
         items = [res]
     elif tgt.mode == "member":
         found = None
-        for it in res if isinstance(res, list) else []:
+        for it in res if is_array(res) else []:
             if isinstance(it, JObj) and it.get("id") == tgt.member:
                 found = it
         items = [found if found is not None else JObj([("id", tgt.member)])]
     else:
         if res is None:
             items = []
-        elif not isinstance(res, list):
+        elif not is_array(res):
             e.must.append((f"a listing whose result is {json_kind(res)}", None, None, None))
             return e
         else:
