@@ -64,13 +64,26 @@ $fn$;
 COMMENT ON FUNCTION cfiam_json_elements(jsonb) IS
   'The elements of a JSON array (none for anything else), planned as a few rows: used by effective_access';
 
+-- Send now, in one batch, the first request of each foreign scan of the
+-- calling query that has not started (one account, no parameters, a
+-- listing); each scan then finds its page 1 answered.  A query that reads
+-- several tables one after another waits for one answer instead of one per
+-- table.  Returns the requests answered.
+CREATE FUNCTION cfiam_read_ahead()
+RETURNS integer
+AS 'MODULE_PATHNAME', 'cfiam_read_ahead'
+LANGUAGE C VOLATILE PARALLEL UNSAFE;
+
+COMMENT ON FUNCTION cfiam_read_ahead() IS
+  'Send the first request of each cfiam foreign scan of the calling query in one batch; used by effective_access';
+
 -- Effective access: who can do what, where.  One statement after IMPORT
 -- FOREIGN SCHEMA makes the view effective_access in the schema of the
 -- tables: a row per account member, per way they get access (their own
 -- policies, a user group's, a legacy role) and per policy's permission
 -- group and resource group.  Each table is read once: the members' pages,
 -- the groups with their members (the pushed join), the permission and
--- resource groups.
+-- resource groups; their first requests in one batch (cfiam_read_ahead).
 CREATE FUNCTION cfiam_create_effective_access(schema_name name)
 RETURNS regclass
 LANGUAGE plpgsql VOLATILE STRICT
@@ -96,7 +109,9 @@ BEGIN
   EXECUTE format($view$
 CREATE OR REPLACE VIEW %1$I.effective_access AS
 WITH members AS MATERIALIZED (
+  -- the first requests of every table below go out together, before this one
   SELECT id, email, policies, roles FROM %1$I.account_members
+   WHERE (SELECT %2$I.cfiam_read_ahead()) >= 0
 ), memberships AS MATERIALIZED (
   SELECT g.id AS user_group_id, g.name AS user_group_name, g.policies, m.id AS member_id
     FROM %1$I.user_groups g JOIN %1$I.user_group_members m ON m.user_group_id = g.id

@@ -46,3 +46,29 @@ SELECT cfiam_create_effective_access('cf');
 CREATE SCHEMA empty_schema;
 SELECT cfiam_create_effective_access('empty_schema');
 DROP SCHEMA empty_schema;
+-- read ahead: the view's first requests (members page 1, the groups, the
+-- permission and resource groups) go out as one batch, answered before any
+-- other is sent; with 120 members (three pages) the first four requests
+-- are those four, and nothing is asked twice
+\! python3 $MOCKCTL reset --user-groups 3 --members-per-group 2 --account-members 120 --permission-groups 3 --resource-groups 2
+SELECT count(*) FROM cf.resource_groups;
+\! python3 $MOCKCTL clear-log
+SELECT count(DISTINCT member_id) AS members FROM cf.effective_access;
+\! python3 $MOCKCTL log --keep | head -n 4 | sed -E 's/[0-9a-f]{32}/ID/g' | sort
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort | uniq -c
+-- EXPLAIN ANALYZE counts each answer read ahead in its own scan
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT count(*) FROM cf.effective_access;
+-- called by itself, or a second time in a query, it has nothing to send
+SELECT cfiam_read_ahead() AS nothing;
+\! python3 $MOCKCTL clear-log
+SELECT (SELECT cfiam_read_ahead()) AS read_ahead,
+       (SELECT string_agg(name, ',' ORDER BY name) FROM cf.permission_groups) AS pgs,
+       (SELECT count(*) FROM (SELECT * FROM cf.resource_groups) r) AS rgs,
+       (SELECT cfiam_read_ahead()) AS again;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
+-- an error answer read ahead is its scan's error, raised when it reads it
+\! python3 $MOCKCTL fault status --status 403 --match permission_groups --count 1
+SELECT (SELECT cfiam_read_ahead()) AS read_ahead,
+       (SELECT count(*) FROM (SELECT * FROM cf.permission_groups) p) AS pgs;
+\! python3 $MOCKCTL clear-faults

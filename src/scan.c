@@ -139,6 +139,8 @@ typedef struct CfScanState
 	CfPager		rows;			/* the current unit */
 	char	   *query;			/* filters, order, direction */
 	int			per_page;
+	CfHttpResponse *read_ahead; /* page 1 sent by cfiam_read_ahead(), or NULL */
+	char	   *read_ahead_path;
 
 	/*
 	 * Units fetched ahead, a batch at a time: the GETs of the next
@@ -307,6 +309,172 @@ begin_join(ForeignScanState *node, CfScanState *st)
 }
 
 /*
+ * Read ahead: cfiam_read_ahead() sends, in one batch, the first request of
+ * every scan of the calling query that has not started and whose first
+ * request is known before it runs (one account, no parameters, a listing:
+ * no GETs by id, no count).  A query reading several tables one after
+ * another (effective_access) then waits for one answer instead of one per
+ * table.  Only a query that calls it reads ahead: a table its plan never
+ * reads (a join's inner side after an empty outer) would cost a request.
+ * An entry goes with its query's memory, whatever ends the query.
+ */
+typedef struct ReadAheadScan
+{
+	ForeignScanState *node;
+	EState	   *estate;
+	MemoryContextCallback gone;
+} ReadAheadScan;
+
+static List *read_ahead_scans = NIL;	/* in TopMemoryContext */
+
+static void start_scan(ForeignScanState *node);
+static char *page_path(const char *path, const char *query, CfPaging paging,
+					   int per_page, int page, const char *cursor);
+static char *pager_page_path(CfPager *pg, int page);
+static void count_answer(CfScanState *st, const CfHttpResponse *response, bool is_page);
+
+static void
+read_ahead_forget(void *arg)
+{
+	read_ahead_scans = list_delete_ptr(read_ahead_scans, arg);
+}
+
+static void
+read_ahead_register(ForeignScanState *node, ForeignScan *fsplan)
+{
+	CfScanState *st = (CfScanState *) node->fdw_state;
+	EState	   *estate = node->ss.ps.state;
+	ReadAheadScan *entry;
+	MemoryContext oldcxt;
+
+	if (st->conn == NULL || st->multi || fsplan->fdw_exprs != NIL ||
+		st->rows.read_all || st->plan->count_only || st->plan->id_expr >= 0 ||
+		(st->res->parent != NULL && st->plan->parent_expr >= 0))
+		return;
+	entry = MemoryContextAllocZero(estate->es_query_cxt, sizeof(ReadAheadScan));
+	entry->node = node;
+	entry->estate = estate;
+	entry->gone.func = read_ahead_forget;
+	entry->gone.arg = entry;
+	MemoryContextRegisterResetCallback(estate->es_query_cxt, &entry->gone);
+	oldcxt = MemoryContextSwitchTo(TopMemoryContext);
+	read_ahead_scans = lappend(read_ahead_scans, entry);
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* The first request of a scan that start_scan has just started. */
+static char *
+first_request_path(CfScanState *st)
+{
+	const CfResource *res = st->res;
+
+	if (res->parent != NULL)
+		return page_path(cf_resource_path(res->parent, st->account_id, NULL, NULL),
+						 st->parent_query, res->parent->paging,
+						 res->parent->per_page_max, 1, NULL);
+	return page_path(cf_resource_path(res, st->account_id, NULL, NULL),
+					 st->query, res->paging, st->per_page, 1, NULL);
+}
+
+/* A listing starts: its page 1 is the one read ahead, if that was it. */
+static void
+take_read_ahead(CfScanState *st, CfPager *pg)
+{
+	char	   *path;
+
+	if (st->read_ahead == NULL)
+		return;
+	path = pager_page_path(pg, 1);
+	if (strcmp(path, st->read_ahead_path) == 0)
+	{
+		pg->first = st->read_ahead;
+		pg->first_path = st->read_ahead_path;
+	}
+	st->read_ahead = NULL;
+	pfree(path);
+}
+
+PG_FUNCTION_INFO_V1(cfiam_read_ahead);
+
+/*
+ * cfiam_read_ahead(): send now the first requests of the calling query's
+ * scans (see above), a batch per connection, at most max_concurrency at a
+ * time, within the pace and the budget like any batch.  Each answer waits
+ * in its scan, counted in its EXPLAIN ANALYZE, and an error answer becomes
+ * that scan's error when it reads it.  Returns the requests answered.
+ */
+Datum
+cfiam_read_ahead(PG_FUNCTION_ARGS)
+{
+	EState	   *estate;
+	ReadAheadScan **todo;
+	int			ntodo = 0;
+	int			answered = 0;
+	ListCell   *lc;
+
+	if (read_ahead_scans == NIL)
+		PG_RETURN_INT32(0);
+	/* the calling query's executor began last */
+	estate = ((ReadAheadScan *) llast(read_ahead_scans))->estate;
+	todo = palloc(sizeof(ReadAheadScan *) * list_length(read_ahead_scans));
+	foreach(lc, read_ahead_scans)
+	{
+		ReadAheadScan *entry = lfirst(lc);
+		CfScanState *st = (CfScanState *) entry->node->fdw_state;
+
+		if (entry->estate != estate || st->started)
+			continue;
+		start_scan(entry->node);
+		if (!st->no_rows)
+			todo[ntodo++] = entry;
+	}
+
+	/* one batch per connection and cache_ttl */
+	for (int i = 0; i < ntodo; i++)
+	{
+		CfScanState *first;
+		CfScanState **members;
+		char	  **paths;
+		CfHttpResponse *responses;
+		int			n = 0;
+		MemoryContext oldcxt;
+
+		if (todo[i] == NULL)
+			continue;
+		first = (CfScanState *) todo[i]->node->fdw_state;
+		oldcxt = MemoryContextSwitchTo(estate->es_query_cxt);
+		members = palloc(sizeof(CfScanState *) * ntodo);
+		paths = palloc(sizeof(char *) * ntodo);
+		for (int j = i; j < ntodo; j++)
+		{
+			CfScanState *st;
+
+			if (todo[j] == NULL)
+				continue;
+			st = (CfScanState *) todo[j]->node->fdw_state;
+			if (st->conn != first->conn || st->cache_ttl != first->cache_ttl)
+				continue;
+			members[n] = st;
+			paths[n++] = first_request_path(st);
+			todo[j] = NULL;
+		}
+		responses = palloc0(sizeof(CfHttpResponse) * n);
+		(void) cf_http_get_many(first->conn, paths, n, responses, first->cache_ttl);
+		MemoryContextSwitchTo(oldcxt);
+		for (int j = 0; j < n; j++)
+		{
+			if (responses[j].status == 0)
+				continue;		/* stopped by another's error: sent again later */
+			count_answer(members[j], &responses[j], true);
+			members[j]->read_ahead = &responses[j];
+			members[j]->read_ahead_path = paths[j];
+			answered++;
+		}
+	}
+	PG_RETURN_INT32(answered);
+}
+
+/*
  * BeginForeignScan: the scan state, its memory contexts and connection; the
  * first request waits for the first IterateForeignScan.
  */
@@ -394,6 +562,7 @@ cfBeginForeignScan(ForeignScanState *node, int eflags)
 		st->batch_size = st->max_concurrency > 1 ?
 			st->max_concurrency * CF_BATCH_PER_SLOT : 1;
 	}
+	read_ahead_register(node, fsplan);
 }
 
 /* Evaluate one of fdw_exprs; NULL result sets *isnull. */
@@ -522,6 +691,7 @@ reset_run(CfScanState *st)
 	MemoryContextReset(st->parents.window_cxt);
 	st->parents.window_n = 0;
 	MemoryContextReset(st->run_cxt);
+	st->read_ahead = NULL;		/* a rescan asks again */
 }
 
 /*
@@ -1593,6 +1763,7 @@ next_unit(CfScanState *st)
 		/* an unfiltered listing's size is the table's */
 		if (plan->filters == NIL && plan->since_exprs == NIL && plan->before_exprs == NIL)
 			st->rows.count_as = res;
+		take_read_ahead(st, &st->rows);
 		account_page_one(st);
 		return true;
 	}
@@ -1605,6 +1776,7 @@ next_unit(CfScanState *st)
 		st->listed = true;
 		pager_start(&st->parents, cf_resource_path(res->parent, st->account_id, NULL, NULL),
 					st->parent_query, res->parent->paging, res->parent->per_page_max, -1);
+		take_read_ahead(st, &st->parents);
 		if (all_groups)
 			st->parents.count_as = res->parent;
 		st->fanout_counting = (plan->filters == NIL && all_groups);
