@@ -124,6 +124,19 @@ $fn$;
 COMMENT ON FUNCTION cfiam_json_elements(jsonb) IS
   'The elements of a JSON array (none for anything else), planned as a few rows: used by effective_access';
 
+-- The same on a server without account_id (every account): the group's
+-- account is the fourth argument.
+CREATE FUNCTION cfiam_replace_user_group_members(server_name text,
+                                                 user_group_id text,
+                                                 member_ids text[],
+                                                 account_id text)
+RETURNS TABLE(id text, email text, status text)
+AS 'MODULE_PATHNAME', 'cfiam_replace_user_group_members'
+LANGUAGE C VOLATILE;
+
+COMMENT ON FUNCTION cfiam_replace_user_group_members(text, text, text[], text) IS
+  'Set the members of a Cloudflare user group of the given account to exactly member_ids (account member ids)';
+
 -- Send now, in one batch, the first request of each foreign scan of the
 -- calling query that has not started (one account, no parameters, a
 -- listing); each scan then finds its page 1 answered.  A query that reads

@@ -106,6 +106,19 @@ SELECT count(*) FROM cfa.roles;
 \! python3 $MOCKCTL log
 SELECT count(*) FROM cfa.roles WHERE account_id = :'prod_id';
 \! python3 $MOCKCTL log
+-- GROUP BY account_id: a row per account, each from its smallest page
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT account_id, count(*) FROM cfa.roles GROUP BY account_id;
+SELECT CASE account_id WHEN :'main_id' THEN 'main' WHEN :'prod_id' THEN 'prod'
+       WHEN :'staging_id' THEN 'staging' END AS account, n
+  FROM (SELECT account_id, count(*) AS n FROM cfa.roles GROUP BY account_id) c
+ ORDER BY 1;
+\! python3 $MOCKCTL log
+-- the same over the accounts named, and none when no value is an account id
+SELECT count(*) AS n, account_id = :'prod_id' AS prod FROM cfa.roles
+ WHERE account_id = ANY (ARRAY[:'prod_id', 'not-an-id']) GROUP BY account_id;
+SELECT account_id, count(*) FROM cfa.roles WHERE account_id = 'not-an-id' GROUP BY account_id;
+\! python3 $MOCKCTL log
 ALTER SERVER cf_all OPTIONS (SET count_pushdown 'false');
 
 --
@@ -173,7 +186,20 @@ SELECT a.name, count(*) FROM cfa.roles r JOIN cfa.accounts a ON a.id = r.account
 \! python3 $MOCKCTL clear-faults
 -- each call once (a listing the 403 stopped in flight is asked again)
 \! python3 $MOCKCTL log | sort -u
+-- the pushed count per account: one batch, the forbidden account left out
+ALTER SERVER cf_all OPTIONS (SET count_pushdown 'true');
+\! python3 $MOCKCTL fault status --status 403 --code 9109 --message 'Unauthorized to access requested resource' --match $STAGING_ID
+SELECT account_id = :'main_id' AS main, n
+  FROM (SELECT account_id, count(*) AS n FROM cfa.roles GROUP BY account_id) c ORDER BY 1;
+\! python3 $MOCKCTL clear-faults
+\! python3 $MOCKCTL log | sort -u
 ALTER FOREIGN TABLE cfa.roles OPTIONS (DROP skip_forbidden_accounts);
+-- without the option, the 403 is an error naming the account
+\! python3 $MOCKCTL fault status --status 403 --code 9109 --message 'Unauthorized to access requested resource' --match $STAGING_ID
+SELECT account_id, count(*) FROM cfa.roles GROUP BY account_id;
+\! python3 $MOCKCTL clear-faults
+\! python3 $MOCKCTL clear-log
+ALTER SERVER cf_all OPTIONS (SET count_pushdown 'false');
 ALTER SERVER cf_all OPTIONS (SET max_concurrency '1');
 
 --
@@ -219,6 +245,19 @@ UPDATE cfa.group_names SET name = 'x';
 DELETE FROM cfa.user_groups WHERE name = 'ops-prod-2' RETURNING account_id = :'prod_id' AS prod;
 \! python3 $MOCKCTL log
 EXPLAIN (VERBOSE, COSTS OFF) DELETE FROM cfa.user_groups WHERE account_id = :'prod_id';
+-- a group's whole member set: the group's account is the fourth argument
+SELECT id AS prod_group FROM cfa.user_groups WHERE account_id = :'prod_id' ORDER BY name LIMIT 1 \gset
+SELECT id AS prod_member FROM cfa.account_members WHERE account_id = :'prod_id' ORDER BY email LIMIT 1 \gset
+\! python3 $MOCKCTL clear-log
+SELECT * FROM cfiam_replace_user_group_members('cf_all', :'prod_group', ARRAY[:'prod_member']);
+SELECT id = :'prod_member' AS the_member, status
+  FROM cfiam_replace_user_group_members('cf_all', :'prod_group', ARRAY[:'prod_member'], :'prod_id');
+SELECT count(*) AS members FROM cfa.user_group_members
+ WHERE account_id = :'prod_id' AND user_group_id = :'prod_group';
+-- a server with account_id takes its own account only; a bad id is refused
+SELECT * FROM cfiam_replace_user_group_members('cloudflare', :'prod_group', ARRAY[:'prod_member'], :'prod_id');
+SELECT * FROM cfiam_replace_user_group_members('cf_all', :'prod_group', ARRAY[:'prod_member'], 'x');
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
 
 SET client_min_messages = warning;
 DROP SERVER cf_all CASCADE;

@@ -346,6 +346,8 @@ typedef struct CfScanPlan
 								 * columns are converted */
 	bool		count_only;		/* count(*) pushed down: one smallest page,
 								 * answered from result_info.total_count */
+	bool		count_by_account;	/* ... GROUP BY account_id: a row per
+									 * account, its account_id and count */
 	CfJoinPlan *join;			/* a pushed join of the groups with their
 								 * members (this plan lists the members) */
 

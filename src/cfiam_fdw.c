@@ -240,9 +240,11 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
  * size from result_info.total_count (every page-numbered list has it;
  * resource groups are not paged, and the audit log, paged by cursor, counts
  * only the rows of each answer).  Not for GETs by id, nor for a fan-out
- * over several groups (one total per group), nor with grouping, HAVING,
- * other aggregates, DISTINCT/FILTER/ORDER BY inside count, or quals
- * PostgreSQL must check itself.
+ * over several groups (one total per group), nor with HAVING, other
+ * aggregates, DISTINCT/FILTER/ORDER BY inside count, or quals PostgreSQL
+ * must check itself.  GROUP BY account_id alone is a request per account,
+ * each account's row its id and count: the accounts are the units the
+ * API counts.
  */
 static void
 cfGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
@@ -256,6 +258,7 @@ cfGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	List	   *local = NIL;
 	ListCell   *lc;
 	ForeignPath *path;
+	Expr	   *group_expr = NULL;
 
 	if (stage != UPPERREL_GROUP_AGG || input_rel->reloptkind != RELOPT_BASEREL ||
 		output_rel->fdw_private != NULL)
@@ -263,18 +266,42 @@ cfGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 	info = (CfRelInfo *) input_rel->fdw_private;
 	if (info == NULL || !info->opts.count_pushdown)
 		return;
-	if (!parse->hasAggs || parse->groupClause || parse->groupingSets ||
+	if (!parse->hasAggs || parse->groupingSets ||
 		parse->havingQual || parse->hasWindowFuncs || parse->hasTargetSRFs ||
 		parse->rowMarks || !bms_is_empty(input_rel->lateral_relids))
 		return;
+	if (parse->groupClause != NIL)
+	{
+		Var		   *var;
+		const CfColumn *col;
+
+		if (list_length(parse->groupClause) != 1)
+			return;
+		group_expr = (Expr *) get_sortgroupclause_expr(linitial(parse->groupClause),
+													   parse->targetList);
+		var = (Var *) group_expr;
+		if (!IsA(var, Var) || var->varno != input_rel->relid || var->varlevelsup != 0 ||
+			var->varattno < 1 || var->varattno > info->natts ||
+			(var->vartype != TEXTOID && var->vartype != VARCHAROID))
+			return;
+		col = info->attr_columns[var->varattno - 1];
+		if (col == NULL || col->json_kind != CF_JSON_ACCOUNT)
+			return;
+	}
 	if (extra && ((GroupPathExtraData *) extra)->patype != PARTITIONWISE_AGGREGATE_NONE)
 		return;
 
-	/* the output is count(*) and nothing else */
-	foreach(lc, output_rel->reltarget->exprs)
+	/*
+	 * the output is made of count(*) and the account grouped by, nothing
+	 * else (PostgreSQL computes expressions of them above the scan)
+	 */
+	foreach(lc, pull_var_clause((Node *) output_rel->reltarget->exprs,
+								PVC_INCLUDE_AGGREGATES))
 	{
 		Aggref	   *agg = (Aggref *) lfirst(lc);
 
+		if (group_expr != NULL && equal(agg, group_expr))
+			continue;
 		if (!IsA(agg, Aggref) || agg->aggfnoid != F_COUNT_ || !agg->aggstar ||
 			agg->aggdistinct || agg->aggorder || agg->aggfilter ||
 			agg->agglevelsup != 0 || agg->aggkind != AGGKIND_NORMAL ||
@@ -294,7 +321,9 @@ cfGetForeignUpperPaths(PlannerInfo *root, UpperRelationKind stage,
 
 	/* GetForeignPlan needs the scanned relation */
 	output_rel->fdw_private = input_rel;
-	path = create_foreign_upper_path(root, output_rel, output_rel->reltarget, 1,
+	/* a row per account: a guess, as the accounts are not known yet */
+	path = create_foreign_upper_path(root, output_rel, output_rel->reltarget,
+									 group_expr ? 10 : 1,
 									 info->opts.startup_cost + info->opts.request_cost,
 									 info->opts.startup_cost + info->opts.request_cost +
 									 cpu_tuple_cost,
@@ -354,9 +383,12 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 		plan = cf_plan_quals(root, scanrel, scanrel->baserestrictinfo, &exprs,
 							 &local_rinfos);
 		plan->count_only = true;
+		plan->count_by_account = (root->parse->groupClause != NIL);
 		cf_plan_label_exprs(root, scanrel, plan, exprs);
 		return make_foreignscan(tlist, NIL, 0, exprs, cf_plan_to_list(plan),
-								add_to_flat_tlist(NIL, baserel->reltarget->exprs),
+								add_to_flat_tlist(NIL,
+												  pull_var_clause((Node *) baserel->reltarget->exprs,
+																  PVC_INCLUDE_AGGREGATES)),
 								NIL, outer_plan);
 	}
 

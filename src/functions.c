@@ -3,9 +3,9 @@
  * functions.c
  *		SQL-callable functions of cfiam beyond the FDW itself.
  *
- * cfiam_replace_user_group_members(server, group, ids) sets a group's whole
- * member set in one PUT, the call the API offers for it; INSERT and DELETE
- * on user_group_members change one membership at a time.
+ * cfiam_replace_user_group_members(server, group, ids [, account]) sets a
+ * group's whole member set in one PUT, the call the API offers for it;
+ * INSERT and DELETE on user_group_members change one membership at a time.
  *
  *-------------------------------------------------------------------------
  */
@@ -113,7 +113,36 @@ cfiam_replace_user_group_members(PG_FUNCTION_ARGS)
 		if (strcmp(def->defname, "account_id") == 0)
 			account_id = defGetString(def);
 	}
-	if (account_id == NULL || !cf_is_id(account_id))
+
+	/*
+	 * The group's account: the server's, or on a server over every account
+	 * the fourth argument (a server's own account may be named too; another
+	 * one is refused, as an INSERT into another account is).
+	 */
+	if (PG_NARGS() > 3 && !PG_ARGISNULL(3))
+	{
+		char	   *given = text_to_cstring(PG_GETARG_TEXT_PP(3));
+
+		if (!cf_is_id(given))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid account_id: \"%s\"", given),
+					 errdetail("A Cloudflare id is 32 lowercase hexadecimal characters.")));
+		if (account_id != NULL && strcmp(account_id, given) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("server \"%s\" is for account %s, not %s",
+							server->servername, account_id, given),
+					 errhint("Use a server without the account_id option to change groups of other accounts.")));
+		account_id = given;
+	}
+	else if (account_id == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("server \"%s\" covers every account the credential sees: the group's account_id is needed",
+						server->servername),
+				 errhint("Pass it as the fourth argument: cfiam_replace_user_group_members(server, user_group_id, member_ids, account_id).")));
+	if (!cf_is_id(account_id))
 		ereport(ERROR,
 				(errcode(ERRCODE_FDW_OPTION_NAME_NOT_FOUND),
 				 errmsg("server \"%s\" lacks a valid \"account_id\" option", server->servername)));

@@ -851,6 +851,7 @@ enum CfScanPrivateIndex
 	CfScanPrivateExprLabels,	/* List of String, one per fdw_expr */
 	CfScanPrivateUsedAttnos,	/* List of Integer */
 	CfScanPrivateCountOnly,		/* Boolean: count(*) pushed down */
+	CfScanPrivateCountByAccount,	/* Boolean: ... GROUP BY account_id */
 	CfScanPrivateJoin,			/* NULL, or a pushed join: see below */
 	CfScanPrivateCount			/* (number of fields) */
 };
@@ -921,6 +922,7 @@ cf_plan_to_list(CfScanPlan *plan)
 	fields[CfScanPrivateExprLabels] = (Node *) plan->expr_labels;
 	fields[CfScanPrivateUsedAttnos] = (Node *) plan->used_attnos;
 	fields[CfScanPrivateCountOnly] = (Node *) makeBoolean(plan->count_only);
+	fields[CfScanPrivateCountByAccount] = (Node *) makeBoolean(plan->count_by_account);
 	fields[CfScanPrivateJoin] = NULL;
 	if (plan->join)
 	{
@@ -991,6 +993,7 @@ cf_plan_from_list(List *list)
 	plan->expr_labels = list_nth(list, CfScanPrivateExprLabels);
 	plan->used_attnos = list_nth(list, CfScanPrivateUsedAttnos);
 	plan->count_only = boolVal(list_nth(list, CfScanPrivateCountOnly));
+	plan->count_by_account = boolVal(list_nth(list, CfScanPrivateCountByAccount));
 	if (list_nth(list, CfScanPrivateJoin) != NULL)
 	{
 		List	   *jl = list_nth(list, CfScanPrivateJoin);

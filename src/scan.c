@@ -154,7 +154,10 @@ typedef struct CfScanState
 	CfHttpResponse *ahead;		/* NULL: not fetched ahead (one at a time) */
 
 	int64		limit_hint;		/* rows a LIMIT may want, or -1 */
-	bool		counted;		/* count(*) pushdown: its row was returned */
+	bool		counted;		/* count(*) pushdown: the accounts were counted */
+	int64	   *counts;			/* per account of accounts[]: -1 skipped */
+	int			ncounts;
+	int			count_pos;		/* the next row to return */
 	bool		fanout_counting;	/* an unfiltered fan-out: add up the
 									 * groups' totals (fanout_rows) */
 	int64		fanout_rows;
@@ -1831,58 +1834,156 @@ next_account(CfScanState *st)
 
 /*
  * count(*) pushed down: one listing request of the smallest page size the
- * endpoint takes, answered from result_info.total_count.  Every column of
- * the scan's output is that count(*).
+ * endpoint takes per account, answered from result_info.total_count; the
+ * accounts' requests go as one batch (max_concurrency at a time, budgeted
+ * before the first).  An account that answers 403 with
+ * skip_forbidden_accounts is left out (a NOTICE); the batch's requests
+ * that error stopped are sent again.
  */
-static TupleTableSlot *
-iterate_count(CfScanState *st, TupleTableSlot *slot)
+static void
+count_accounts(CfScanState *st)
 {
 	const CfResource *res = st->res;
-	int64		total = 0;
-	int64		count;
-	char	   *path_and_query;
-	CfHttpResponse response;
-	cJSON	   *doc;
-	MemoryContext oldcxt;
+	int			n = st->no_rows ? 0 : st->naccounts;
+	char	  **paths = palloc(sizeof(char *) * Max(n, 1));
+	CfHttpResponse *responses = palloc0(sizeof(CfHttpResponse) * Max(n, 1));
+	int		   *todo = palloc(sizeof(int) * Max(n, 1));
+	int			ntodo = 0;
 
-	if (st->counted)
-		return slot;
-	st->counted = true;
-
-	/* one request per account, the totals added up */
-	for (bool more = !st->no_rows; more; more = next_account(st))
+	st->counts = palloc(sizeof(int64) * Max(n, 1));
+	st->ncounts = n;
+	for (int i = 0; i < n; i++)
 	{
-		MemoryContextReset(st->rows.cxt);
-		oldcxt = MemoryContextSwitchTo(st->rows.cxt);
-		path_and_query = page_path(cf_resource_path(res, st->account_id,
-													res->parent ? st->ids[0] : NULL, NULL),
-								   st->query, CF_PAGING_PAGES, res->per_page_min, 1, NULL);
-		cf_http_get(st->conn, path_and_query, st->cache_ttl, &response);
-		count_answer(st, &response, true);
-		if (account_forbidden(st, &response))
+		paths[i] = page_path(cf_resource_path(res, st->accounts[i],
+											  res->parent ? st->ids[0] : NULL, NULL),
+							 st->query, CF_PAGING_PAGES, res->per_page_min, 1, NULL);
+		st->counts[i] = -1;
+		todo[ntodo++] = i;
+	}
+
+	while (ntodo > 0)
+	{
+		char	  **batch_paths = palloc(sizeof(char *) * ntodo);
+		CfHttpResponse *batch = palloc0(sizeof(CfHttpResponse) * ntodo);
+		int			failed = -1;
+		int			left = 0;
+
+		for (int j = 0; j < ntodo; j++)
+			batch_paths[j] = paths[todo[j]];
+		if (ntodo == 1)
+			cf_http_get(st->conn, batch_paths[0], st->cache_ttl, &batch[0]);
+		else
+			failed = cf_http_get_many(st->conn, batch_paths, ntodo, batch, st->cache_ttl);
+		if (ntodo == 1 && (batch[0].status < 200 || batch[0].status >= 300))
+			failed = 0;
+		for (int j = 0; j < ntodo; j++)
 		{
-			MemoryContextSwitchTo(oldcxt);
-			continue;
+			int			i = todo[j];
+
+			if (batch[j].status == 0)
+			{
+				todo[left++] = i;	/* stopped by another's error */
+				continue;
+			}
+			count_answer(st, &batch[j], true);
+			responses[i] = batch[j];
 		}
-		doc = cf_decode_envelope(&response, "GET", path_and_query, NULL);
-		(void) cf_list_result(doc, path_and_query);
+		if (failed >= 0)
+		{
+			int			i = todo[failed];
+
+			/* the error and its context name the account that answered it */
+			st->account_id = st->accounts[i];
+			st->account_skipped = false;
+			if (!account_forbidden(st, &responses[i]))
+				(void) cf_decode_envelope(&responses[i], "GET", paths[i], NULL);
+			responses[i].status = 0;	/* skipped: no count */
+		}
+		/* those answered in this batch are read below; the stopped go again */
+		for (int j = 0; j < ntodo; j++)
+			if (batch[j].status != 0 && (failed < 0 || j != failed))
+				st->counts[todo[j]] = -2;	/* answered, to decode */
+		ntodo = left;
+	}
+
+	for (int i = 0; i < n; i++)
+	{
+		cJSON	   *doc;
+		int64		count;
+
+		if (st->counts[i] != -2)
+			continue;			/* skipped */
+		st->account_id = st->accounts[i];
+		doc = cf_decode_envelope(&responses[i], "GET", paths[i], NULL);
+		(void) cf_list_result(doc, paths[i]);
 		count = result_info_number(doc, "total_count");
 		if (count < 0)
 			ereport(ERROR,
 					(errcode(CF_ERRCODE_API_PROTOCOL),
 					 errmsg("Cloudflare API answer has no \"result_info.total_count\" to count \"%s\"",
 							st->table_name),
-					 errdetail("Request: GET %s.", path_and_query),
+					 errdetail("Request: GET %s.", paths[i]),
 					 errhint("Set OPTIONS (count_pushdown 'false') on the foreign table or server to count the rows one by one.")));
 		if (st->plan->filters == NIL && res->parent == NULL)
-			cf_remember_total(st->serverid, st->account_id, res, (double) count);
-		total += count;
+			cf_remember_total(st->serverid, st->accounts[i], res, (double) count);
+		st->counts[i] = count;
+	}
+	if (n > 0)
+		st->account_id = st->accounts[0];
+}
+
+/*
+ * The pushed count's row: every column is count(*); grouped by account, a
+ * row per account counted, its text column the account's id.
+ */
+static TupleTableSlot *
+iterate_count(CfScanState *st, TupleTableSlot *slot)
+{
+	TupleDesc	tupdesc = slot->tts_tupleDescriptor;
+	int64		total = 0;
+	int			pos;
+
+	if (!st->counted)
+	{
+		MemoryContext oldcxt = MemoryContextSwitchTo(st->run_cxt);
+
+		count_accounts(st);
 		MemoryContextSwitchTo(oldcxt);
+		st->counted = true;
+		st->count_pos = 0;
+	}
+	if (!st->plan->count_by_account)
+	{
+		if (st->count_pos++ > 0)
+			return slot;
+		for (int i = 0; i < st->ncounts; i++)
+			if (st->counts[i] >= 0)
+				total += st->counts[i];
+		for (int i = 0; i < tupdesc->natts; i++)
+		{
+			slot->tts_values[i] = Int64GetDatum(total);
+			slot->tts_isnull[i] = false;
+		}
+		return ExecStoreVirtualTuple(slot);
 	}
 
-	for (int i = 0; i < slot->tts_tupleDescriptor->natts; i++)
+	while (st->count_pos < st->ncounts && st->counts[st->count_pos] < 0)
+		st->count_pos++;
+	if (st->count_pos >= st->ncounts)
+		return slot;
+	pos = st->count_pos++;
+	for (int i = 0; i < tupdesc->natts; i++)
 	{
-		slot->tts_values[i] = Int64GetDatum(total);
+		if (TupleDescAttr(tupdesc, i)->atttypid == INT8OID)
+			slot->tts_values[i] = Int64GetDatum(st->counts[pos]);
+		else if (st->accounts[pos] != NULL)
+			slot->tts_values[i] = PointerGetDatum(cstring_to_text(st->accounts[pos]));
+		else
+		{
+			slot->tts_values[i] = (Datum) 0;
+			slot->tts_isnull[i] = true;
+			continue;
+		}
 		slot->tts_isnull[i] = false;
 	}
 	return ExecStoreVirtualTuple(slot);
@@ -2279,6 +2380,8 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 							es);
 		if (plan->count_only)
 			ExplainPropertyText("Pushed Aggregate",
+								plan->count_by_account ?
+								"count(*) per account_id from result_info.total_count" :
 								"count(*) from result_info.total_count", es);
 	}
 	if (es->analyze)
