@@ -47,7 +47,7 @@ TRANSPORT=h2
 prev=""
 for a in "$@"; do
     case "$a" in
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         --transport=*) TRANSPORT="${a#--transport=}" ;;
     esac
     if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi
