@@ -730,7 +730,36 @@ def main():
                   f"{', '.join(sorted({p for _, p in tl['other']}))} | |")
         print()
 
+    # One account after another: when each account's turn came.
+    print(f"cfiam, account by account (run {reps}): page 1 of every account's listing, then "
+          "each account's turn: its other pages (or, for `count(*)`, its one request), ms "
+          "between the start of one account's turn and the next one's:")
+    print()
+    print("| statement | page 1 of every account (first to last arrival) | an account's turn "
+          "after the one before: median (min to max), ms | turns | pace of the turn's requests "
+          "alone, ms |")
+    print("|---|---|---|---:|---:|")
+    for key, sql, _ in cf_kinds:
+        tl = cf[key][-1]["timeline"]
+        reqs = tl["accounts"]
+        p1 = [ms for k in reqs for p, _, ms in reqs[k] if p == 1]
+        if all(any(p != 1 for p, _, _ in reqs[k]) for k in reqs) and reqs:
+            starts = [min(ms for p, _, ms in reqs[k] if p != 1) for k in sorted(reqs)]
+            per_turn = median([sum(1 for p, _, _ in reqs[k] if p != 1) for k in reqs])
+            p1_text = f"{len(p1)} ({fmt_ms(min(p1))} to {fmt_ms(max(p1))})"
+        else:
+            starts = sorted(p1)
+            per_turn = 1
+            p1_text = "— (the turn is page 1)"
+        d = [b - a for a, b in zip(starts, starts[1:])]
+        turn_text = (f"{median(d):,.1f} ({min(d):,.1f} to {max(d):,.1f})" if d else "—")
+        pace_text = (f"{per_turn / pace * 1000:,.1f} ({per_turn:g} request{'s' if per_turn != 1 else ''})" if pace
+                     else "—")
+        print(f"| `{sql}` | {p1_text} | {turn_text} | {len(starts)} | {pace_text} |")
+    print()
+
     per_account(cf["group"][-1], f"cfiam `{GROUP}`, run {reps}")
+    per_account(cf["count"][-1], f"cfiam `{COUNT}`, run {reps}")
     per_account(cf["all"][-1], f"cfiam `{SELECT_ALL}`, run {reps}")
 
     print(f"Load average (1/5/15 min): {load_at_start} at the start, {loadavg()} at the end; "
