@@ -135,6 +135,44 @@ SELECT a.name, r.name AS role
 \! python3 $MOCKCTL log
 
 --
+-- The groups with their members (the pushed join), account by account:
+-- each account's groups' listing, then each group's members there.
+--
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT g.account_id, g.name, m.email
+  FROM cfa.user_groups g
+  JOIN cfa.user_group_members m ON m.account_id = g.account_id AND m.user_group_id = g.id;
+SELECT g.account_id = :'main_id' AS main, g.account_id = m.account_id AS same_account,
+       count(*) AS memberships, count(DISTINCT g.id) AS groups
+  FROM cfa.user_groups g
+  JOIN cfa.user_group_members m ON m.account_id = g.account_id AND m.user_group_id = g.id
+ GROUP BY 1, 2 ORDER BY 1, 2;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort | uniq -c
+-- an account named on the groups' side: that account only
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT g.name, m.email FROM cfa.user_groups g
+  LEFT JOIN cfa.user_group_members m ON m.user_group_id = g.id AND m.account_id = g.account_id
+ WHERE g.account_id = :'prod_id';
+SELECT count(*) AS memberships FROM cfa.user_groups g
+  LEFT JOIN cfa.user_group_members m ON m.user_group_id = g.id AND m.account_id = g.account_id
+ WHERE g.account_id = :'prod_id';
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
+
+--
+-- ANALYZE: each account sampled as one (GET /accounts first), the table's
+-- size theirs added up; the sample's rows carry their account.
+--
+\! python3 $MOCKCTL clear-log
+ANALYZE cfa.roles;
+ANALYZE cfa.user_group_members;
+SELECT relname, reltuples FROM pg_class
+ WHERE oid IN ('cfa.roles'::regclass, 'cfa.user_group_members'::regclass) ORDER BY 1;
+SELECT tablename, n_distinct FROM pg_stats
+ WHERE schemaname = 'cfa' AND attname = 'account_id' AND tablename IN ('roles', 'user_group_members')
+ ORDER BY 1;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort | uniq -c
+
+--
 -- cache_ttl: GET /accounts is answered from the cache like any GET.
 --
 ALTER SERVER cf_all OPTIONS (ADD cache_ttl '60');

@@ -117,6 +117,7 @@ sample_listing(CfSampler *s, const char *account_id)
 	cJSON	   *rows;
 	cJSON	   *item;
 	double		total;
+	double		seen_before = s->seen;
 
 	if (res->paging == CF_PAGING_PAGES)
 		path = psprintf("%s?page=1&per_page=%d", path, res->per_page_max);
@@ -125,7 +126,50 @@ sample_listing(CfSampler *s, const char *account_id)
 	cJSON_ArrayForEach(item, rows)
 		sample_object(s, item, NULL);
 	total = res->paging == CF_PAGING_PAGES ? total_count(doc) : -1;
-	return total >= 0 ? total : s->seen;
+	return total >= 0 ? total : s->seen - seen_before;
+}
+
+/*
+ * Every account the credential sees, for a server without account_id:
+ * GET /accounts, every page.
+ */
+static List *
+list_accounts(CfSampler *s)
+{
+	const CfResource *accounts = cf_resource_by_name("accounts");
+	List	   *ids = NIL;
+	double		listed = 0;
+
+	for (int page = 1;; page++)
+	{
+		char	   *path = psprintf("%s?page=%d&per_page=%d",
+									cf_resource_path(accounts, NULL, NULL, NULL),
+									page, accounts->per_page_max);
+		cJSON	   *doc = get_one(s, path, NULL);
+		cJSON	   *rows = cf_list_result(doc, path);
+		cJSON	   *item;
+		double		total = total_count(doc);
+		int			n = 0;
+
+		cJSON_ArrayForEach(item, rows)
+		{
+			const char *id = cf_json_get_string(item, "id");
+
+			if (id == NULL || !cf_is_id(id))
+				ereport(ERROR,
+						(errcode(CF_ERRCODE_API_PROTOCOL),
+						 errmsg("Cloudflare API returned an account without a valid id"),
+						 errdetail("Request: GET %s.", path)));
+			ids = lappend(ids, pstrdup(id));
+			n++;
+		}
+		listed += n;
+		/* a short or empty page ends it, or total_count reached */
+		if (n < accounts->per_page_max || (total >= 0 && listed >= total))
+			break;
+		CHECK_FOR_INTERRUPTS();
+	}
+	return ids;
 }
 
 /* The ids of every parent (group), from the pages of its listing. */
@@ -278,14 +322,35 @@ cf_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 	work_cxt = AllocSetContextCreate(CurrentMemoryContext, "cfiam analyze",
 									 ALLOCSET_DEFAULT_SIZES);
 	oldcxt = MemoryContextSwitchTo(work_cxt);
-	if (s.res->parent)
-		total = sample_fanout(&s, opts.account_id, table->serverid);
+	if (opts.account_id == NULL && !s.res->no_account)
+	{
+		/* every account: each sampled as one, the sizes added up */
+		ListCell   *lc;
+
+		total = 0;
+		foreach(lc, list_accounts(&s))
+		{
+			double		account_total;
+
+			s.account_id = lfirst(lc);
+			account_total = s.res->parent ?
+				sample_fanout(&s, s.account_id, table->serverid) :
+				sample_listing(&s, s.account_id);
+			cf_remember_total(table->serverid, s.account_id, s.res, account_total);
+			total += account_total;
+		}
+	}
 	else
-		total = sample_listing(&s, opts.account_id);
+	{
+		if (s.res->parent)
+			total = sample_fanout(&s, opts.account_id, table->serverid);
+		else
+			total = sample_listing(&s, opts.account_id);
+		cf_remember_total(table->serverid, opts.account_id, s.res, total);
+	}
 	MemoryContextSwitchTo(oldcxt);
 	MemoryContextDelete(work_cxt);
 
-	cf_remember_total(table->serverid, opts.account_id, s.res, total);
 	*totalrows = total;
 	*totaldeadrows = 0;
 	ereport(elevel,
@@ -297,9 +362,9 @@ cf_acquire_sample_rows(Relation relation, int elevel, HeapTuple *rows,
 /*
  * AnalyzeForeignTable: every cfiam table can be analyzed but one paged by
  * cursor (the audit log): its answers tell no total, so its size would take
- * reading it all.  PostgreSQL then says it skips the table.  Nor, on a
- * server without account_id, one in every account: the size planned with
- * is that of one account's listing.
+ * reading it all.  PostgreSQL then says it skips the table.  On a server
+ * without account_id, each account the credential sees is sampled as one
+ * (GET /accounts first), and the table's size is theirs added up.
  */
 bool
 cfAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
@@ -309,8 +374,6 @@ cfAnalyzeForeignTable(Relation relation, AcquireSampleRowsFunc *func,
 
 	cf_get_table_options(RelationGetRelid(relation), &opts);
 	if (opts.resource->paging == CF_PAGING_CURSOR)
-		return false;
-	if (opts.account_id == NULL && !opts.resource->no_account)
 		return false;
 	*func = cf_acquire_sample_rows;
 	*totalpages = 1;

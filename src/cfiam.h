@@ -401,6 +401,7 @@ extern List *cf_plan_to_list(CfScanPlan *plan);
 extern CfScanPlan *cf_plan_from_list(List *list);
 extern char *cf_plan_describe(CfScanPlan *plan, const char *account_id,
 							  List *fdw_exprs, List *dpcontext, int per_page);
+extern const CfScanPlan *cf_plan_accounts(const CfScanPlan *plan);
 extern char *cf_plan_describe_accounts(CfScanPlan *plan, List *fdw_exprs,
 									   List *dpcontext);
 extern int	cf_plan_per_page(const CfScanPlan *plan, int64 limit_hint);

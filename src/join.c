@@ -87,6 +87,27 @@ is_parent_clause(RestrictInfo *rinfo, RelOptInfo *grel, RelOptInfo *mrel)
 		(is_column(mrel, r, "user_group_id") && is_column(grel, l, "id"));
 }
 
+/*
+ * m.account_id = g.account_id: what the pushed join gives by itself, as
+ * each group's members are listed in the group's account.
+ */
+static bool
+is_account_clause(RestrictInfo *rinfo, RelOptInfo *grel, RelOptInfo *mrel)
+{
+	OpExpr	   *op = (OpExpr *) rinfo->clause;
+	Var		   *l;
+	Var		   *r;
+
+	if (!IsA(op, OpExpr) || op->opno != TextEqualOperator || list_length(op->args) != 2)
+		return false;
+	if (OidIsValid(op->inputcollid) && !get_collation_isdeterministic(op->inputcollid))
+		return false;
+	l = plain_var(linitial(op->args));
+	r = plain_var(lsecond(op->args));
+	return (is_column(mrel, l, "account_id") && is_column(grel, r, "account_id")) ||
+		(is_column(mrel, r, "account_id") && is_column(grel, l, "account_id"));
+}
+
 /* Only plain columns of the two tables (no whole rows, no placeholders). */
 static bool
 only_plain_columns(Node *node)
@@ -208,10 +229,14 @@ cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 		minfo->opts.resource->parent != ginfo->opts.resource)
 		return;
 
-	/* one server, account and user mapping (as postgres_fdw requires) */
+	/*
+	 * one server, account and user mapping (as postgres_fdw requires); on a
+	 * server over every account, each account's groups with their members
+	 */
 	if (ginfo->serverid != minfo->serverid ||
-		ginfo->opts.account_id == NULL || minfo->opts.account_id == NULL ||
-		strcmp(ginfo->opts.account_id, minfo->opts.account_id) != 0 ||
+		(ginfo->opts.account_id == NULL) != (minfo->opts.account_id == NULL) ||
+		(ginfo->opts.account_id != NULL &&
+		 strcmp(ginfo->opts.account_id, minfo->opts.account_id) != 0) ||
 		user_mapping_oid(ginfo) != user_mapping_oid(minfo))
 		return;
 	if (!bms_is_empty(grel->lateral_relids) || !bms_is_empty(mrel->lateral_relids))
@@ -223,7 +248,7 @@ cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 
 		if (is_parent_clause(rinfo, grel, mrel))
 			found = true;
-		else
+		else if (!is_account_clause(rinfo, grel, mrel))
 			other = lappend(other, rinfo);
 	}
 	if (!found || (jointype == JOIN_LEFT && other != NIL))
@@ -245,6 +270,9 @@ cfGetForeignJoinPaths(PlannerInfo *root, RelOptInfo *joinrel,
 	/* a GET by id, or given groups, are better served by other plans */
 	if (mplan->join->groups->id_expr >= 0 || mplan->id_expr >= 0 ||
 		mplan->parent_expr >= 0)
+		return;
+	/* the accounts read are named on one side at most (see cf_plan_accounts) */
+	if (mplan->account_expr >= 0 && mplan->join->groups->account_expr >= 0)
 		return;
 	if (!only_plain_columns((Node *) extract_actual_clauses(local, false)) ||
 		!only_plain_columns((Node *) extract_actual_clauses(recheck, false)))

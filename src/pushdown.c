@@ -1162,15 +1162,30 @@ char *
 cf_plan_describe_accounts(CfScanPlan *plan, List *fdw_exprs, List *dpcontext)
 {
 	const CfResource *accounts = cf_resource_by_name("accounts");
+	const CfScanPlan *aplan = cf_plan_accounts(plan);
 
-	if (plan->account_expr < 0)
+	if (aplan->account_expr < 0)
 		return psprintf("every account (GET %s?page=N&per_page=%d)",
 						cf_resource_path(accounts, NULL, NULL, NULL),
 						accounts->per_page_max);
-	if (plan->account_is_array)
+	/* the labels are the scan's own plan's: one list of fdw_exprs */
+	if (aplan->account_is_array)
 		return psprintf("each of %s",
-						describe_expr(plan, fdw_exprs, plan->account_expr, dpcontext));
-	return describe_value(plan, fdw_exprs, plan->account_expr, dpcontext, false);
+						describe_expr(plan, fdw_exprs, aplan->account_expr, dpcontext));
+	return describe_value(plan, fdw_exprs, aplan->account_expr, dpcontext, false);
+}
+
+/*
+ * The plan whose account_id values choose the accounts read: the scan's,
+ * or for a pushed join with them on the groups' side only, the groups'
+ * (join.c refuses a join with values on both sides).
+ */
+const CfScanPlan *
+cf_plan_accounts(const CfScanPlan *plan)
+{
+	if (plan->account_expr < 0 && plan->join && plan->join->groups->account_expr >= 0)
+		return plan->join->groups;
+	return plan;
 }
 
 /*

@@ -965,7 +965,7 @@ list_all_accounts(CfScanState *st)
 static void
 evaluate_accounts(ForeignScanState *node, CfScanState *st)
 {
-	CfScanPlan *plan = st->plan;
+	const CfScanPlan *plan = cf_plan_accounts(st->plan);
 
 	st->account_pos = 0;
 	if (plan->account_expr >= 0)
@@ -2016,7 +2016,12 @@ iterate_join(ForeignScanState *node, CfScanState *st, TupleTableSlot *slot)
 			}
 			st->unit_open = false;
 			if (!next_unit(st))
+			{
+				/* that account's groups are done: the next account's */
+				if (!st->no_rows && next_account(st))
+					continue;
 				return slot;
+			}
 			st->unit_open = true;
 			st->unit_rows = 0;
 			MemoryContextReset(st->unit_cxt);
