@@ -172,6 +172,34 @@ SELECT tablename, n_distinct FROM pg_stats
  ORDER BY 1;
 \! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort | uniq -c
 
+-- The planner's choice, by the requests each plan costs: a scan per account
+-- (the nested loop) spends one request per account after GET /accounts,
+-- the hash join one GET /accounts more (each side lists the accounts).
+-- Filtered or not, the nested loop is chosen here, and it sends fewer.
+EXPLAIN (COSTS OFF)
+SELECT a.name, r.name AS role
+  FROM cfa.accounts a JOIN cfa.roles r ON r.account_id = a.id;
+\! python3 $MOCKCTL clear-log
+SELECT count(*) FROM cfa.accounts a JOIN cfa.roles r ON r.account_id = a.id;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
+SET enable_nestloop = off;
+EXPLAIN (COSTS OFF)
+SELECT a.name, r.name AS role
+  FROM cfa.accounts a JOIN cfa.roles r ON r.account_id = a.id;
+SELECT count(*) FROM cfa.accounts a JOIN cfa.roles r ON r.account_id = a.id;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
+RESET enable_nestloop;
+
+--
+-- EXPLAIN ANALYZE counts the accounts read: every one, the ones named, or
+-- as many as a LIMIT needed.
+--
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM cfa.roles;
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF)
+SELECT * FROM cfa.roles WHERE account_id = :'prod_id';
+EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) SELECT * FROM cfa.roles LIMIT 1;
+\! python3 $MOCKCTL clear-log
+
 --
 -- cache_ttl: GET /accounts is answered from the cache like any GET.
 --

@@ -195,6 +195,8 @@ typedef struct CfScanState
 	const char *protocol;		/* of the latest answer ("HTTP/2"), or NULL */
 	int64		retries;		/* requests sent again (see http.c) */
 	int64		cache_hits;		/* answers the result cache gave */
+	int64		accounts_read;	/* accounts whose calls were made (every
+								 * account, or the ones named) */
 
 	int			cache_ttl;		/* cache_ttl of the table; 0 for a modify */
 	bool		fanout_checked; /* the fan-out's requests were budgeted */
@@ -996,7 +998,11 @@ evaluate_accounts(ForeignScanState *node, CfScanState *st)
 	if (st->naccounts == 0)
 		st->no_rows = true;
 	else
+	{
 		st->account_id = st->accounts[0];
+		if (!st->plan->count_only)
+			st->accounts_read++;	/* a count reads them all at once */
+	}
 }
 
 /* Evaluate the plan's values for this run and build the query string. */
@@ -1817,6 +1823,7 @@ next_account(CfScanState *st)
 	if (st->account_pos + 1 >= st->naccounts)
 		return false;
 	st->account_id = st->accounts[++st->account_pos];
+	st->accounts_read++;
 	st->account_skipped = false;
 	st->id_pos = 0;
 	st->listed = false;
@@ -1852,6 +1859,7 @@ count_accounts(CfScanState *st)
 
 	st->counts = palloc(sizeof(int64) * Max(n, 1));
 	st->ncounts = n;
+	st->accounts_read += n;
 	for (int i = 0; i < n; i++)
 	{
 		paths[i] = page_path(cf_resource_path(res, st->accounts[i],
@@ -2396,6 +2404,9 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 		if (st->cache_ttl > 0 || st->cache_hits > 0)
 			ExplainPropertyInteger("API Cache Hits", NULL, st->cache_hits, es);
 		ExplainPropertyInteger("API Pages", NULL, st->pages, es);
+		/* over every account: how many were read (a LIMIT may stop early) */
+		if (st->multi)
+			ExplainPropertyInteger("API Accounts", NULL, st->accounts_read, es);
 		explain_connections(st->connections, st->protocol, es);
 		/* shown only when there were some, like the rest of EXPLAIN's extras */
 		if (st->retries > 0)
