@@ -1855,6 +1855,7 @@ count_accounts(CfScanState *st)
 	char	  **paths = palloc(sizeof(char *) * Max(n, 1));
 	CfHttpResponse *responses = palloc0(sizeof(CfHttpResponse) * Max(n, 1));
 	int		   *todo = palloc(sizeof(int) * Max(n, 1));
+	int		   *again = palloc(sizeof(int) * Max(n, 1));
 	int			ntodo = 0;
 
 	st->counts = palloc(sizeof(int64) * Max(n, 1));
@@ -1890,7 +1891,7 @@ count_accounts(CfScanState *st)
 
 			if (batch[j].status == 0)
 			{
-				todo[left++] = i;	/* stopped by another's error */
+				again[left++] = i;	/* stopped by another's error */
 				continue;
 			}
 			count_answer(st, &batch[j], true);
@@ -1911,6 +1912,7 @@ count_accounts(CfScanState *st)
 		for (int j = 0; j < ntodo; j++)
 			if (batch[j].status != 0 && (failed < 0 || j != failed))
 				st->counts[todo[j]] = -2;	/* answered, to decode */
+		memcpy(todo, again, sizeof(int) * left);
 		ntodo = left;
 	}
 
