@@ -595,7 +595,7 @@ extern void cf_usage_count(Oid serverid, const CfUsageDelta *d);
  */
 
 /* cJSON trees cfiam holds are palloc'd: see the comment atop convert.c */
-extern cJSON *cf_json_parse(const char *text, size_t len);
+extern cJSON *cf_json_parse(const char *text, size_t len, const char **why);
 extern char *cf_json_print(const cJSON *item);
 extern cJSON *cf_json_object(void);
 extern cJSON *cf_json_array(void);

@@ -170,7 +170,7 @@ cf_defer_call(Oid serverid, Oid userid, const CfResource *res, const char *accou
 	c->body = body ? MemoryContextStrdup(TopTransactionContext, body) : NULL;
 	if (strcmp(method, "POST") == 0 && has_members(res) && body)
 	{
-		const char *name = cf_json_get_string(cf_json_parse(body, strlen(body)), "name");
+		const char *name = cf_json_get_string(cf_json_parse(body, strlen(body), NULL), "name");
 
 		c->new_group = ++new_groups_queued;
 		c->new_group_name = name ? MemoryContextStrdup(TopTransactionContext, name) : NULL;

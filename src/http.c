@@ -924,7 +924,7 @@ window_spent_answer(const CfBuffer *buf)
 
 	if (buf->data == NULL || buf->len == 0)
 		return false;
-	doc = cf_json_parse(buf->data, buf->len);
+	doc = cf_json_parse(buf->data, buf->len, NULL);
 	error = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "errors"), 0);
 	code = cJSON_GetObjectItemCaseSensitive(error, "code");
 	return cJSON_IsNumber(code) && code->valuedouble == 10100;
