@@ -614,6 +614,7 @@ extern void cf_object_to_values(const CfResource *res, cJSON *object,
 								Datum *values, bool *nulls,
 								const char *table_name);
 extern const char *cf_json_get_string(cJSON *object, const char *path);
+extern bool cf_envelope_success(const CfHttpResponse *response);
 extern cJSON *cf_envelope_result(cJSON *doc, const char *method, const char *path_and_query);
 extern cJSON *cf_list_result(cJSON *doc, const char *path_and_query);
 

@@ -391,13 +391,15 @@ cf_json_add_string(cJSON *object, const char *key, const char *value)
 static char *
 body_excerpt(const CfHttpResponse *response)
 {
-	int			len = pg_mbcliplen(response->body, (int) Min(response->body_len, 200), 200);
+	/* up to the first byte that is not UTF-8: a message must be text */
+	int			len = pg_encoding_verifymbstr(PG_UTF8, response->body,
+											  (int) Min(response->body_len, 200));
 	char	   *s = pnstrdup(response->body, len);
 
 	for (char *p = s; *p; p++)
 		if ((unsigned char) *p < 0x20)
 			*p = ' ';
-	return s;
+	return pg_any_to_server(s, strlen(s), PG_UTF8);
 }
 
 /* A request path short enough for a message (a URL may be 70 kB long). */
@@ -540,6 +542,19 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 			 errdetail("HTTP %ld from %s %s; body begins: %s", response->status, method,
 					   path_and_query, body_excerpt(response))));
 	return NULL;				/* keep compiler quiet */
+}
+
+/* Is this a 2xx whose body is the API's envelope with "success": true? */
+bool
+cf_envelope_success(const CfHttpResponse *response)
+{
+	cJSON	   *doc;
+
+	if (response->status < 200 || response->status >= 300)
+		return false;
+	doc = cf_json_parse(response->body, response->body_len, NULL);
+	return cJSON_IsObject(doc) &&
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "success"));
 }
 
 /*
@@ -693,6 +708,56 @@ id_list_literal(cJSON *array, ConversionContext *cxt)
 	return buf.data;
 }
 
+/* n digits at s, as a number; -1 if they are not all digits */
+static int
+digits_value(const char *s, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * Is s an RFC 3339 date-time (its section 5.6): 2024-03-01T12:00:00Z, with
+ * an optional fraction and Z or an offset such as +05:30?  timestamptz's
+ * input takes much more (infinity, epoch, now, 2024-1-1, a time zone's
+ * name, years past 9999), which the API never means; it still checks the
+ * date (a 13th month, a 30th of February) once the form is right.
+ */
+static bool
+is_rfc3339(const char *s)
+{
+	const char *p;
+
+	if (strlen(s) < 20 ||
+		digits_value(s, 4) < 0 || s[4] != '-' || digits_value(s + 5, 2) < 0 ||
+		s[7] != '-' || digits_value(s + 8, 2) < 0 ||
+		(s[10] != 'T' && s[10] != 't') ||
+		digits_value(s + 11, 2) < 0 || digits_value(s + 11, 2) > 23 || s[13] != ':' ||
+		digits_value(s + 14, 2) < 0 || digits_value(s + 14, 2) > 59 || s[16] != ':' ||
+		digits_value(s + 17, 2) < 0 || digits_value(s + 17, 2) > 60)
+		return false;
+	p = s + 19;
+	if (*p == '.')
+	{
+		if (p[1] < '0' || p[1] > '9')
+			return false;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		return true;
+	return (*p == '+' || *p == '-') && strlen(p) == 6 &&
+		digits_value(p + 1, 2) >= 0 && digits_value(p + 1, 2) <= 23 && p[3] == ':' &&
+		digits_value(p + 4, 2) >= 0 && digits_value(p + 4, 2) <= 59;
+}
+
 /*
  * Fill values/nulls for one API object.  attr_columns maps each attribute
  * of the foreign table to its catalog column (NULL for a dropped one).
@@ -786,6 +851,13 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 		/* the API speaks UTF-8; this also rejects invalid byte sequences */
 		text = pg_any_to_server(text, strlen(text), PG_UTF8);
 
+		if (strcmp(col->sql_type, "timestamptz") == 0 && col->json_kind == CF_JSON_STRING &&
+			!is_rfc3339(text))
+			ereport(ERROR,
+					(errcode(CF_ERRCODE_API_PROTOCOL),
+					 errmsg("Cloudflare API returned a time that is not RFC 3339 for column \"%s\" of foreign table \"%s\": \"%s\"",
+							col->name, table_name,
+							pnstrdup(text, pg_mbcliplen(text, strlen(text), 60)))));
 
 		values[i] = InputFunctionCall(&attinmeta->attinfuncs[i], text,
 									  attinmeta->attioparams[i],
