@@ -43,7 +43,7 @@ REGRESS = validator import scan_user_groups scan_user_group_members \
 	scan_account_members scan_catalog_tables conversion pagination joins \
 	prepared errors concurrency pace aggregate write_user_groups \
 	write_user_group_members write_account_members security proxy resilience \
-	analyze join_pushdown cache budget deferred concurrent_sessions account_tokens \
+	broken_answers analyze join_pushdown cache budget deferred concurrent_sessions account_tokens \
 	effective_access audit_logs accounts multi_account upgrade
 REGRESS_OPTS = --inputdir=$(srcdir) --load-extension=cfiam
 

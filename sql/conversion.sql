@@ -22,7 +22,7 @@ SELECT count(*) FROM (SELECT email FROM cf.account_members) s;
 -- a number where a string belongs
 \! python3 $MOCKCTL fault patch --field name --value 42
 SELECT name FROM cf.user_groups;
--- a timestamp the input function refuses: the context names the column
+-- a time that is not RFC 3339: refused, the message names the column
 \! python3 $MOCKCTL fault patch --field created_on --value '"yesterday-ish"'
 SELECT name, created_on FROM cf.user_groups;
 -- roles that are not objects with an id

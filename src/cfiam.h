@@ -598,7 +598,7 @@ extern void cf_usage_count(Oid serverid, const CfUsageDelta *d);
  */
 
 /* cJSON trees cfiam holds are palloc'd: see the comment atop convert.c */
-extern cJSON *cf_json_parse(const char *text, size_t len);
+extern cJSON *cf_json_parse(const char *text, size_t len, const char **why);
 extern char *cf_json_print(const cJSON *item);
 extern cJSON *cf_json_object(void);
 extern cJSON *cf_json_array(void);
@@ -617,6 +617,7 @@ extern void cf_object_to_values(const CfResource *res, cJSON *object,
 								Datum *values, bool *nulls,
 								const char *table_name);
 extern const char *cf_json_get_string(cJSON *object, const char *path);
+extern bool cf_envelope_success(const CfHttpResponse *response);
 extern cJSON *cf_envelope_result(cJSON *doc, const char *method, const char *path_and_query);
 extern cJSON *cf_list_result(cJSON *doc, const char *path_and_query);
 

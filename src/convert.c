@@ -5,8 +5,16 @@
  *
  * Every value is converted by its column type's own input function.
  *
- * cJSON and memory
- * ----------------
+ * JSON text and memory
+ * --------------------
+ * Answers are parsed by PostgreSQL's own JSON parser (the one json and
+ * jsonb use), which holds them to RFC 8259: cJSON's parser reads text after
+ * the value, invalid UTF-8, control characters in strings and invalid
+ * escapes, and cuts a string at \u0000, so an answer that is not JSON
+ * could become rows.  Its semantic actions build the tree as cJSON nodes,
+ * which the rest of cfiam reads with cJSON's functions; a number keeps its
+ * text, printed as it came.
+ *
  * cfiam installs no cJSON allocation hooks.  cJSON_InitHooks is
  * process-wide: hooks that palloc would hand every other user of libcjson
  * in this backend (another extension, a procedural language's library)
@@ -16,23 +24,13 @@
  * (cJSON_AddItemToArray(array, NULL) adds nothing), so a PUT that replaces
  * a group's members could carry fewer than it was asked to.
  *
- * Instead, cJSON's own allocator (malloc, unless someone else's hooks are
- * in place) is used only inside the two calls wrapped below, and nothing
- * it allocates outlives them:
- *	 cf_json_parse	parses into cJSON's nodes and copies them at once into
- *					palloc'd nodes; cJSON's tree is freed, also when the copy
- *					fails.  A failed parse (bad JSON, or cJSON out of memory)
- *					returns NULL, which every caller raises as an error.
- *	 cf_json_print	copies cJSON's string into palloc'd memory and frees it.
- * Trees that cfiam builds (request bodies) are made of palloc'd nodes by
- * cf_json_object() and its siblings, never by cJSON_Create*.
- *
- * So every cJSON node cfiam holds is palloc'd, as it was when the hooks
- * palloc'd: it lives in the memory context of its page or row and goes
- * away with it, on error paths too, however its nodes were relinked or
- * detached in between; and running out of memory is palloc's ERROR, never
- * a NULL that shortens a body.  The cost is one copy of each parsed
- * answer, small beside the HTTP request that brought it.
+ * So every node is palloc'd (new_node), in the memory context of its page
+ * or row, and goes away with it, on error paths too, however its nodes
+ * were relinked or detached in between; running out of memory is palloc's
+ * ERROR, never a NULL that shortens a body.  cJSON's allocator (malloc,
+ * unless someone else's hooks are in place) is used only inside
+ * cf_json_print, which copies cJSON's string into palloc'd memory and
+ * frees it.
  *
  * Code holding these trees may read them with any cJSON function and relink
  * nodes (cJSON_DetachItemViaPointer, cJSON_AddItemToArray), but must not
@@ -47,6 +45,7 @@
 #include "cfiam.h"
 
 #include "catalog/pg_type.h"
+#include "common/jsonapi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
@@ -86,58 +85,242 @@ link_child(cJSON *parent, cJSON *item)
 	}
 }
 
-/* A palloc'd deep copy of a tree cJSON allocated. */
-static cJSON *
-copy_tree(const cJSON *src)
+/*
+ * Building a tree from PostgreSQL's JSON parser (pg_parse_json's semantic
+ * actions): the text is checked as RFC 8259 JSON by the parser json and
+ * jsonb use, and read into palloc'd nodes.
+ */
+typedef struct JsonBuild
 {
-	cJSON	   *dst;
+	cJSON	   *root;
+	cJSON	  **open;			/* the arrays and objects not closed yet */
+	int			depth;
+	char	   *field;			/* the member name whose value comes next */
+	bool		from_server;	/* strings are in the server encoding */
+	const char *answer;			/* an answer's request, for the message */
+} JsonBuild;
 
-	/* cJSON nests at most CJSON_NESTING_LIMIT deep; check anyway */
-	check_stack_depth();
-	CHECK_FOR_INTERRUPTS();
+/* UTF-8, which every string in the tree is (the API's and our bodies') */
+static char *
+build_text(JsonBuild *b, char *s)
+{
+	return b->from_server ? pg_server_to_any(s, strlen(s), PG_UTF8) : s;
+}
 
-	dst = new_node(src->type & ~(cJSON_IsReference | cJSON_StringIsConst));
-	dst->valueint = src->valueint;
-	dst->valuedouble = src->valuedouble;
-	if (src->valuestring)
-		dst->valuestring = pstrdup(src->valuestring);
-	if (src->string)
-		dst->string = pstrdup(src->string);
-	for (const cJSON *c = src->child; c; c = c->next)
-		link_child(dst, copy_tree(c));
-	return dst;
+static void
+build_add(JsonBuild *b, cJSON *node)
+{
+	if (b->depth == 0)
+	{
+		b->root = node;
+		return;
+	}
+	if (cJSON_IsObject(b->open[b->depth - 1]))
+	{
+		node->string = b->field;
+		b->field = NULL;
+	}
+	link_child(b->open[b->depth - 1], node);
+}
+
+static void
+build_open(JsonBuild *b, int type)
+{
+	cJSON	   *node = new_node(type);
+
+	/* cJSON's own limit, which code walking a tree may rely on */
+	if (b->depth >= CJSON_NESTING_LIMIT)
+	{
+		if (b->answer)
+			ereport(ERROR,
+					(errcode(CF_ERRCODE_API_PROTOCOL),
+					 errmsg("Cloudflare API returned JSON nested deeper than %d levels",
+							CJSON_NESTING_LIMIT),
+					 errdetail("Request: %s.", b->answer)));
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("JSON value nested deeper than %d levels", CJSON_NESTING_LIMIT)));
+	}
+	build_add(b, node);
+	b->open[b->depth++] = node;
+}
+
+static void
+build_object_start(void *state)
+{
+	build_open(state, cJSON_Object);
+}
+
+static void
+build_array_start(void *state)
+{
+	build_open(state, cJSON_Array);
+}
+
+static void
+build_close(void *state)
+{
+	((JsonBuild *) state)->depth--;
+}
+
+static void
+build_field(void *state, char *fname, bool isnull)
+{
+	JsonBuild  *b = state;
+
+	b->field = build_text(b, fname);
+}
+
+static void
+build_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	JsonBuild  *b = state;
+	cJSON	   *node;
+
+	switch (tokentype)
+	{
+		case JSON_TOKEN_STRING:
+			node = new_node(cJSON_String);
+			node->valuestring = build_text(b, token);
+			break;
+		case JSON_TOKEN_NUMBER:
+			/*
+			 * The text is kept and printed as it came (cf_json_print): a
+			 * double would change 12345678901234567890 in a jsonb column or
+			 * a PUT.  valuedouble and valueint are cJSON's reading of it.
+			 */
+			node = new_node(cJSON_Number);
+			node->valuestring = token;
+			node->valuedouble = strtod(token, NULL);
+			if (node->valuedouble >= INT_MAX)
+				node->valueint = INT_MAX;
+			else if (node->valuedouble <= (double) INT_MIN)
+				node->valueint = INT_MIN;
+			else
+				node->valueint = (int) node->valuedouble;
+			break;
+		case JSON_TOKEN_TRUE:
+			node = new_node(cJSON_True);
+			node->valueint = 1;
+			break;
+		case JSON_TOKEN_FALSE:
+			node = new_node(cJSON_False);
+			break;
+		default:
+			node = new_node(cJSON_NULL);
+			break;
+	}
+	build_add(b, node);
 }
 
 /*
- * Parse JSON text into palloc'd nodes of the current memory context.  NULL
- * when cJSON could not parse it: not JSON, or cJSON ran out of memory.
+ * Parse JSON text (UTF-8) into palloc'd nodes of the current memory
+ * context.  NULL when it is not RFC 8259 JSON, with *why (when why is not
+ * NULL) saying what is wrong: invalid UTF-8, a syntax error or data after
+ * the value, a lone surrogate, or \u0000 (which neither text nor jsonb can
+ * hold, and which cJSON would cut a string at).  A leading byte order mark
+ * is skipped, as RFC 8259 allows.  answer, when not NULL, names the request
+ * whose answer this is, for the error of JSON nested too deeply.
  */
-cJSON *
-cf_json_parse(const char *text, size_t len)
+static cJSON *
+parse_json(const char *text, size_t len, const char **why, const char *answer)
 {
-	cJSON	   *parsed = cJSON_ParseWithLength(text, len);
-	cJSON	   *volatile copy = NULL;
+	JsonBuild	b = {0};
+	JsonSemAction sem = {0};
+	JsonLexContext *lex;
+	JsonParseErrorType rc;
+	char	   *input = (char *) text;
+	int			encoding = PG_UTF8;
 
-	if (parsed == NULL)
+	if (len >= 3 && memcmp(input, "\xEF\xBB\xBF", 3) == 0)
+	{
+		input += 3;
+		len -= 3;
+	}
+	if (len > (size_t) MaxAllocSize ||
+		pg_encoding_verifymbstr(PG_UTF8, input, (int) len) != (int) len)
+	{
+		if (why)
+			*why = "The body is not valid UTF-8.";
 		return NULL;
-	PG_TRY();
-	{
-		copy = copy_tree(parsed);
 	}
-	PG_FINALLY();
+
+	/*
+	 * The parser turns \u escapes into the server encoding: elsewhere than
+	 * in a UTF-8 database the whole text is converted first, and each
+	 * string back to UTF-8 as it is read.
+	 */
+	if (GetDatabaseEncoding() != PG_UTF8)
 	{
-		cJSON_Delete(parsed);
+		char	   *converted = pg_any_to_server(input, (int) len, PG_UTF8);
+
+		if (converted != input)
+			len = strlen(converted);
+		input = converted;
+		encoding = GetDatabaseEncoding();
+		b.from_server = true;
 	}
-	PG_END_TRY();
-	return copy;
+
+	b.open = palloc(sizeof(cJSON *) * CJSON_NESTING_LIMIT);
+	b.answer = answer;
+	sem.semstate = &b;
+	sem.object_start = build_object_start;
+	sem.object_end = build_close;
+	sem.array_start = build_array_start;
+	sem.array_end = build_close;
+	sem.object_field_start = build_field;
+	sem.scalar = build_scalar;
+
+	lex = makeJsonLexContextCstringLen(input, (int) len, encoding, true);
+	rc = pg_parse_json(lex, &sem);
+	if (rc != JSON_SUCCESS)
+	{
+		if (why)
+			*why = json_errdetail(rc, lex);
+		return NULL;
+	}
+	return b.root;
+}
+
+cJSON *
+cf_json_parse(const char *text, size_t len, const char **why)
+{
+	return parse_json(text, len, why, NULL);
+}
+
+/*
+ * Numbers parsed from text are printed as that text: cJSON_Raw nodes for
+ * the time of the printing (cJSON would print its double).
+ */
+static void
+numbers_as_text(cJSON *item, bool raw)
+{
+	check_stack_depth();
+	for (; item; item = item->next)
+	{
+		if (raw && cJSON_IsNumber(item) && item->valuestring)
+			item->type = cJSON_Raw;
+		else if (!raw && cJSON_IsRaw(item))
+			item->type = cJSON_Number;
+		numbers_as_text(item->child, raw);
+	}
 }
 
 /* A tree printed without spaces, palloc'd. */
 char *
 cf_json_print(const cJSON *item)
 {
-	char	   *printed = cJSON_PrintUnformatted(item);
+	char	   *printed;
 	char	   *volatile text = NULL;
+	cJSON	   *node = unconstify(cJSON *, item);
+	cJSON	   *next = node->next;
+
+	/* only this node and its children, not the siblings after it */
+	node->next = NULL;
+	numbers_as_text(node, true);
+	printed = cJSON_PrintUnformatted(item);
+	numbers_as_text(node, false);
+	node->next = next;
 
 	if (printed == NULL)
 		ereport(ERROR,
@@ -208,13 +391,15 @@ cf_json_add_string(cJSON *object, const char *key, const char *value)
 static char *
 body_excerpt(const CfHttpResponse *response)
 {
-	int			len = pg_mbcliplen(response->body, (int) Min(response->body_len, 200), 200);
+	/* up to the first byte that is not UTF-8: a message must be text */
+	int			len = pg_encoding_verifymbstr(PG_UTF8, response->body,
+											  (int) Min(response->body_len, 200));
 	char	   *s = pnstrdup(response->body, len);
 
 	for (char *p = s; *p; p++)
 		if ((unsigned char) *p < 0x20)
 			*p = ' ';
-	return s;
+	return pg_any_to_server(s, strlen(s), PG_UTF8);
 }
 
 /* A request path short enough for a message (a URL may be 70 kB long). */
@@ -280,12 +465,14 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 {
 	cJSON	   *doc;
 	cJSON	   *success;
+	const char *not_json = NULL;
 
 	if (not_found)
 		*not_found = false;
 	path_and_query = clip_path(path_and_query);
 
-	doc = cf_json_parse(response->body, response->body_len);
+	doc = parse_json(response->body, response->body_len, &not_json,
+					 psprintf("%s %s", method, path_and_query));
 
 	if (response->status == 404 && not_found)
 	{
@@ -337,6 +524,12 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 						response->status),
 				 errdetail("Request: %s %s.", method, path_and_query),
 				 errhint("Check the server option api_url: it must name the API itself.")));
+	if (response->status >= 200 && response->status < 300 && doc == NULL)
+		ereport(ERROR,
+				(errcode(CF_ERRCODE_API_PROTOCOL),
+				 errmsg("Cloudflare API returned an answer that is not a successful JSON envelope"),
+				 errdetail("HTTP %ld from %s %s: not JSON: %s Body begins: %s", response->status,
+						   method, path_and_query, not_json, body_excerpt(response))));
 	if (response->status >= 200 && response->status < 300)
 		ereport(ERROR,
 				(errcode(CF_ERRCODE_API_PROTOCOL),
@@ -349,6 +542,19 @@ cf_decode_envelope(const CfHttpResponse *response, const char *method,
 			 errdetail("HTTP %ld from %s %s; body begins: %s", response->status, method,
 					   path_and_query, body_excerpt(response))));
 	return NULL;				/* keep compiler quiet */
+}
+
+/* Is this a 2xx whose body is the API's envelope with "success": true? */
+bool
+cf_envelope_success(const CfHttpResponse *response)
+{
+	cJSON	   *doc;
+
+	if (response->status < 200 || response->status >= 300)
+		return false;
+	doc = cf_json_parse(response->body, response->body_len, NULL);
+	return cJSON_IsObject(doc) &&
+		cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "success"));
 }
 
 /*
@@ -502,6 +708,56 @@ id_list_literal(cJSON *array, ConversionContext *cxt)
 	return buf.data;
 }
 
+/* n digits at s, as a number; -1 if they are not all digits */
+static int
+digits_value(const char *s, int n)
+{
+	int			v = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/*
+ * Is s an RFC 3339 date-time (its section 5.6): 2024-03-01T12:00:00Z, with
+ * an optional fraction and Z or an offset such as +05:30?  timestamptz's
+ * input takes much more (infinity, epoch, now, 2024-1-1, a time zone's
+ * name, years past 9999), which the API never means; it still checks the
+ * date (a 13th month, a 30th of February) once the form is right.
+ */
+static bool
+is_rfc3339(const char *s)
+{
+	const char *p;
+
+	if (strlen(s) < 20 ||
+		digits_value(s, 4) < 0 || s[4] != '-' || digits_value(s + 5, 2) < 0 ||
+		s[7] != '-' || digits_value(s + 8, 2) < 0 ||
+		(s[10] != 'T' && s[10] != 't') ||
+		digits_value(s + 11, 2) < 0 || digits_value(s + 11, 2) > 23 || s[13] != ':' ||
+		digits_value(s + 14, 2) < 0 || digits_value(s + 14, 2) > 59 || s[16] != ':' ||
+		digits_value(s + 17, 2) < 0 || digits_value(s + 17, 2) > 60)
+		return false;
+	p = s + 19;
+	if (*p == '.')
+	{
+		if (p[1] < '0' || p[1] > '9')
+			return false;
+		for (p++; *p >= '0' && *p <= '9'; p++)
+			;
+	}
+	if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
+		return true;
+	return (*p == '+' || *p == '-') && strlen(p) == 6 &&
+		digits_value(p + 1, 2) >= 0 && digits_value(p + 1, 2) <= 23 && p[3] == ':' &&
+		digits_value(p + 4, 2) >= 0 && digits_value(p + 4, 2) <= 59;
+}
+
 /*
  * Fill values/nulls for one API object.  attr_columns maps each attribute
  * of the foreign table to its catalog column (NULL for a dropped one).
@@ -568,7 +824,14 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 					/* its JSON text: the type's input says if it fits */
 					if (!cJSON_IsNumber(item))
 						wrong_json_type(item, col, table_name, "a number");
-					text = cf_json_print(item);
+					{
+						/* cJSON's double: 200.0 and 2e2 are 200 */
+						cJSON		number = *item;
+
+						number.valuestring = NULL;
+						number.next = number.prev = NULL;
+						text = cf_json_print(&number);
+					}
 					break;
 				case CF_JSON_ANY:
 					text = cf_json_print(item);
@@ -587,6 +850,14 @@ cf_object_to_values(const CfResource *res, cJSON *object, const char *parent_id,
 			continue;
 		/* the API speaks UTF-8; this also rejects invalid byte sequences */
 		text = pg_any_to_server(text, strlen(text), PG_UTF8);
+
+		if (strcmp(col->sql_type, "timestamptz") == 0 && col->json_kind == CF_JSON_STRING &&
+			!is_rfc3339(text))
+			ereport(ERROR,
+					(errcode(CF_ERRCODE_API_PROTOCOL),
+					 errmsg("Cloudflare API returned a time that is not RFC 3339 for column \"%s\" of foreign table \"%s\": \"%s\"",
+							col->name, table_name,
+							pnstrdup(text, pg_mbcliplen(text, strlen(text), 60)))));
 
 		values[i] = InputFunctionCall(&attinmeta->attinfuncs[i], text,
 									  attinmeta->attioparams[i],

@@ -170,7 +170,7 @@ cf_defer_call(Oid serverid, Oid userid, const CfResource *res, const char *accou
 	c->body = body ? MemoryContextStrdup(TopTransactionContext, body) : NULL;
 	if (strcmp(method, "POST") == 0 && has_members(res) && body)
 	{
-		const char *name = cf_json_get_string(cf_json_parse(body, strlen(body)), "name");
+		const char *name = cf_json_get_string(cf_json_parse(body, strlen(body), NULL), "name");
 
 		c->new_group = ++new_groups_queued;
 		c->new_group_name = name ? MemoryContextStrdup(TopTransactionContext, name) : NULL;
@@ -705,9 +705,11 @@ apply_removals(CfConnection *conn, List *calls)
 
 		if (i == failed)
 			continue;
-		if (responses[i].status >= 200 && responses[i].status < 300)
+		if (cf_envelope_success(&responses[i]))
 			applying_done = lappend(applying_done, what);
-		else if (responses[i].status == 0)
+		/* no answer, or a 2xx that is not a success: either may be applied */
+		else if (responses[i].status == 0 ||
+				 (responses[i].status >= 200 && responses[i].status < 300))
 			applying_unknown = lappend(applying_unknown, what);
 	}
 	if (failed >= 0)
@@ -715,6 +717,14 @@ apply_removals(CfConnection *conn, List *calls)
 		bool		not_found = false;
 
 		(void) cf_decode_envelope(&responses[failed], "DELETE", paths[failed], &not_found);
+	}
+	/* a 2xx is a removal only when it is the API's envelope with success */
+	for (i = 0; i < n; i++)
+	{
+		bool		not_found = false;
+
+		if (responses[i].status >= 200 && responses[i].status < 300)
+			(void) cf_decode_envelope(&responses[i], "DELETE", paths[i], &not_found);
 	}
 }
 

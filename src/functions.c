@@ -53,6 +53,11 @@ cfiam_replace_user_group_members(PG_FUNCTION_ARGS)
 	char	   *path;
 	ListCell   *lc;
 	CfConnection *conn;
+	const CfResource *res;
+	const CfColumn **cols;
+	AttInMetadata *attinmeta;
+	Datum	   *values;
+	bool	   *nulls;
 
 	for (int i = 0; i < 3; i++)
 		if (PG_ARGISNULL(i))
@@ -151,25 +156,26 @@ cfiam_replace_user_group_members(PG_FUNCTION_ARGS)
 	conn = cf_get_connection(server, GetUserMapping(GetUserId(), server->serverid));
 	path = cf_resource_path(cf_resource_by_name("user_group_members"), account_id, group_id, NULL);
 	cf_http_request(conn, "PUT", path, cf_json_print(body), &response);
-	result = cJSON_GetObjectItemCaseSensitive(cf_decode_envelope(&response, "PUT", path, NULL),
-											  "result");
-	if (!cJSON_IsArray(result))
-		result = NULL;
-
+	result = cf_envelope_result(cf_decode_envelope(&response, "PUT", path, NULL), "PUT", path);
 	/* the answer lists the group's members now; null for an empty group */
+	if (!cJSON_IsNull(result) && !cJSON_IsArray(result))
+		ereport(ERROR,
+				(errcode(CF_ERRCODE_API_PROTOCOL),
+				 errmsg("Cloudflare API answer has a \"result\" that is not a list"),
+				 errdetail("Request: PUT %s.", path)));
+
+	/* each member read as user_group_members reads it, with its checks */
+	res = cf_resource_by_name("user_group_members");
+	cols = palloc0(sizeof(CfColumn *) * rsinfo->setDesc->natts);
+	for (int i = 0; i < rsinfo->setDesc->natts; i++)
+		cols[i] = cf_column_by_name(res, NameStr(TupleDescAttr(rsinfo->setDesc, i)->attname));
+	attinmeta = TupleDescGetAttInMetadata(rsinfo->setDesc);
+	values = palloc(sizeof(Datum) * rsinfo->setDesc->natts);
+	nulls = palloc(sizeof(bool) * rsinfo->setDesc->natts);
 	cJSON_ArrayForEach(item, result)
 	{
-		const char *fields[3] = {"id", "email", "status"};
-		Datum		values[3];
-		bool		nulls[3];
-
-		for (int i = 0; i < 3; i++)
-		{
-			const char *s = cf_json_get_string(item, fields[i]);
-
-			nulls[i] = (s == NULL);
-			values[i] = s ? CStringGetTextDatum(pg_any_to_server(s, strlen(s), PG_UTF8)) : (Datum) 0;
-		}
+		cf_object_to_values(res, item, group_id, account_id, rsinfo->setDesc, cols,
+							attinmeta, values, nulls, res->name);
 		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
 	}
 	PG_RETURN_NULL();

@@ -918,16 +918,33 @@ parse_ratelimit(const char *value, int *remaining, int *reset_s)
 static bool
 window_spent_answer(const CfBuffer *buf)
 {
-	cJSON	   *doc;
-	cJSON	   *error;
-	cJSON	   *code;
+	MemoryContext oldcxt = CurrentMemoryContext;
+	volatile bool spent = false;
 
 	if (buf->data == NULL || buf->len == 0)
 		return false;
-	doc = cf_json_parse(buf->data, buf->len);
-	error = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "errors"), 0);
-	code = cJSON_GetObjectItemCaseSensitive(error, "code");
-	return cJSON_IsNumber(code) && code->valuedouble == 10100;
+
+	/*
+	 * The parser raises an error for JSON nested too deeply; here, between
+	 * a request's reservation in the window and its answer, a body that
+	 * cannot be read only tells nothing.  Parsing takes no resource but
+	 * memory, so the error is dropped without a subtransaction.
+	 */
+	PG_TRY();
+	{
+		cJSON	   *doc = cf_json_parse(buf->data, buf->len, NULL);
+		cJSON	   *error = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(doc, "errors"), 0);
+		cJSON	   *code = cJSON_GetObjectItemCaseSensitive(error, "code");
+
+		spent = cJSON_IsNumber(code) && code->valuedouble == 10100;
+	}
+	PG_CATCH();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		FlushErrorState();
+	}
+	PG_END_TRY();
+	return spent;
 }
 
 /*

@@ -273,12 +273,13 @@ slot_json(CfModifyState *st, TupleTableSlot *slot, AttrNumber attno, const char 
 {
 	char	   *text = slot_text(st, slot, attno);
 	cJSON	   *json;
+	const char *why = NULL;
 
 	if (text == NULL)
 		return NULL;
-	json = cf_json_parse(text, strlen(text));
+	json = cf_json_parse(text, strlen(text), &why);
 	if (json == NULL)
-		invalid_value(st, column, NULL, "The value is not JSON.");
+		invalid_value(st, column, NULL, psprintf("The value is not JSON that can be sent: %s", why));
 	return json;
 }
 
