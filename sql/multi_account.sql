@@ -329,6 +329,23 @@ SELECT * FROM cfiam_replace_user_group_members('cloudflare', :'prod_group', ARRA
 SELECT * FROM cfiam_replace_user_group_members('cf_all', :'prod_group', ARRAY[:'prod_member'], 'x');
 \! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
 
+--
+-- An account's further pages go out with the next accounts' (whose page 1
+-- told how many): with every answer 300 ms late, pages 2 and 3 of the three
+-- accounts (six requests) arrive together after the three pages 1, not two
+-- by two an answer apart; each page is asked once.
+--
+\! python3 $MOCKCTL reset --accounts 3 --account-members 120
+ALTER SERVER cf_all OPTIONS (SET max_concurrency '8');
+SELECT count(*) FROM cfa.accounts;
+\! python3 $MOCKCTL latency 300
+\! python3 $MOCKCTL clear-log
+SELECT count(email) AS members, count(DISTINCT account_id) AS accounts FROM cfa.account_members;
+\! python3 $MOCKCTL latency 0
+\! python3 $MOCKCTL starts --keep --window-ms 100 | awk '{print "requests:", $1, "most within 100 ms:", $2}'
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort | uniq -c
+ALTER SERVER cf_all OPTIONS (SET max_concurrency '1');
+
 SET client_min_messages = warning;
 DROP SERVER cf_all CASCADE;
 DROP SCHEMA cfa;

@@ -69,9 +69,10 @@ is_column(RelOptInfo *rel, Var *var, const char *name)
 		strcmp(info->attr_columns[var->varattno - 1]->name, name) == 0;
 }
 
-/* m.user_group_id = g.id (either way round, text equality) */
+/* m.<mcol> = g.<gcol>, either way round, a deterministic text equality */
 static bool
-is_parent_clause(RestrictInfo *rinfo, RelOptInfo *grel, RelOptInfo *mrel)
+is_columns_clause(RestrictInfo *rinfo, RelOptInfo *grel, const char *gcol,
+				  RelOptInfo *mrel, const char *mcol)
 {
 	OpExpr	   *op = (OpExpr *) rinfo->clause;
 	Var		   *l;
@@ -83,8 +84,15 @@ is_parent_clause(RestrictInfo *rinfo, RelOptInfo *grel, RelOptInfo *mrel)
 		return false;
 	l = plain_var(linitial(op->args));
 	r = plain_var(lsecond(op->args));
-	return (is_column(mrel, l, "user_group_id") && is_column(grel, r, "id")) ||
-		(is_column(mrel, r, "user_group_id") && is_column(grel, l, "id"));
+	return (is_column(mrel, l, mcol) && is_column(grel, r, gcol)) ||
+		(is_column(mrel, r, mcol) && is_column(grel, l, gcol));
+}
+
+/* m.user_group_id = g.id: the join's condition */
+static bool
+is_parent_clause(RestrictInfo *rinfo, RelOptInfo *grel, RelOptInfo *mrel)
+{
+	return is_columns_clause(rinfo, grel, "id", mrel, "user_group_id");
 }
 
 /*
@@ -94,18 +102,7 @@ is_parent_clause(RestrictInfo *rinfo, RelOptInfo *grel, RelOptInfo *mrel)
 static bool
 is_account_clause(RestrictInfo *rinfo, RelOptInfo *grel, RelOptInfo *mrel)
 {
-	OpExpr	   *op = (OpExpr *) rinfo->clause;
-	Var		   *l;
-	Var		   *r;
-
-	if (!IsA(op, OpExpr) || op->opno != TextEqualOperator || list_length(op->args) != 2)
-		return false;
-	if (OidIsValid(op->inputcollid) && !get_collation_isdeterministic(op->inputcollid))
-		return false;
-	l = plain_var(linitial(op->args));
-	r = plain_var(lsecond(op->args));
-	return (is_column(mrel, l, "account_id") && is_column(grel, r, "account_id")) ||
-		(is_column(mrel, r, "account_id") && is_column(grel, l, "account_id"));
+	return is_columns_clause(rinfo, grel, "account_id", mrel, "account_id");
 }
 
 /* Only plain columns of the two tables (no whole rows, no placeholders). */

@@ -117,6 +117,16 @@ typedef struct CfScanState
 	bool	   *acct_ahead_forbidden;	/* answered 403, to be skipped */
 	int			acct_ahead_first;
 	int			acct_ahead_n;
+
+	/*
+	 * Pages 2 and on of those accounts' listings, fetched in the batch of
+	 * an account before them (see pager_fill_window): per account of the
+	 * range, its pages from 2, or none (acct_pages_n 0; -1: not to fetch
+	 * ahead).
+	 */
+	CfHttpResponse **acct_pages;
+	char	 ***acct_pages_paths;
+	int		   *acct_pages_n;
 	MemoryContext query_cxt;
 	char	   *table_name;
 	Oid			serverid;
@@ -686,6 +696,7 @@ reset_run(CfScanState *st)
 	st->unit_object = NULL;
 	MemoryContextReset(st->acct_ahead_cxt);
 	st->acct_ahead_n = 0;
+	st->acct_pages = NULL;
 	MemoryContextReset(st->ahead_cxt);
 	st->ahead_n = st->ahead_pos = 0;
 	st->rows.active = st->parents.active = false;
@@ -1158,6 +1169,156 @@ run_batch(CfScanState *st, char **paths, int n, CfHttpResponse *responses,
  * Fetch the pages after page 1 that are known to exist, a batch of them,
  * into the pager's window.
  */
+/*
+ * The pages after page 1 of a later account's listing (its page 1 fetched
+ * ahead, see account_page_one): how many, from page 1's total_count as
+ * pager_advance reads it; 0 when page 1 was all, -1 when it cannot tell
+ * (not answered, not a page of JSON): that account then goes as before.
+ */
+static int
+account_more_pages(CfScanState *st, int i)
+{
+	CfHttpResponse *r = &st->acct_ahead[i];
+	MemoryContext cxt;
+	MemoryContext oldcxt;
+	cJSON	   *doc;
+	cJSON	   *result;
+	int64		total = -1;
+	int64		page_size = 0;
+	int64		count = 0;
+
+	if (st->acct_ahead_forbidden[i] || r->status != 200 || r->body == NULL)
+		return -1;
+	/* read again when its turn comes: the tree goes now */
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "cfiam page 1 peek",
+								ALLOCSET_DEFAULT_SIZES);
+	oldcxt = MemoryContextSwitchTo(cxt);
+	doc = cf_json_parse(r->body, r->body_len, NULL);
+	result = doc ? cJSON_GetObjectItemCaseSensitive(doc, "result") : NULL;
+	if (cJSON_IsArray(result))
+	{
+		total = result_info_number(doc, "total_count");
+		page_size = result_info_number(doc, "per_page");
+		count = cJSON_GetArraySize(result);
+	}
+	MemoryContextSwitchTo(oldcxt);
+	MemoryContextDelete(cxt);
+	if (page_size <= 0)
+		page_size = st->per_page;
+	if (total < 0)
+		return -1;
+	if (count < page_size || total <= count)
+		return 0;
+	return (int) Min((total + page_size - 1) / page_size - 1, INT_MAX);
+}
+
+/*
+ * Over several accounts, a batch of an account's pages is sent with the
+ * pages of the accounts after it (those whose page 1 was fetched ahead)
+ * while it has room: each account's turn then finds its pages there, and
+ * the connection is not idle between one account's last answer and the
+ * next account's requests.  A whole account or nothing; an error in
+ * another account's page leaves that account to its turn (its error then
+ * names it).  False: not over several accounts, or nothing to add.
+ */
+static bool
+fill_window_with_next_accounts(CfScanState *st, CfPager *pg, int n)
+{
+	int			end = st->acct_ahead_first + st->acct_ahead_n;
+	int			total = n;
+	int			nacc = 0;
+	int		   *acc;
+	int		   *acc_pages;
+	char	  **paths;
+	CfHttpResponse *responses;
+	int			failed;
+	int			k;
+	MemoryContext oldcxt;
+
+	if (!st->multi || st->acct_pages == NULL || st->account_pos < st->acct_ahead_first ||
+		st->account_pos >= end || pg->next_page != 2)
+		return false;
+	oldcxt = MemoryContextSwitchTo(st->acct_ahead_cxt);
+	acc = palloc(sizeof(int) * st->acct_ahead_n);
+	acc_pages = palloc(sizeof(int) * st->acct_ahead_n);
+	for (int pos = st->account_pos + 1; pos < end; pos++)
+	{
+		int			i = pos - st->acct_ahead_first;
+		int			more;
+
+		if (st->acct_pages_n[i] != 0)
+			continue;			/* fetched already, or not to be */
+		more = account_more_pages(st, i);
+		if (more <= 0)
+		{
+			st->acct_pages_n[i] = -1;
+			continue;
+		}
+		if (total + more > st->batch_size)
+			break;
+		acc[nacc] = i;
+		acc_pages[nacc++] = more;
+		total += more;
+	}
+	if (nacc == 0)
+	{
+		MemoryContextSwitchTo(oldcxt);
+		return false;
+	}
+
+	paths = palloc(sizeof(char *) * total);
+	responses = palloc0(sizeof(CfHttpResponse) * total);
+	for (k = 0; k < n; k++)
+		paths[k] = pager_page_path(pg, pg->next_page + k);
+	for (int a = 0; a < nacc; a++)
+		for (int p = 0; p < acc_pages[a]; p++)
+			paths[k++] = page_path(cf_resource_path(st->res,
+													st->accounts[st->acct_ahead_first + acc[a]],
+													NULL, NULL),
+								   st->query, st->res->paging, pg->per_page, p + 2, NULL);
+
+	failed = cf_http_get_many(st->conn, paths, total, responses, st->cache_ttl);
+	for (int j = 0; j < total; j++)
+		if (responses[j].status != 0)
+			count_answer(st, &responses[j], true);
+	if (failed >= 0 && failed < n)
+	{
+		/* this account's own error, as a batch of its pages reports it */
+		if (!account_forbidden(st, &responses[failed]))
+			(void) cf_decode_envelope(&responses[failed], "GET", paths[failed], NULL);
+	}
+
+	/* the other accounts' pages wait for their turns; one stopped or failed goes then */
+	k = n;
+	for (int a = 0; a < nacc; a++)
+	{
+		bool		complete = (failed < 0);
+
+		for (int p = 0; p < acc_pages[a]; p++)
+			complete &= (responses[k + p].status >= 200 && responses[k + p].status < 300);
+		if (complete)
+		{
+			st->acct_pages[acc[a]] = &responses[k];
+			st->acct_pages_paths[acc[a]] = &paths[k];
+			st->acct_pages_n[acc[a]] = acc_pages[a];
+		}
+		else
+			st->acct_pages_n[acc[a]] = -1;
+		k += acc_pages[a];
+	}
+	MemoryContextSwitchTo(oldcxt);
+
+	/* this account's own pages: all answered, or a batch of them again */
+	for (int j = 0; j < n; j++)
+		if (responses[j].status == 0)
+			return false;
+	pg->window = responses;
+	pg->window_paths = paths;
+	pg->window_first = pg->next_page;
+	pg->window_n = n;
+	return true;
+}
+
 static void
 pager_fill_window(CfScanState *st, CfPager *pg)
 {
@@ -1166,6 +1327,8 @@ pager_fill_window(CfScanState *st, CfPager *pg)
 
 	MemoryContextReset(pg->window_cxt);
 	pg->window_n = 0;
+	if (pg == &st->rows && fill_window_with_next_accounts(st, pg, n))
+		return;
 	oldcxt = MemoryContextSwitchTo(pg->window_cxt);
 	pg->window_paths = palloc(sizeof(char *) * n);
 	pg->window = palloc0(sizeof(CfHttpResponse) * n);
@@ -1702,6 +1865,9 @@ account_page_one(CfScanState *st)
 		st->acct_ahead = palloc0(sizeof(CfHttpResponse) * n);
 		st->acct_ahead_paths = palloc(sizeof(char *) * n);
 		st->acct_ahead_forbidden = palloc0(sizeof(bool) * n);
+		st->acct_pages = palloc0(sizeof(CfHttpResponse *) * n);
+		st->acct_pages_paths = palloc0(sizeof(char **) * n);
+		st->acct_pages_n = palloc0(sizeof(int) * n);
 		for (i = 0; i < n; i++)
 			st->acct_ahead_paths[i] =
 				page_path(cf_resource_path(res, st->accounts[pos + i], NULL, NULL),
@@ -1736,6 +1902,14 @@ account_page_one(CfScanState *st)
 		/* answered: the listing's page 1 (a stopped one is sent again) */
 		st->rows.first = &st->acct_ahead[i];
 		st->rows.first_path = st->acct_ahead_paths[i];
+		/* and its further pages, when an account before it fetched them */
+		if (st->acct_pages_n[i] > 0)
+		{
+			st->rows.window = st->acct_pages[i];
+			st->rows.window_paths = st->acct_pages_paths[i];
+			st->rows.window_first = 2;
+			st->rows.window_n = st->acct_pages_n[i];
+		}
 	}
 }
 
