@@ -67,6 +67,16 @@ SELECT (SELECT cfiam_read_ahead()) AS read_ahead,
        (SELECT count(*) FROM (SELECT * FROM cf.resource_groups) r) AS rgs,
        (SELECT cfiam_read_ahead()) AS again;
 \! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
+-- a nested loop rescans its inner side before its first row: a scan read
+-- ahead and not read yet keeps its answer (each table asked once)
+EXPLAIN (COSTS OFF)
+SELECT p.name FROM cf.permission_groups p,
+       (SELECT count(*) FROM (SELECT * FROM cf.resource_groups) r) c
+ WHERE (SELECT cfiam_read_ahead()) >= 0;
+SELECT count(*) FROM cf.permission_groups p,
+       (SELECT count(*) FROM (SELECT * FROM cf.resource_groups) r) c
+ WHERE (SELECT cfiam_read_ahead()) >= 0;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort
 -- an error answer read ahead is its scan's error, raised when it reads it
 \! python3 $MOCKCTL fault status --status 403 --match permission_groups --count 1
 SELECT (SELECT cfiam_read_ahead()) AS read_ahead,

@@ -2477,6 +2477,13 @@ cfReScanForeignScan(ForeignScanState *node)
 {
 	CfScanState *st = (CfScanState *) node->fdw_state;
 
+	/*
+	 * Read ahead and not read yet (a nested loop rescans its inner side
+	 * before the first row too): the scan is where it started, and having
+	 * no parameters it would ask the same again.
+	 */
+	if (st->read_ahead != NULL)
+		return;
 	/* parameters may have changed: evaluate again on the next fetch */
 	st->started = false;
 }

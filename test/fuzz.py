@@ -1272,6 +1272,13 @@ def decoder_targets(ids):
         Target("permission_groups", "SELECT", rows_sql("SELECT * FROM cf.permission_groups"),
                f"{a}/iam/permission_groups", "GET", f"{a}/iam/permission_groups?per_page=5",
                "list"),
+        # page 1 sent ahead by cfiam_read_ahead(), with another table's, and read from there
+        Target("permission_groups", "SELECT",
+               rows_sql("SELECT p.* FROM cf.permission_groups p, "
+                        "(SELECT count(*) FROM (SELECT * FROM cf.resource_groups) r) c "
+                        "WHERE (SELECT cfiam_read_ahead()) >= 0"),
+               f"{a}/iam/permission_groups", "GET", f"{a}/iam/permission_groups?per_page=5",
+               "list"),
         Target("permission_groups", "SELECT",
                rows_sql(f"SELECT * FROM cf.permission_groups WHERE id = {L(pg)}"),
                f"{a}/iam/permission_groups/{pg}", "GET", f"{a}/iam/permission_groups/{pg}", "one"),
@@ -2221,7 +2228,11 @@ def account_case(rnd, ids, s, k, case):
         if table == "user_group_members" and rnd.random() < 0.5:
             cond += (" AND " if " WHERE " in cond else " WHERE ") + \
                 f"user_group_id = {sql_lit(rnd.choice([ids['group_a2'], ids['group'], s]))}"
-        sql = f"SELECT count(*) FROM cf_all.{table}{cond};"
+        # counted in all, or per account (GROUP BY account_id: a count per account pushed)
+        if how != "join" and rnd.random() < 0.5:
+            sql = f"SELECT account_id, count(*) FROM cf_all.{table}{cond} GROUP BY account_id;"
+        else:
+            sql = f"SELECT count(*) FROM cf_all.{table}{cond};"
         valid = {v for v in vals if is_id(v)}
 
         def exp(reqs, out):
@@ -2578,7 +2589,8 @@ def compare_put(got_text, want):
 # --------------------------------------------------------------------------- driver
 
 # The extension's functions: those a case calls, and those that call no API.
-FUNCTIONS_FUZZED = {"cfiam_replace_user_group_members", "cfiam_pending_group_id"}
+FUNCTIONS_FUZZED = {"cfiam_replace_user_group_members", "cfiam_pending_group_id",
+                    "cfiam_read_ahead"}
 FUNCTIONS_WITHOUT_API = {"cfiam_handler", "cfiam_validator", "cfiam_cache_clear", "cfiam_stats",
                          "cfiam_stats_reset", "cfiam_pending_changes", "cfiam_limits_reset",
                          "cfiam_create_effective_access", "cfiam_json_elements"}
