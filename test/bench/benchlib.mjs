@@ -1,5 +1,5 @@
-// benchlib.mjs - what the SDK sides of the benchmarks (sdk.mjs, access-sdk.mjs,
-// accounts-sdk.mjs) share: their arguments, the warm-up, the client with its count of requests,
+// benchlib.mjs - what the SDK sides of the benchmarks (access-sdk.mjs, accounts-sdk.mjs)
+// share: their arguments, the warm-up, the client with its count of requests,
 // the promise pool that bounds the requests in flight, every item of a paged list, and the
 // digest of the rows. Imported, not run.
 import { createHash } from 'node:crypto';
