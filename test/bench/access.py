@@ -45,13 +45,12 @@ import hashlib
 import json
 import os
 import re
-import sys
 import time
 
 from benchlib import (ACCOUNT, CA_FILE, NULL, SEP, TOKEN, BenchError, LibWatch, Pace, Psql,
                       add_sdk_options, ceil_div, check_sdk_options, fmt, fmt_ms, loadavg, logger,
-                      median, mockctl, paging_text, print_setup, sdk_run as run_sdk,
-                      server_option_list, sql_literal, take_log)
+                      median, mockctl, paging_text, print_end, print_setup, run_main,
+                      sdk_run as run_sdk, server_option_list, sql_literal, take_log)
 
 # per_page limits of the API (the mock follows the OpenAPI description): account members and
 # permission groups 5..50, user groups and group members 1..500; resource groups not paged.
@@ -452,21 +451,8 @@ def main():
     print(plan)
     print("```")
     print()
-    print(f"Load average (1/5/15 min): {load_at_start} at the start, {loadavg()} at the end; "
-          f"{(time.monotonic() - started) / 60:.1f} minutes in all.")
-    if problems:
-        print()
-        print("## Problems")
-        print()
-        for p in problems:
-            print(f"- {p}")
-        return 1
-    return 0
+    return print_end(load_at_start, started, problems)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        log(f"error: {e}")
-        sys.exit(2)
+    run_main(main, log)

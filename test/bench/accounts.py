@@ -53,14 +53,13 @@ import argparse
 import hashlib
 import os
 import re
-import sys
 import time
 from urllib.parse import parse_qs
 
 from benchlib import (CA_FILE, SEP, TOKEN, BenchError, LibWatch, Pace, Psql, add_sdk_options,
                       ceil_div, check_sdk_options, fmt, fmt_ms, loadavg, logger, median, mockctl,
-                      paging_text, print_setup, sdk_run as run_sdk, server_option_list,
-                      sql_literal, take_log)
+                      paging_text, print_end, print_setup, run_main, sdk_run as run_sdk,
+                      server_option_list, sql_literal, take_log)
 
 FIRST_ACCOUNT = "0123456789abcdef0123456789abcdef"   # the mock's first account (main-00)
 # per_page limits of the API (the mock follows the OpenAPI description): accounts and account
@@ -511,21 +510,8 @@ def main():
     per_account(cf["count"][-1], f"cfiam `{COUNT}`, run {reps}")
     per_account(cf["all"][-1], f"cfiam `{SELECT_ALL}`, run {reps}")
 
-    print(f"Load average (1/5/15 min): {load_at_start} at the start, {loadavg()} at the end; "
-          f"{(time.monotonic() - started) / 60:.1f} minutes in all.")
-    if problems:
-        print()
-        print("## Problems")
-        print()
-        for p in problems:
-            print(f"- {p}")
-        return 1
-    return 0
+    return print_end(load_at_start, started, problems)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        log(f"error: {e}")
-        sys.exit(2)
+    run_main(main, log)

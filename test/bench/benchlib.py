@@ -1,7 +1,7 @@
 """benchlib.py - what the measuring halves of the benchmarks (access.py, accounts.py,
-backends.py, dashboard.py, bench.py) share: the mock's control, psql in a fresh session, the
-facts about the machine and the build that a report's header states, and number formatting.
-Imported, not run; each benchmark keeps its own measurements and report.
+backends.py, dashboard.py) share: the mock's control, psql in a fresh or a long-lived session,
+the facts about the machine and the build that a report's header states, its last lines, and
+number formatting. Imported, not run; each benchmark keeps its own measurements and report.
 """
 
 import hashlib
@@ -12,6 +12,8 @@ import shlex
 import statistics
 import subprocess
 import sys
+import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -236,6 +238,100 @@ class Psql:
         return protocol, connections
 
 
+class Session:
+    """A long-lived psql session (one backend), fed statements through a pipe, like a connection
+    of a dashboard tool's pool. run() returns the output lines of the statement and its time as
+    psql's \\timing measures it (client round trip); send() and collect() are its two halves, for
+    a statement released in several sessions at once."""
+
+    _seq = 0
+    _seq_lock = threading.Lock()
+
+    def __init__(self, psql, name="admin", options=None, user="postgres"):
+        """options: the session's PGOPTIONS ('' for none); None keeps the environment's."""
+        self.name = name
+        env = dict(os.environ)
+        if options:
+            env["PGOPTIONS"] = options
+        elif options is not None:
+            env.pop("PGOPTIONS", None)
+        self.proc = subprocess.Popen(
+            [psql, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "postgres"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1, env=env)
+        self.lock = threading.Lock()
+        self.run("\\timing on")
+        self.pid = int(self.run("SELECT pg_backend_pid()")[0][0])
+
+    def send(self, sql):
+        """Write the statement and its end marker; returns the marker for collect()."""
+        with Session._seq_lock:
+            Session._seq += 1
+            marker = f"__cfiam_session_{Session._seq}__"
+        text = sql.strip()
+        if not text.startswith("\\") and not text.endswith(";"):
+            text += ";"
+        try:
+            self.proc.stdin.write(f"{text}\n\\echo {marker}\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            raise BenchError(f"session {self.name} has ended")
+        return marker
+
+    def collect(self, marker, sql):
+        out = []
+        ms = None
+        while True:
+            line = self.proc.stdout.readline()
+            if line == "":
+                raise BenchError(f"session {self.name} ended during:\n{sql}\n" + "".join(out))
+            line = line.rstrip("\n")
+            if line == marker:
+                break
+            m = re.fullmatch(r"Time: ([0-9.]+) ms(?: \(.*\))?", line)
+            if m:
+                ms = float(m.group(1))
+                continue
+            if line.startswith(("ERROR:", "FATAL:", "psql:")):
+                raise BenchError(f"session {self.name}: {line}\n--- statement:\n{sql}")
+            out.append(line)
+        return out, ms
+
+    def run(self, sql):
+        with self.lock:
+            return self.collect(self.send(sql), sql)
+
+    def one(self, sql):
+        """The first column of the first row."""
+        rows, _ = self.run(sql)
+        if not rows:
+            raise BenchError(f"no row from: {sql}")
+        return rows[0].split("|")[0]
+
+    def close(self):
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def pg_restart(pg_ctl, base):
+    """Restart the throwaway cluster of CFIAM_PGDATA `base` (as the postgres OS user when run as
+    root, as test/pgcluster.sh starts it), for a setting read at server start."""
+    cmd = [pg_ctl, "restart", "-D", os.path.join(base, "data"), "-m", "fast", "-w",
+           "-t", "60", "-l", os.path.join(base, "postgres.log")]
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=base)
+    if r.returncode != 0:
+        raise BenchError(f"pg_ctl restart failed: {r.stdout}{r.stderr}")
+
+
 # --------------------------------------------------------------------------- the pace
 
 class Pace:
@@ -369,3 +465,33 @@ def print_setup(script, load_at_start, pg_version, ext_version, libfile, digest,
              "NODE_EXTRA_CA_CERTS; the front speaks HTTP/1.1 to the mock" if tls
              else "; the SDK likewise, plain HTTP/1.1 keep-alive"))
 
+
+
+# --------------------------------------------------------------------------- the end
+
+def print_problems(problems):
+    """The report's last section, when there is anything to say there."""
+    if problems:
+        print()
+        print("## Problems")
+        print()
+        for p in problems:
+            print(f"- {p}")
+
+
+def print_end(load_at_start, started, problems):
+    """The report's last lines: the load average and the minutes it took, then the problems;
+    returns the exit status, 1 if there are problems."""
+    print(f"Load average (1/5/15 min): {load_at_start} at the start, {loadavg()} at the end; "
+          f"{(time.monotonic() - started) / 60:.1f} minutes in all.")
+    print_problems(problems)
+    return 1 if problems else 0
+
+
+def run_main(main, log):
+    """Exit with main()'s status, or 2 after logging a BenchError."""
+    try:
+        sys.exit(main())
+    except BenchError as e:
+        log(f"error: {e}")
+        sys.exit(2)
