@@ -41,78 +41,17 @@
 // same from cfiam's rows. ms is the wall time from creating the client to the last row (node's
 // start-up, the warm-up and the digest excluded); list_ms the part of it spent listing; requests
 // is counted by a wrapper around fetch (access.py compares it with the mock's log).
-import { createHash } from 'node:crypto';
-import Cloudflare from 'cloudflare';
+import {
+  checkVariant, digestLines, lister, newClient, parseArgs, pool, requestCount, warmUp,
+} from './benchlib.mjs';
 
-function parseArgs(argv) {
-  const out = { inflight: '1', paging: 'auto' };
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i];
-    if (!k.startsWith('--') || i + 1 >= argv.length) throw new Error(`bad argument: ${k}`);
-    out[k.slice(2)] = argv[i + 1];
-  }
-  for (const need of ['base-url', 'account-id', 'token']) {
-    if (!out[need]) throw new Error(`missing --${need}`);
-  }
-  if (!/^[1-9][0-9]*$/.test(out.inflight)) throw new Error('--inflight must be >= 1');
-  if (!['auto', 'total'].includes(out.paging)) throw new Error('--paging must be auto or total');
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
+const args = parseArgs(process.argv.slice(2), { inflight: '1', paging: 'auto' },
+  ['base-url', 'account-id', 'token']);
+checkVariant(args);
 const account_id = args['account-id'];
 const inflight = Number(args.inflight);
-let requests = 0;
-const countingFetch = (url, init) => {
-  requests += 1;
-  return fetch(url, init);
-};
-
-// A FIFO semaphore: at most `n` holders; run(fn) waits for a slot, then runs fn.
-function pool(n) {
-  let active = 0;
-  const waiting = [];
-  const release = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else active -= 1;
-  };
-  return async (fn) => {
-    if (active < n) active += 1;
-    else await new Promise((resolve) => waiting.push(resolve));   // the slot is handed over
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  };
-}
 const slot = pool(inflight);
-
-// Every item of a paged list. first(params) requests one page (a PagePromise, awaited to a page
-// object); params.page is 1-based.
-async function listAll(first, params, perPage) {
-  const items = [];
-  let page = await slot(() => first({ ...params, per_page: perPage, page: 1 }));
-  items.push(...page.getPaginatedItems());
-  const total = page.result_info?.total_count;
-  if (args.paging === 'total' && Number.isInteger(total)) {
-    const pages = Math.ceil(total / perPage);
-    const rest = [];
-    for (let k = 2; k <= pages; k++) {
-      rest.push(slot(() => first({ ...params, per_page: perPage, page: k })));
-    }
-    for (const p of await Promise.all(rest)) items.push(...p.getPaginatedItems());
-    return items;
-  }
-  // the SDK's own auto-pagination, request by request (what `for await` does)
-  while (page.hasNextPage()) {
-    const current = page;
-    page = await slot(() => current.getNextPage());
-    items.push(...page.getPaginatedItems());
-  }
-  return items;
-}
+const listAll = lister(slot, args.paging);
 
 // jsonb in a canonical form: keys sorted, no spaces (access.py re-encodes cfiam's jsonb the same).
 function canon(v) {
@@ -198,22 +137,10 @@ async function run(client) {
   return { rows, listed };
 }
 
-// Node loads its fetch implementation (undici) lazily, on the first request: one untimed request
-// to the mock's health endpoint (not an API call, not in the mock's request log), as sdk.mjs does.
-if (args.warm !== 'no') {
-  try {
-    await (await fetch(new URL('/__mock/health', args['base-url']))).arrayBuffer();
-  } catch {
-    // not the mock: no warm-up
-  }
-}
+await warmUp(args);
 
 const t0 = performance.now();
-const client = new Cloudflare({
-  apiToken: args.token,
-  baseURL: args['base-url'],
-  fetch: countingFetch,
-});
+const client = newClient(args);
 const { rows, listed } = await run(client);
 const ms = performance.now() - t0;
 
@@ -223,14 +150,8 @@ const lines = rows.map((r) => {
   return Buffer.from(r.map((v) => (v === null ? '\\N' : typeof v === 'string' ? v : canon(v)))
     .join('\u001f'), 'utf8');
 });
-lines.sort(Buffer.compare);
-const hash = createHash('sha256');
-lines.forEach((l, i) => {
-  if (i) hash.update('\n');
-  hash.update(l);
-});
 console.log(JSON.stringify({
-  inflight, paging: args.paging, rows: rows.length, by_via: byVia, digest: hash.digest('hex'),
-  requests, ms: Math.round(ms * 10) / 10, list_ms: Math.round((listed - t0) * 10) / 10,
+  inflight, paging: args.paging, rows: rows.length, by_via: byVia, digest: digestLines(lines),
+  requests: requestCount(), ms: Math.round(ms * 10) / 10, list_ms: Math.round((listed - t0) * 10) / 10,
   maxrss_kb: process.resourceUsage().maxRSS,
 }));

@@ -30,78 +30,17 @@
 // "\n": accounts.py computes the same from cfiam's rows. ms is the wall time from creating the
 // client to the last account's answer (node's start-up, the warm-up and the digest excluded);
 // requests is counted by a wrapper around fetch (accounts.py compares it with the mock's log).
-import { createHash } from 'node:crypto';
-import Cloudflare from 'cloudflare';
+import {
+  checkVariant, digestLines, lister, newClient, parseArgs, pool, requestCount, warmUp,
+} from './benchlib.mjs';
 
-function parseArgs(argv) {
-  const out = { inflight: '1', paging: 'auto' };
-  for (let i = 0; i < argv.length; i += 2) {
-    const k = argv[i];
-    if (!k.startsWith('--') || i + 1 >= argv.length) throw new Error(`bad argument: ${k}`);
-    out[k.slice(2)] = argv[i + 1];
-  }
-  for (const need of ['base-url', 'token', 'report']) {
-    if (!out[need]) throw new Error(`missing --${need}`);
-  }
-  if (!/^[1-9][0-9]*$/.test(out.inflight)) throw new Error('--inflight must be >= 1');
-  if (!['auto', 'total'].includes(out.paging)) throw new Error('--paging must be auto or total');
-  if (!['counts', 'scan'].includes(out.report)) throw new Error('--report must be counts or scan');
-  return out;
-}
-
-const args = parseArgs(process.argv.slice(2));
+const args = parseArgs(process.argv.slice(2), { inflight: '1', paging: 'auto' },
+  ['base-url', 'token', 'report']);
+checkVariant(args);
+if (!['counts', 'scan'].includes(args.report)) throw new Error('--report must be counts or scan');
 const inflight = Number(args.inflight);
-let requests = 0;
-const countingFetch = (url, init) => {
-  requests += 1;
-  return fetch(url, init);
-};
-
-// A FIFO semaphore: at most `n` holders; run(fn) waits for a slot, then runs fn.
-function pool(n) {
-  let active = 0;
-  const waiting = [];
-  const release = () => {
-    const next = waiting.shift();
-    if (next) next();
-    else active -= 1;
-  };
-  return async (fn) => {
-    if (active < n) active += 1;
-    else await new Promise((resolve) => waiting.push(resolve));   // the slot is handed over
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  };
-}
 const slot = pool(inflight);
-
-// Every item of a paged list. first(params) requests one page (a PagePromise, awaited to a page
-// object); params.page is 1-based.
-async function listAll(first, params, perPage) {
-  const items = [];
-  let page = await slot(() => first({ ...params, per_page: perPage, page: 1 }));
-  items.push(...page.getPaginatedItems());
-  const total = page.result_info?.total_count;
-  if (args.paging === 'total' && Number.isInteger(total)) {
-    const pages = Math.ceil(total / perPage);
-    const rest = [];
-    for (let k = 2; k <= pages; k++) {
-      rest.push(slot(() => first({ ...params, per_page: perPage, page: k })));
-    }
-    for (const p of await Promise.all(rest)) items.push(...p.getPaginatedItems());
-    return items;
-  }
-  // the SDK's own auto-pagination, request by request (what `for await` does)
-  while (page.hasNextPage()) {
-    const current = page;
-    page = await slot(() => current.getNextPage());
-    items.push(...page.getPaginatedItems());
-  }
-  return items;
-}
+const listAll = lister(slot, args.paging);
 
 // Each account in turn (one in flight), or all started at once through the pool.
 async function eachAccount(accounts, fn) {
@@ -132,22 +71,10 @@ async function run(client) {
   return { accounts, counts, members: lists };
 }
 
-// Node loads its fetch implementation (undici) lazily, on the first request: one untimed request
-// to the mock's health endpoint (not an API call, not in the mock's request log), as sdk.mjs does.
-if (args.warm !== 'no') {
-  try {
-    await (await fetch(new URL('/__mock/health', args['base-url']))).arrayBuffer();
-  } catch {
-    // not the mock: no warm-up
-  }
-}
+await warmUp(args);
 
 const t0 = performance.now();
-const client = new Cloudflare({
-  apiToken: args.token,
-  baseURL: args['base-url'],
-  fetch: countingFetch,
-});
+const client = newClient(args);
 const { accounts, counts, members } = await run(client);
 const ms = performance.now() - t0;
 
@@ -161,18 +88,13 @@ if (members) {
         .join('\u001f'), 'utf8'));
     }
   }
-  lines.sort(Buffer.compare);
-  const hash = createHash('sha256');
-  lines.forEach((l, i) => {
-    if (i) hash.update('\n');
-    hash.update(l);
-  });
   rows = lines.length;
-  digest = hash.digest('hex');
+  digest = digestLines(lines);
 } else {
   rows = Object.values(counts).reduce((s, n) => s + n, 0);
 }
 console.log(JSON.stringify({
   report: args.report, inflight, paging: args.paging, accounts: accounts.length, counts, rows,
-  digest, requests, ms: Math.round(ms * 10) / 10, maxrss_kb: process.resourceUsage().maxRSS,
+  digest, requests: requestCount(), ms: Math.round(ms * 10) / 10,
+  maxrss_kb: process.resourceUsage().maxRSS,
 }));

@@ -51,30 +51,20 @@ Progress goes to stderr, the markdown report to stdout.
 
 import argparse
 import hashlib
-import json
 import os
 import re
-import shlex
-import statistics
-import subprocess
-import sys
 import time
 from urllib.parse import parse_qs
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-MOCKCTL = os.path.join(ROOT, "test", "mockctl.py")
-SDK = os.path.join(HERE, "accounts-sdk.mjs")
-sys.path.insert(0, os.path.join(ROOT, "test"))
-import mockctl as mockctl_mod  # noqa: E402  (take_log: the log with each request's "t")
+from benchlib import (CA_FILE, SEP, TOKEN, BenchError, LibWatch, Pace, Psql, add_sdk_options,
+                      ceil_div, check_sdk_options, fmt, fmt_ms, loadavg, logger, median, mockctl,
+                      paging_text, print_end, print_setup, run_main, sdk_run as run_sdk,
+                      server_option_list, sql_literal, take_log)
 
 FIRST_ACCOUNT = "0123456789abcdef0123456789abcdef"   # the mock's first account (main-00)
-TOKEN = "cfiam-test-token"
 # per_page limits of the API (the mock follows the OpenAPI description): accounts and account
 # members 5..50.
 ACCOUNTS_MAX, AM_MAX = 50, 50
-SEP = "\x1f"
-NULL = "\\N"
 GROUP = "SELECT account_id, count(*) FROM cf.account_members GROUP BY account_id"
 COUNT = "SELECT count(*) FROM cf.account_members"
 SELECT_ALL = "SELECT * FROM cf.account_members"
@@ -82,136 +72,16 @@ SCAN_COUNT = "SELECT count(email) FROM cf.account_members"
 WARMUP = f"SELECT count(*) FROM cf.account_members WHERE account_id = '{FIRST_ACCOUNT}'"
 DIGEST_COLUMNS = ("account_id", "id", "email", "status")
 
-PSQL = os.environ.get("ACCOUNTS_PSQL") or "psql"
-MOCK_PORT = os.environ.get("CFIAM_MOCK_PORT") or "18787"
-BASE_URL = os.environ.get("CFIAM_API_URL") or f"http://127.0.0.1:{MOCK_PORT}/client/v4"
-CA_FILE = os.environ.get("CFIAM_CA_FILE") or ""
-EXPECT_PROTOCOL = os.environ.get("CFIAM_EXPECT_PROTOCOL") or ""
+psql = Psql(os.environ.get("ACCOUNTS_PSQL") or "psql")
+one = psql.one
 # The installed library (accounts.sh: `pg_config --pkglibdir`/cfiam.so), which every new session
 # loads: its digest is checked after every measurement, so that another `make install` is
 # noticed.
 LIBFILE = os.environ.get("ACCOUNTS_LIBFILE") or ""
+log = logger("accounts")
 
 ACCOUNTS_PATH = re.compile(r"/accounts$")
 MEMBERS_PATH = re.compile(r"/accounts/([0-9a-f]{32})/members$")
-
-
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    sys.stderr.write(f"accounts: {msg}\n")
-    sys.stderr.flush()
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
-
-
-def git_rev():
-    r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                       capture_output=True, text=True)
-    return r.stdout.strip() or "?"
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "?"
-
-
-def version_of(cmd):
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True).stdout.strip() or "?"
-    except OSError:
-        return "?"
-
-
-def source_defaults():
-    """cfiam's defaults from the source the build was made of: (max_concurrency,
-    max_requests_per_second, burst); None where not found."""
-    found = {}
-    try:
-        with open(os.path.join(ROOT, "src", "cfiam.h")) as f:
-            text = f.read()
-    except OSError:
-        text = ""
-    for key, name in (("mc", "CF_DEFAULT_CONCURRENCY"), ("rps", "CF_DEFAULT_REQUESTS_PER_SECOND"),
-                      ("burst", "CF_START_BURST")):
-        m = re.search(r"#define\s+" + name + r"\s+(\d+)", text)
-        found[key] = int(m.group(1)) if m else None
-    return found["mc"], found["rps"], found["burst"]
-
-
-def lib_digest():
-    """sha256 of the installed cfiam.so, the first 12 hex digits; '' when unknown."""
-    if not LIBFILE:
-        return ""
-    try:
-        with open(LIBFILE, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()[:12]
-    except OSError:
-        return ""
-
-
-def mockctl(*args):
-    r = subprocess.run([sys.executable, MOCKCTL, *map(str, args)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise BenchError(f"mockctl {' '.join(map(str, args))}: {r.stderr.strip()}")
-    return r.stdout
-
-
-def fmt(n):
-    return f"{n:,}"
-
-
-def fmt_ms(x):
-    return f"{x:,.0f}"
-
-
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
-def ceil_div(a, b):
-    return -(-a // b)
-
-
-def sql_literal(text):
-    return "'" + text.replace("'", "''") + "'"
-
-
-def psql(script, max_requests=None):
-    """Run a psql script in a fresh session; stdout. Rows unaligned, fields separated by
-    U+001F, NULL as \\N."""
-    cmd = [PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-F", SEP, "-P", f"null={NULL}"]
-    env = dict(os.environ)
-    env.pop("PGOPTIONS", None)
-    if max_requests is not None:
-        env["PGOPTIONS"] = f"-c cfiam.max_requests={max_requests}"
-    r = subprocess.run(cmd, input=script, capture_output=True, text=True, env=env)
-    if r.returncode != 0:
-        raise BenchError(f"psql failed ({r.returncode}): {r.stderr.strip()}\n--- script:\n"
-                         f"{script}")
-    return r.stdout
-
-
-def one(script, **kw):
-    out = psql(script, **kw).splitlines()
-    if not out:
-        raise BenchError(f"no row from: {script}")
-    return out[0]
 
 
 # --------------------------------------------------------------------------- rows
@@ -275,65 +145,18 @@ def gaps(arrivals, n):
 # --------------------------------------------------------------------------- measurements
 
 def cfiam_run(sql, max_requests):
-    """The statement in a fresh session after a warm-up of one request; returns rows (lines),
-    psql's ms and the mock's log of the statement."""
-    marker = "__cfiam_accounts_begin__"
-    script = (f"{WARMUP};\n"
-              f"\\! {shlex.quote(sys.executable)} {shlex.quote(MOCKCTL)} clear-log\n"
-              f"\\echo {marker}\n"
-              "\\timing on\n"
-              f"{sql};\n"
-              "\\timing off\n")
-    out = psql(script, max_requests).splitlines()
-    try:
-        start = out.index(marker) + 1
-    except ValueError:
-        raise BenchError(f"no marker in psql's output: {out[:5]}")
-    body = out[start:]
-    if not body:
-        raise BenchError("no timing line in psql's output")
-    m = re.fullmatch(r"Time: ([0-9.]+) ms(?: \(.*\))?", body[-1])
-    if not m:
-        raise BenchError(f"no timing line in psql's output, the last line: {body[-1][:200]}")
-    entries = mockctl_mod.take_log(False)
-    return body[:-1], float(m.group(1)), entries
+    return psql.timed(WARMUP, sql, max_requests)
 
 
 def sdk_run(report, inflight, paging):
-    cmd = ["node", SDK, "--base-url", BASE_URL, "--token", TOKEN, "--report", report,
-           "--inflight", str(inflight), "--paging", paging]
-    mockctl("clear-log")
-    env = dict(os.environ)
-    if CA_FILE:
-        env["NODE_EXTRA_CA_CERTS"] = CA_FILE
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=HERE, env=env)
-    if r.returncode != 0:
-        raise BenchError(f"accounts-sdk.mjs --report {report} --inflight {inflight} --paging "
-                         f"{paging} failed: {r.stderr.strip()}")
-    out = json.loads(r.stdout.strip().splitlines()[-1])
-    entries = mockctl_mod.take_log(False)
-    return out, entries
-
-
-def parse_variants(text):
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        m = re.fullmatch(r"([1-9][0-9]*):(auto|total)", part)
-        if not m:
-            raise ValueError(part)
-        out.append((int(m.group(1)), m.group(2)))
-    return out
+    return run_sdk("accounts-sdk.mjs", [],
+                   ["--report", report, "--inflight", inflight, "--paging", paging])
 
 
 def variant_text(inflight, paging):
     flight = ("one request at a time, the accounts in turn" if inflight == 1
               else f"{inflight} requests in flight, every account started at once")
-    how = ("each list page by page as `for await` does" if paging == "auto"
-           else "each list's other pages from result_info.total_count")
-    return f"{flight} ({how})"
+    return f"{flight} ({paging_text(paging)})"
 
 
 # --------------------------------------------------------------------------- main
@@ -350,20 +173,7 @@ def main():
                     help="ms per answer (default 50)")
     ap.add_argument("--accounts", type=int, help="accounts (default 30)")
     ap.add_argument("--members", type=int, help="account members of each account (default 500)")
-    ap.add_argument("--sdk", default="1:auto,4:total", metavar="LIST",
-                    help="the SDK's variants, comma-separated IN_FLIGHT:PAGING, PAGING auto (the "
-                         "SDK's own paging, as `for await`) or total (page 1, then the other "
-                         "pages from result_info.total_count); default 1:auto,4:total; '' for "
-                         "none")
-    ap.add_argument("--max-concurrency", type=int, dest="mc", metavar="N",
-                    help="the server option max_concurrency (default: left unset, cfiam's "
-                         "default)")
-    ap.add_argument("--max-requests-per-second", type=int, dest="rps", metavar="N",
-                    help="the server option max_requests_per_second (default: left unset, "
-                         "cfiam's default; 0: not paced)")
-    ap.add_argument("--transport", choices=("h2", "http1", "tls-http1"), default="h2",
-                    help="how cfiam reaches the mock (accounts.sh starts it): h2, TLS + HTTP/2 "
-                         "through a TLS front, as api.cloudflare.com (default); http1; tls-http1")
+    add_sdk_options(ap, "accounts.sh")
     a = ap.parse_args()
     n_accounts = a.accounts if a.accounts is not None else (5 if a.quick else 30)
     members = a.members if a.members is not None else (100 if a.quick else 500)
@@ -372,32 +182,20 @@ def main():
         ap.error("--reps, --accounts and --members must be >= 1; --latency >= 0")
     if n_accounts > 1000:
         ap.error("--accounts is at most 1000 (the mock's limit)")
-    if a.mc is not None and not 1 <= a.mc <= 16:
-        ap.error("--max-concurrency is 1..16")
-    if a.rps is not None and a.rps < 0:
-        ap.error("--max-requests-per-second must be >= 0 (0: not paced)")
-    try:
-        variants = parse_variants(a.sdk)
-    except ValueError as e:
-        ap.error(f"--sdk: '{e}' is not IN_FLIGHT:PAGING (e.g. 4:total)")
+    variants = check_sdk_options(ap, a)
     if os.environ.get("BENCH_CHECK_ARGS"):
         return 0            # accounts.sh checks the arguments before it builds anything
 
     started = time.monotonic()
     load_at_start = loadavg()
-    digest = lib_digest()
     problems = []
+    watch = LibWatch(LIBFILE, problems)
+    digest = watch.first
 
     # ---- the accounts and cfiam's setup
     log(f"mock: {n_accounts} accounts of {members} account members")
     mockctl("reset", "--accounts", n_accounts, "--account-members", members)
-    opts = [f"api_url {sql_literal(BASE_URL)}"]
-    if CA_FILE:
-        opts.append(f"ca_file {sql_literal(CA_FILE)}")
-    if a.mc is not None:
-        opts.append(f"max_concurrency '{a.mc}'")
-    if a.rps is not None:
-        opts.append(f"max_requests_per_second '{a.rps}'")
+    opts = server_option_list(a)
     psql("SET client_min_messages = warning;\n"
          "CREATE EXTENSION IF NOT EXISTS cfiam;\n"
          "DROP SCHEMA IF EXISTS cf CASCADE;\n"
@@ -415,9 +213,7 @@ def main():
     if missing:
         raise BenchError(f"cf.account_members has no column {', '.join(missing)}: {columns}")
     digest_idx = [columns.index(c) for c in DIGEST_COLUMNS]
-    server_opts = dict(l.split(SEP, 1) for l in psql(
-        "SELECT option_name, option_value FROM pg_options_to_table((SELECT srvoptions FROM "
-        "pg_foreign_server WHERE srvname = 'cloudflare_all'))").splitlines())
+    server_opts = psql.server_options("cloudflare_all")
     pg_version = one("SHOW server_version")
     ext_version = one("SELECT extversion FROM pg_extension WHERE extname = 'cfiam'")
     max_requests_default = one("LOAD 'cfiam';\nSHOW cfiam.max_requests")
@@ -437,18 +233,7 @@ def main():
 
     mockctl("latency", a.latency)
     # Which protocol cfiam's server negotiated: EXPLAIN ANALYZE of a one-request query.
-    plan_json = psql("EXPLAIN (ANALYZE, FORMAT JSON, COSTS OFF, TIMING OFF, SUMMARY OFF) "
-                     f"{WARMUP}")
-    try:
-        node = json.loads(plan_json)[0]["Plan"]
-        while node.get("Node Type") != "Foreign Scan":
-            node = node["Plans"][0]
-    except (ValueError, KeyError, IndexError) as e:
-        raise BenchError(f"unreadable EXPLAIN output ({e}): {plan_json[:2000]}")
-    protocol, connections = node.get("API Protocol"), node.get("API Connections")
-    if EXPECT_PROTOCOL and protocol != EXPECT_PROTOCOL:
-        problems.append(f"cfiam's server negotiated {protocol or 'no protocol shown'}, not "
-                        f"{EXPECT_PROTOCOL}")
+    protocol, connections = psql.protocol(WARMUP, problems)
 
     # The plans: what each statement is planned as, and the scan's requests per node.
     log("EXPLAIN of the statements")
@@ -460,46 +245,17 @@ def main():
     for sql in (GROUP, SELECT_ALL):
         analyzed[sql] = psql(f"EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}",
                              max_requests).rstrip("\n")
-        analyzed[sql + " requests"] = len(mockctl_mod.take_log(False))
+        analyzed[sql + " requests"] = len(take_log(False))
 
-    mc_default, rps_default, burst = source_defaults()
-    if "max_concurrency" in server_opts:
-        mc_text = f"{server_opts['max_concurrency']} (server option)"
-    else:
-        mc_text = f"{mc_default if mc_default is not None else '?'} (the default: option unset)"
-    if "max_requests_per_second" in server_opts:
-        pace = int(server_opts["max_requests_per_second"])
-        pace_text = f"{pace} (server option)"
-    else:
-        pace = rps_default
-        pace_text = f"{pace if pace is not None else '?'} (the default: option unset)"
-    burst_text = f"{burst}" if burst is not None else "?"
-
-    def floor_ms(n):
-        if not pace or burst is None:
-            return None
-        return max(0, n - burst) / pace * 1000.0
-
-    sdk_version = json.load(open(os.path.join(HERE, "node_modules", "cloudflare",
-                                              "package.json")))["version"]
+    pc = Pace(server_opts)
+    mc_text, pace, pace_text = pc.mc_text, pc.pace, pc.pace_text
+    burst_text, floor_ms = pc.burst_text, pc.floor_ms
 
     # ---- header
     print("# cfiam: every account, cfiam and the official SDK")
     print()
-    cmd = os.environ.get("BENCH_CMDLINE") or ("python3 test/bench/accounts.py "
-                                               + " ".join(sys.argv[1:]))
-    print(f"- command: `{cmd}`")
-    print(f"- machine: {os.cpu_count()} CPUs ({cpu_model()}); load average (1/5/15 min) at the "
-          f"start: {load_at_start}")
-    lib = f", `{LIBFILE}` sha256 {digest}..." if digest else ""
-    print(f"- software: PostgreSQL {pg_version}, cfiam {git_rev()} (extension {ext_version}"
-          f"{lib}), node {version_of(['node', '--version'])}, cloudflare (npm) {sdk_version}")
-    tls = BASE_URL.startswith("https")
-    print(f"- transport: cfiam to {BASE_URL}" + (f" (ca_file {CA_FILE})" if CA_FILE else "")
-          + f", negotiated **{protocol}** (API Connections {connections})"
-          + ("; the SDK (node's fetch, HTTP/1.1 keep-alive) to the same TLS front, the CA in "
-             "NODE_EXTRA_CA_CERTS; the front speaks HTTP/1.1 to the mock" if tls
-             else "; the SDK likewise, plain HTTP/1.1 keep-alive"))
+    print_setup("accounts.py", load_at_start, pg_version, ext_version, LIBFILE, digest, protocol,
+                connections)
     print(f"- the mock: {fmt(n_accounts)} accounts of {fmt(members)} account members "
           f"({fmt(n_accounts * members)} in all); every answer {a.latency} ms late")
     shown = [f"{k} {v!r}" for k, v in sorted(server_opts.items())
@@ -531,15 +287,7 @@ def main():
     print()
 
     # ---- the runs
-    lib_seen = [digest]
-
-    def check_lib(what):
-        now = lib_digest()
-        if now != lib_seen[0]:
-            problems.append(f"{LIBFILE} changed (sha256 {lib_seen[0] or '?'} before, "
-                            f"{now or '?'} after {what}): another install; the cfiam "
-                            f"measurements from {what} on may have run another build")
-            lib_seen[0] = now
+    check_lib = watch.check
 
     cf_kinds = [
         # (key, statement, minimum)
@@ -762,21 +510,8 @@ def main():
     per_account(cf["count"][-1], f"cfiam `{COUNT}`, run {reps}")
     per_account(cf["all"][-1], f"cfiam `{SELECT_ALL}`, run {reps}")
 
-    print(f"Load average (1/5/15 min): {load_at_start} at the start, {loadavg()} at the end; "
-          f"{(time.monotonic() - started) / 60:.1f} minutes in all.")
-    if problems:
-        print()
-        print("## Problems")
-        print()
-        for p in problems:
-            print(f"- {p}")
-        return 1
-    return 0
+    return print_end(load_at_start, started, problems)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        log(f"error: {e}")
-        sys.exit(2)
+    run_main(main, log)

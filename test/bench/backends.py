@@ -37,23 +37,16 @@ Progress goes to stderr, the markdown report to stdout.
 """
 
 import argparse
-import hashlib
 import os
 import re
-import statistics
-import subprocess
 import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-MOCKCTL = os.path.join(ROOT, "test", "mockctl.py")
-sys.path.insert(0, os.path.join(ROOT, "test"))
-import mockctl as mockctl_mod  # noqa: E402  (take_log: the log with each request's "t")
+from benchlib import (ACCOUNT, BASE_URL as API_URL, CA_FILE, EXPECT_PROTOCOL, TOKEN, BenchError,
+                      Session, git_rev, lib_digest, loadavg, logger, median, mockctl, pg_restart,
+                      print_end, run_main, source_defaults, sql_literal, take_log)
 
-ACCOUNT = "0123456789abcdef0123456789abcdef"
-TOKEN = "cfiam-test-token"
 SCAN = "SELECT count(email) FROM cf.account_members"
 CLOUDFLARE_LIMIT = 200          # requests per second per client IP (Cloudflare's documentation)
 WINDOW_S = 1.0                  # the sliding window of "most in any second"
@@ -62,10 +55,6 @@ BINDIR = os.environ.get("BACKENDS_BINDIR") or ""
 PSQL = os.path.join(BINDIR, "psql") if BINDIR else "psql"
 PG_CTL = os.path.join(BINDIR, "pg_ctl") if BINDIR else "pg_ctl"
 BASE = os.environ.get("CFIAM_PGDATA") or "/tmp/cfiam-pg"
-MOCK_PORT = os.environ.get("CFIAM_MOCK_PORT") or "18787"
-API_URL = os.environ.get("CFIAM_API_URL") or f"http://127.0.0.1:{MOCK_PORT}/client/v4"
-CA_FILE = os.environ.get("CFIAM_CA_FILE") or ""
-EXPECT_PROTOCOL = os.environ.get("CFIAM_EXPECT_PROTOCOL") or ""
 # The installed library (backends.sh: `pg_config --pkglibdir`/cfiam.so). Another `make install`
 # during the run would change what the restarted cluster loads: its digest is checked after
 # every run.
@@ -78,64 +67,11 @@ CONFIGS = [
 ]
 
 
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    sys.stderr.write(f"backends: {msg}\n")
-    sys.stderr.flush()
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
-
-
-def git_rev():
-    r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                       capture_output=True, text=True)
-    return r.stdout.strip() or "?"
-
-
-def default_pace():
-    """The default of max_requests_per_second, from the source the build was made of."""
-    try:
-        with open(os.path.join(ROOT, "src", "cfiam.h")) as f:
-            m = re.search(r"#define\s+CF_DEFAULT_REQUESTS_PER_SECOND\s+(\d+)", f.read())
-            return int(m.group(1)) if m else None
-    except OSError:
-        return None
-
-
-def lib_digest():
-    """sha256 of the installed cfiam.so, the first 12 hex digits; '' when unknown."""
-    if not LIBFILE:
-        return ""
-    try:
-        with open(LIBFILE, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()[:12]
-    except OSError:
-        return ""
-
-
-def mockctl(*args):
-    r = subprocess.run([sys.executable, MOCKCTL, *map(str, args)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise BenchError(f"mockctl {' '.join(map(str, args))}: {r.stderr.strip()}")
-    return r.stdout
+log = logger("backends")
 
 
 def fmt(n):
     return f"{n:,}"
-
-
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
 
 
 def most_in_window(times, window_s):
@@ -152,88 +88,9 @@ def most_in_window(times, window_s):
 
 # --------------------------------------------------------------------------- sessions
 
-class Session:
-    """A long-lived psql session (one backend), fed statements through a pipe. run() returns
-    the output lines of the statement and its time as psql's \\timing measures it."""
-
-    _seq = 0
-    _seq_lock = threading.Lock()
-
-    def __init__(self, name="admin", options=""):
-        self.name = name
-        env = dict(os.environ)
-        if options:
-            env["PGOPTIONS"] = options
-        else:
-            env.pop("PGOPTIONS", None)
-        self.proc = subprocess.Popen(
-            [PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres",
-             "-d", "postgres"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1, env=env)
-        self.lock = threading.Lock()
-        self.run("\\timing on")
-        self.pid = int(self.run("SELECT pg_backend_pid()")[0][0])
-
-    def send(self, sql):
-        """Write the statement and its end marker; returns the marker for collect()."""
-        with Session._seq_lock:
-            Session._seq += 1
-            marker = f"__cfiam_backends_{Session._seq}__"
-        text = sql.strip()
-        if not text.startswith("\\") and not text.endswith(";"):
-            text += ";"
-        try:
-            self.proc.stdin.write(f"{text}\n\\echo {marker}\n")
-            self.proc.stdin.flush()
-        except BrokenPipeError:
-            raise BenchError(f"session {self.name} has ended")
-        return marker
-
-    def collect(self, marker, sql):
-        out = []
-        ms = None
-        while True:
-            line = self.proc.stdout.readline()
-            if line == "":
-                raise BenchError(f"session {self.name} ended during:\n{sql}\n" + "".join(out))
-            line = line.rstrip("\n")
-            if line == marker:
-                break
-            m = re.fullmatch(r"Time: ([0-9.]+) ms(?: \(.*\))?", line)
-            if m:
-                ms = float(m.group(1))
-                continue
-            if line.startswith(("ERROR:", "FATAL:", "psql:")):
-                raise BenchError(f"session {self.name}: {line}\n--- statement:\n{sql}")
-            out.append(line)
-        return out, ms
-
-    def run(self, sql):
-        with self.lock:
-            return self.collect(self.send(sql), sql)
-
-    def close(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def one(session, sql):
-    rows, _ = session.run(sql)
-    if not rows:
-        raise BenchError(f"no row from: {sql}")
-    return rows[0].split("|")[0]
-
-
-def sql_literal(text):
-    return "'" + text.replace("'", "''") + "'"
+def session(name="admin", options=""):
+    """A backend of its own, PGOPTIONS `options` (none by default)."""
+    return Session(PSQL, name, options)
 
 
 def setup(admin, pace):
@@ -264,7 +121,7 @@ def server_options(admin):
 
 def restart_cluster(preload):
     """shared_preload_libraries is read at server start: ALTER SYSTEM, then a restart."""
-    s = Session()
+    s = session()
     # backends.sh starts the cluster without the setting (CFIAM_PRELOAD=0): RESET is ''.
     # (SET ... = '' would be a list of one empty name, which the server fails to load.)
     if preload:
@@ -272,15 +129,9 @@ def restart_cluster(preload):
     else:
         s.run("ALTER SYSTEM RESET shared_preload_libraries")
     s.close()
-    cmd = [PG_CTL, "restart", "-D", os.path.join(BASE, "data"), "-m", "fast", "-w",
-           "-t", "60", "-l", os.path.join(BASE, "postgres.log")]
-    if os.geteuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--"] + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=BASE)
-    if r.returncode != 0:
-        raise BenchError(f"pg_ctl restart failed: {r.stdout}{r.stderr}")
-    s = Session()
-    got = one(s, "SHOW shared_preload_libraries")
+    pg_restart(PG_CTL, BASE)
+    s = session()
+    got = s.one("SHOW shared_preload_libraries")
     s.close()
     if got != preload:
         raise BenchError(f"shared_preload_libraries is '{got}' after the restart, not "
@@ -293,7 +144,7 @@ def one_run(config, preload, n_backends, member_id, settle, expect_rows):
     """Restart with shared_preload_libraries = preload, open and warm n_backends sessions,
     release the full scan in all of them at once. Returns what was measured."""
     restart_cluster(preload)
-    sessions = [Session(f"backend{k + 1}", "-c cfiam.max_requests=0")
+    sessions = [session(f"backend{k + 1}", "-c cfiam.max_requests=0")
                 for k in range(n_backends)]
     problems = []
     try:
@@ -303,7 +154,7 @@ def one_run(config, preload, n_backends, member_id, settle, expect_rows):
         # open (TLS, HTTP/2), before the measured scan.
         for s in sessions:
             s.run(f"SELECT count(*) FROM cf.account_members WHERE id = {sql_literal(member_id)}")
-            got = one(s, "SHOW cfiam.max_requests")
+            got = s.one("SHOW cfiam.max_requests")
             if got != "0":
                 raise BenchError(f"{s.name}: cfiam.max_requests is {got}, not 0")
         time.sleep(settle)
@@ -336,7 +187,7 @@ def one_run(config, preload, n_backends, member_id, settle, expect_rows):
                 problems.append(f"{config}: backend {k + 1} counted {r['rows']}, not "
                                 f"{expect_rows}")
 
-        entries = mockctl_mod.take_log(True)
+        entries = take_log(True)
         starts = mockctl("starts", "--window-ms", int(WINDOW_S * 1000)).split()
     finally:
         for s in sessions:
@@ -408,7 +259,7 @@ def main():
 
     started = time.monotonic()
     load_at_start = loadavg()
-    digest = lib_digest()
+    digest = lib_digest(LIBFILE)
     print("# cfiam: dashboard backends scanning at once")
     print()
     cmd = os.environ.get("BENCH_CMDLINE") or ("python3 test/bench/backends.py "
@@ -419,16 +270,16 @@ def main():
 
     log(f"mock: {members} account members, latency {a.latency} ms")
     mockctl("reset", "--account-members", members)
-    admin = Session()
+    admin = session()
     setup(admin, a.pace)
-    member_id = one(admin, "SELECT id FROM cf.account_members ORDER BY email LIMIT 1")
+    member_id = admin.one("SELECT id FROM cf.account_members ORDER BY email LIMIT 1")
     opts = server_options(admin)
-    pg_version = one(admin, "SHOW server_version")
+    pg_version = admin.one("SHOW server_version")
     admin.close()
     mockctl("latency", a.latency)
 
     # Which protocol the transport negotiated, from a fresh session's first request.
-    probe = Session()
+    probe = session()
     plan, _ = probe.run("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
                         f"SELECT email FROM cf.account_members WHERE id = {sql_literal(member_id)}")
     probe.close()
@@ -437,7 +288,7 @@ def main():
     if EXPECT_PROTOCOL and EXPECT_PROTOCOL not in conn_line:
         problems.append(f"the transport is not {EXPECT_PROTOCOL}: {conn_line}")
 
-    dflt = default_pace()
+    dflt = source_defaults()[1]
     if "max_requests_per_second" in opts:
         pace_text = f"{opts['max_requests_per_second']} (server option)"
         pace_value = int(opts["max_requests_per_second"])
@@ -468,10 +319,10 @@ def main():
         for name, preload in order:
             log(f"run {rep + 1}/{reps}, {name}: restart, {a.backends} backends")
             r = one_run(name, preload, a.backends, member_id, a.settle, members)
-            if lib_digest() != digest:
+            if lib_digest(LIBFILE) != digest:
                 r["problems"].append(f"{name}, run {rep + 1}: {LIBFILE} changed during the "
                                      f"run (sha256 {digest or '?'} at the start, "
-                                     f"{lib_digest() or '?'} now): another install")
+                                     f"{lib_digest(LIBFILE) or '?'} now): another install")
             runs[name].append(r)
             log(f"  {r['requests']} requests, {r['wall_ms']:,.0f} ms from the first request, "
                 f"most in 1 s {r['most']}, per second {r['per_second']}")
@@ -520,27 +371,14 @@ def main():
                   f"{a.backends} requests of page 1 within {r['page1_spread_ms']:.0f} ms; "
                   f"`mockctl starts`: {r['starts']}; load average after: {r['load']}")
     print()
-    print(f"Load average (1/5/15 min): {load_at_start} at the start, {loadavg()} at the end; "
-          f"{(time.monotonic() - started) / 60:.1f} minutes in all.")
     problems += [p for rs in runs.values() for r in rs for p in r["problems"]]
     for rs in runs.values():
         for r in rs:
             if r["requests"] < expected:
                 problems.append(f"{r['config']}: {r['requests']} requests, fewer than "
                                 f"{expected}")
-    if problems:
-        print()
-        print("## Problems")
-        print()
-        for p in problems:
-            print(f"- {p}")
-        return 1
-    return 0
+    return print_end(load_at_start, started, problems)
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        log(f"error: {e}")
-        sys.exit(2)
+    run_main(main, log)

@@ -27,65 +27,21 @@
 # CFIAM_PGPORT, CFIAM_MOCK_PORT, CFIAM_FRONT_PORT, CFIAM_PROXY_PORT.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BENCH="$ROOT/test/bench"
-cd "$ROOT"
+# shellcheck source=test/bench/benchlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
 
-# The exact command, for the report.
-CMDLINE=""
-for v in PG_CONFIG PG_BINDIR CFIAM_PGDATA CFIAM_PGPORT CFIAM_MOCK_PORT CFIAM_FRONT_PORT \
-         CFIAM_PROXY_PORT; do
-    if [ -n "${!v:-}" ]; then CMDLINE="$CMDLINE$v=${!v} "; fi
-done
-# each argument quoted as the shell needs it, so that an empty one shows as ''
-ARGS=""
-for a in "$@"; do ARGS="$ARGS $(printf '%q' "$a")"; done
-export BENCH_CMDLINE="${CMDLINE}bash test/bench/backends.sh$ARGS"
-
-TRANSPORT=h2
-prev=""
-for a in "$@"; do
-    case "$a" in
-        -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
-        --transport=*) TRANSPORT="${a#--transport=}" ;;
-    esac
-    if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi
-    prev="$a"
-done
-BENCH_CHECK_ARGS=1 python3 "$BENCH/backends.py" "$@"
+bench_init backends "$@"
 # Your own TLS front is not supported here: the cluster script starts the transport.
 unset CFIAM_API_URL CFIAM_CA_FILE
 
-if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
-    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-fi
-PG_CONFIG="${PG_CONFIG:-pg_config}"
-export BACKENDS_BINDIR="${PG_BINDIR:-$("$PG_CONFIG" --bindir)}"
+bench_pg_config
+export BACKENDS_BINDIR="$PG_BIN"
 BACKENDS_LIBFILE="$("$PG_CONFIG" --pkglibdir)/cfiam.so"
 export BACKENDS_LIBFILE
 
-log() { printf 'backends: %s\n' "$*" >&2; }
-
-cleanup() {
-    local rc=$?
-    set +e
-    CFIAM_TRANSPORT="$TRANSPORT" bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log "build and install cfiam (PG_CONFIG=$PG_CONFIG)"
-make -s -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" >&2
-make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
-
-log "start the throwaway cluster, the mock API and the transport ($TRANSPORT)"
+bench_traps
+bench_build
 # not preloaded to begin with: backends.py sets shared_preload_libraries with ALTER SYSTEM
-export CFIAM_PRELOAD=0
-# shellcheck source=test/transport.sh
-. "$ROOT/test/transport.sh"
-transport_start "$TRANSPORT"
-unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
-log "cfiam talks to $CFIAM_API_URL${CFIAM_CA_FILE:+ (ca_file $CFIAM_CA_FILE)}"
+bench_start 0
 
 python3 "$BENCH/backends.py" "$@"

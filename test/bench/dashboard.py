@@ -32,27 +32,19 @@ import concurrent.futures
 import hashlib
 import os
 import re
-import statistics
-import subprocess
 import sys
-import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(os.path.dirname(HERE))
-MOCKCTL = os.path.join(ROOT, "test", "mockctl.py")
+from benchlib import (ACCOUNT, BASE_URL as API_URL, CA_FILE, TOKEN, BenchError, Session, git_rev,
+                      loadavg, logger, median, mockctl, pg_restart, print_end, run_main,
+                      sql_literal)
 
-ACCOUNT = "0123456789abcdef0123456789abcdef"
-TOKEN = "cfiam-test-token"
 VIEWER = "grafana"              # the dashboard's role: every viewer connection logs in as it
 
 BINDIR = os.environ.get("DASH_BINDIR") or ""
 PSQL = os.path.join(BINDIR, "psql") if BINDIR else "psql"
 PG_CTL = os.path.join(BINDIR, "pg_ctl") if BINDIR else "pg_ctl"
 BASE = os.environ.get("CFIAM_PGDATA") or "/tmp/cfiam-pg"
-MOCK_PORT = os.environ.get("CFIAM_MOCK_PORT") or "18787"
-API_URL = os.environ.get("CFIAM_API_URL") or f"http://127.0.0.1:{MOCK_PORT}/client/v4"
-CA_FILE = os.environ.get("CFIAM_CA_FILE") or ""
 
 # The dashboard. Each panel is one statement, as a dashboard tool sends it.
 PANELS = [
@@ -74,35 +66,7 @@ ENTRY_HEADER = 80               # bytes before the URL of an entry in the cache 
 ENTRY_GRANULE = 128             # entries are whole multiples of this
 
 
-class BenchError(Exception):
-    pass
-
-
-def log(msg):
-    sys.stderr.write(f"dashboard: {msg}\n")
-    sys.stderr.flush()
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
-
-
-def git_rev():
-    r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                       capture_output=True, text=True)
-    return r.stdout.strip() or "?"
-
-
-def mockctl(*args):
-    r = subprocess.run([sys.executable, MOCKCTL, *map(str, args)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise BenchError(f"mockctl {' '.join(map(str, args))}: {r.stderr.strip()}")
-    return r.stdout
+log = logger("dashboard")
 
 
 def mock_take():
@@ -119,82 +83,11 @@ def fmt(n):
     return f"{n:,}"
 
 
-def median(xs):
-    return statistics.median(xs) if xs else float("nan")
-
-
 # --------------------------------------------------------------------------- sessions
 
-class Session:
-    """A long-lived psql session (one backend), fed statements through a pipe, like a
-    connection of a dashboard tool's pool. run() returns the output lines of the statement
-    and its time as psql's \\timing measures it (client round trip)."""
-
-    _seq = 0
-
-    def __init__(self, user="postgres", name="admin"):
-        self.name = name
-        self.proc = subprocess.Popen(
-            [PSQL, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "postgres"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, bufsize=1)
-        self.lock = threading.Lock()
-        self.run("\\timing on")
-        self.pid = int(self.run("SELECT pg_backend_pid()")[0][0])
-
-    def run(self, sql):
-        with self.lock:
-            Session._seq += 1
-            marker = f"__cfiam_dashboard_{Session._seq}__"
-            text = sql.strip()
-            if not text.startswith("\\") and not text.endswith(";"):
-                text += ";"
-            try:
-                self.proc.stdin.write(f"{text}\n\\echo {marker}\n")
-                self.proc.stdin.flush()
-            except BrokenPipeError:
-                raise BenchError(f"session {self.name} has ended")
-            out = []
-            ms = None
-            while True:
-                line = self.proc.stdout.readline()
-                if line == "":
-                    raise BenchError(f"session {self.name} ended during:\n{sql}\n"
-                                     + "".join(out))
-                line = line.rstrip("\n")
-                if line == marker:
-                    break
-                m = re.fullmatch(r"Time: ([0-9.]+) ms(?: \(.*\))?", line)
-                if m:
-                    ms = float(m.group(1))
-                    continue
-                if line.startswith(("ERROR:", "FATAL:", "psql:")):
-                    raise BenchError(f"session {self.name}: {line}\n--- statement:\n{sql}")
-                out.append(line)
-            return out, ms
-
-    def close(self):
-        try:
-            self.proc.stdin.close()
-        except OSError:
-            pass
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def one(session, sql):
-    """The first column of the first row."""
-    rows, _ = session.run(sql)
-    if not rows:
-        raise BenchError(f"no row from: {sql}")
-    return rows[0].split("|")[0]
-
-
-def sql_literal(text):
-    return "'" + text.replace("'", "''") + "'"
+def session(user="postgres", name="admin"):
+    """A connection of the dashboard's pool, as `user` (PGOPTIONS as the environment has it)."""
+    return Session(PSQL, name, user=user)
 
 
 def setup(admin):
@@ -228,21 +121,15 @@ def set_ttl(admin, ttl):
 
 def restart_cluster(cache_size):
     """cfiam.cache_size is read at server start: ALTER SYSTEM, then a restart."""
-    s = Session()
+    s = session()
     s.run(f"ALTER SYSTEM SET cfiam.cache_size = {sql_literal(cache_size)}")
     s.close()
-    cmd = [PG_CTL, "restart", "-D", os.path.join(BASE, "data"), "-m", "fast", "-w",
-           "-t", "60", "-l", os.path.join(BASE, "postgres.log")]
-    if os.geteuid() == 0:
-        cmd = ["runuser", "-u", "postgres", "--"] + cmd
-    r = subprocess.run(cmd, capture_output=True, text=True, cwd=BASE)
-    if r.returncode != 0:
-        raise BenchError(f"pg_ctl restart failed: {r.stdout}{r.stderr}")
+    pg_restart(PG_CTL, BASE)
 
 
 def cache_settings(admin):
-    size = one(admin, "SHOW cfiam.cache_size")
-    preload = one(admin, "SHOW shared_preload_libraries")
+    size = admin.one("SHOW cfiam.cache_size")
+    preload = admin.one("SHOW shared_preload_libraries")
     rows, _ = admin.run("SELECT name, size, allocated_size FROM pg_shmem_allocations"
                         " WHERE name IN ('cfiam cache', 'cfiam cache index', '<anonymous>')"
                         " ORDER BY name")
@@ -268,7 +155,7 @@ def latency_phase(admin, reps, member_id):
         ("one member by id",
          f"SELECT email, status FROM cf.account_members WHERE id = {sql_literal(member_id)}")]
     set_ttl(admin, 300)
-    viewer = Session(VIEWER, "latency")
+    viewer = session(VIEWER, "latency")
     # the session's first request opens its connection to the API: not part of a figure
     viewer.run(queries[-1][1])
     admin.run("SELECT cfiam_cache_clear()")
@@ -308,7 +195,7 @@ def dashboard_run(admin, ttl, scale, interval_s, connections, reference):
     set_ttl(admin, eff_ttl)
     admin.run("SELECT cfiam_cache_clear()")
     admin.run("SELECT cfiam_stats_reset()")
-    pool = [Session(VIEWER, f"viewer{c}") for c in range(connections)]
+    pool = [session(VIEWER, f"viewer{c}") for c in range(connections)]
     pids = [s.pid for s in pool]
     if len(set(pids)) != connections:
         raise BenchError("the pool's connections do not have distinct backends")
@@ -352,7 +239,7 @@ def dashboard_run(admin, ttl, scale, interval_s, connections, reference):
     elapsed = time.monotonic() - t0
     executor.shutdown()
     requests, hits, nbytes = viewer_stats(admin)
-    entries = int(one(admin, "SELECT cfiam_cache_clear()"))
+    entries = int(admin.one("SELECT cfiam_cache_clear()"))
     load_end = loadavg()
     for s in pool:
         s.close()
@@ -473,11 +360,11 @@ def main():
 
     log(f"cfiam.cache_size = {a.cache_size}: restart")
     restart_cluster(a.cache_size)
-    admin = Session()
+    admin = session()
     size, preload, shm = cache_settings(admin)
     if "cfiam" not in preload:
         raise BenchError(f"cfiam is not preloaded (shared_preload_libraries = '{preload}')")
-    pg_version = one(admin, "SHOW server_version")
+    pg_version = admin.one("SHOW server_version")
     log(f"mock: {members} members, {groups} groups x {per_group}; latency {a.latency} ms")
     mockctl("reset", "--account-members", members, "--user-groups", groups,
             "--members-per-group", per_group)
@@ -485,12 +372,12 @@ def main():
     mockctl("latency", a.latency)
 
     # Which protocol the transport negotiated, from a fresh session's first scan.
-    probe = Session()
+    probe = session()
     plan, _ = probe.run("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) "
                         "SELECT id FROM cf.account_members WHERE status = 'pending' "
                         "ORDER BY email LIMIT 1")
     probe.close()
-    member_id = one(admin, "SELECT id FROM cf.account_members WHERE status = 'pending' "
+    member_id = admin.one("SELECT id FROM cf.account_members WHERE status = 'pending' "
                            "ORDER BY email LIMIT 1")
     conn_line = next((l.strip() for l in plan if "API Connections" in l), "?")
     mockctl("clear-log")
@@ -540,7 +427,7 @@ def main():
         admin.close()
         log(f"cfiam.cache_size = {also}: restart")
         restart_cluster(also)
-        admin = Session()
+        admin = session()
         size2, _, shm2 = cache_settings(admin)
         mockctl("latency", a.latency)
         extra = dashboard_run(admin, max(ttls), scale, interval, a.connections, reference)
@@ -627,16 +514,7 @@ def main():
           "run wrote: when it is larger than cfiam.cache_size, entries were evicted before "
           "they expired.")
     print()
-    print(f"Load average (1/5/15 min): {load_at_start} at the start, {loadavg()} at the end; "
-          f"{(time.monotonic() - started) / 60:.1f} minutes in all.")
-    if problems:
-        print()
-        print("## Problems")
-        print()
-        for p in problems:
-            print(f"- {p}")
-        return 1
-    return 0
+    return print_end(load_at_start, started, problems)
 
 
 def panel_requests(lat, queries):
@@ -655,8 +533,4 @@ def refresh_median(run, sent):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except BenchError as e:
-        log(f"error: {e}")
-        sys.exit(2)
+    run_main(main, log)

@@ -35,11 +35,11 @@
 # (test/transport.sh).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BENCH="$ROOT/test/bench"
-cd "$ROOT"
+# shellcheck source=test/bench/benchlib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/benchlib.sh"
+BENCH_NAME=bench
 
-# The exact command, for the report.
+# The exact command, for the report: with a TLS front of your own, its URL and CA too.
 CMDLINE=""
 for v in PG_CONFIG PG_BINDIR CFIAM_PGDATA CFIAM_PGPORT CFIAM_MOCK_PORT CFIAM_FRONT_PORT \
          CFIAM_PROXY_PORT CFIAM_API_URL CFIAM_CA_FILE; do
@@ -49,75 +49,21 @@ export BENCH_CMDLINE="${CMDLINE}bash test/bench/run.sh${*:+ $*}"
 
 # Validate the arguments before building anything (bench.py parses them again); the
 # transport is needed here, to start the front.
-TRANSPORT=h2
+bench_args run.sh "$@"
 WITH_SDK=1
-prev=""
 for a in "$@"; do
-    case "$a" in
-        -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
-        --transport=*) TRANSPORT="${a#--transport=}" ;;
-        --only-join3) WITH_SDK=0 ;;
-    esac
-    if [ "$prev" = --transport ]; then TRANSPORT="$a"; fi
-    prev="$a"
+    if [ "$a" = --only-join3 ]; then WITH_SDK=0; fi
 done
-BENCH_CHECK_ARGS=1 python3 "$BENCH/bench.py" "$@"
+bench_check_args bench.py "$@"
 export BENCH_TRANSPORT="$TRANSPORT"
 
-if [ -z "${PG_CONFIG:-}" ] && [ -x /usr/lib/postgresql/15/bin/pg_config ]; then
-    export PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
-fi
-PG_CONFIG="${PG_CONFIG:-pg_config}"
-export BENCH_PSQL="${PG_BINDIR:-$("$PG_CONFIG" --bindir)}/psql"
+bench_pg_config
+export BENCH_PSQL="$PG_BIN/psql"
 
-log() { printf 'bench: %s\n' "$*" >&2; }
-
-cleanup() {
-    local rc=$?
-    set +e
-    CFIAM_TRANSPORT="$TRANSPORT" bash "$ROOT/test/pgcluster.sh" stop >/dev/null 2>&1
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# --- node and the SDK (not for --only-join3) ------------------------------------------
-if [ "$WITH_SDK" = 1 ]; then
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
-        log "node/npm missing: apt-get install nodejs npm"
-        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >&2
-    else
-        log "error: node and npm are needed (node >= 18); install them or run as root on Debian"
-        exit 1
-    fi
-fi
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
-if [ "$node_major" -lt 18 ]; then
-    log "error: node $(node --version) is too old; the SDK needs node >= 18"
-    exit 1
-fi
-want_sdk="$(node -p 'require(process.argv[1]).packages["node_modules/cloudflare"].version' \
-    "$BENCH/package-lock.json")"
-have_sdk="$(node -p 'try { require(process.argv[1]).version } catch (e) { "" }' \
-    "$BENCH/node_modules/cloudflare/package.json" 2>/dev/null || true)"
-if [ "$have_sdk" != "$want_sdk" ]; then
-    log "npm ci (cloudflare@$want_sdk)"
-    (cd "$BENCH" && npm ci --no-audit --no-fund --loglevel=error >&2)
-fi
-fi
-
-# --- build, install, cluster + mock ---------------------------------------------------
-log "build and install cfiam (PG_CONFIG=$PG_CONFIG)"
-make -s -j"$(nproc 2>/dev/null || echo 2)" PG_CONFIG="$PG_CONFIG" >&2
-make -s install PG_CONFIG="$PG_CONFIG" >/dev/null
-
-log "start the throwaway cluster, the mock API and the transport ($TRANSPORT)"
-# shellcheck source=test/transport.sh
-. "$ROOT/test/transport.sh"
-transport_start "$TRANSPORT"
-unset PGDATABASE PGSERVICE PGOPTIONS PGPASSWORD PGSSLMODE || true
-log "cfiam talks to $CFIAM_API_URL${CFIAM_CA_FILE:+ (ca_file $CFIAM_CA_FILE)}"
+bench_traps
+# node and the SDK, not for --only-join3 (cfiam only)
+if [ "$WITH_SDK" = 1 ]; then bench_sdk; fi
+bench_build
+bench_start
 
 python3 "$BENCH/bench.py" "$@"
