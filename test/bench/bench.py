@@ -38,6 +38,9 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 MOCKCTL = os.path.join(ROOT, "test", "mockctl.py")
 SDK = os.path.join(HERE, "sdk.mjs")
 
+# the helpers every benchmark shares (the mock's control, machine facts)
+from benchlib import BenchError, ceil_div, git_rev, loadavg, mockctl  # noqa: E402
+
 ACCOUNT = "0123456789abcdef0123456789abcdef"
 TOKEN = "cfiam-test-token"
 # per_page limits of the API (NOTES.md, the OpenAPI description): account members 5..50,
@@ -58,21 +61,9 @@ TMP = tempfile.mkdtemp(prefix="cfiam-bench.")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
-class BenchError(Exception):
-    pass
-
-
 def log(msg):
     sys.stderr.write(f"bench: {msg}\n")
     sys.stderr.flush()
-
-
-def mockctl(*args):
-    r = subprocess.run([sys.executable, MOCKCTL, *map(str, args)], capture_output=True,
-                       text=True)
-    if r.returncode != 0:
-        raise BenchError(f"mockctl {' '.join(map(str, args))}: {r.stderr.strip()}")
-    return r.stdout
 
 
 def mock_count():
@@ -296,10 +287,6 @@ def fmt_ms(x):
     return f"{x:,.0f}" if x >= 100 else f"{x:,.1f}"
 
 
-def ceil_div(a, b):
-    return -(-a // b)
-
-
 def machine_info():
     cpu = "unknown"
     try:
@@ -518,20 +505,6 @@ def default_concurrency():
         return int(m.group(1)) if m else None
     except OSError:
         return None
-
-
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "?"
-
-
-def git_rev():
-    r = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
-                       capture_output=True, text=True)
-    return r.stdout.strip() or "?"
 
 
 # --------------------------------------------------------------------------- main
