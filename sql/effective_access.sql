@@ -77,6 +77,15 @@ SELECT count(*) FROM cf.permission_groups p,
        (SELECT count(*) FROM (SELECT * FROM cf.resource_groups) r) c
  WHERE (SELECT cfiam_read_ahead()) >= 0;
 \! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort
+-- only the calling query's scans: an open cursor's scan is not read ahead
+BEGIN;
+DECLARE pgs CURSOR FOR SELECT name FROM cf.permission_groups ORDER BY name;
+\! python3 $MOCKCTL clear-log
+SELECT cfiam_read_ahead() AS read_ahead;
+\! python3 $MOCKCTL log
+FETCH 1 FROM pgs;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
+COMMIT;
 -- an error answer read ahead is its scan's error, raised when it reads it
 \! python3 $MOCKCTL fault status --status 403 --match permission_groups --count 1
 SELECT (SELECT cfiam_read_ahead()) AS read_ahead,

@@ -429,8 +429,21 @@ cfiam_read_ahead(PG_FUNCTION_ARGS)
 
 	if (read_ahead_scans == NIL)
 		PG_RETURN_INT32(0);
-	/* the calling query's executor began last */
-	estate = ((ReadAheadScan *) llast(read_ahead_scans))->estate;
+
+	/*
+	 * The calling query's scans: the executor sets a function call up in
+	 * its query's memory (an initplan's too), which is its EState's.
+	 */
+	estate = NULL;
+	foreach(lc, read_ahead_scans)
+	{
+		ReadAheadScan *entry = lfirst(lc);
+
+		if (entry->estate->es_query_cxt == fcinfo->flinfo->fn_mcxt)
+			estate = entry->estate;
+	}
+	if (estate == NULL)
+		PG_RETURN_INT32(0);
 	todo = palloc(sizeof(ReadAheadScan *) * list_length(read_ahead_scans));
 	foreach(lc, read_ahead_scans)
 	{
