@@ -344,6 +344,27 @@ SELECT count(email) AS members, count(DISTINCT account_id) AS accounts FROM cfa.
 \! python3 $MOCKCTL latency 0
 \! python3 $MOCKCTL starts --keep --window-ms 100 | awk '{print "requests:", $1, "most within 100 ms:", $2}'
 \! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g' | sort | uniq -c
+-- ORDER BY with LIMIT over several accounts: the order is sent to each
+-- account, whose first LIMIT (+ OFFSET) rows are all of it that can be
+-- among the first of all: page 1 of each, the accounts together, and
+-- PostgreSQL sorts them; the same rows as sorting every member
+EXPLAIN (VERBOSE, COSTS OFF)
+SELECT email FROM cfa.account_members ORDER BY email DESC LIMIT 2 OFFSET 1;
+\! python3 $MOCKCTL clear-log
+SELECT email FROM cfa.account_members ORDER BY email DESC LIMIT 2 OFFSET 1;
+\! python3 $MOCKCTL log | sed -E 's/[0-9a-f]{32}/ID/g'
+-- a second sort key the API cannot take: every page is read and sorted
+SELECT account_id = :'main_id' AS main, email FROM cfa.account_members
+ ORDER BY email DESC, 1 LIMIT 4;
+\! python3 $MOCKCTL count
+-- a member only one account has comes first from that account
+INSERT INTO cfa.account_members (account_id, email, role_ids)
+SELECT :'prod_id', 'zz.top@example.com', ARRAY[min(id)] FROM cfa.roles WHERE account_id = :'prod_id'
+RETURNING account_id = :'prod_id' AS prod, email;
+SELECT account_id = :'prod_id' AS prod, email FROM cfa.account_members ORDER BY email DESC LIMIT 1;
+SELECT array(SELECT email FROM cfa.account_members ORDER BY email DESC LIMIT 5) =
+       array(SELECT email FROM (SELECT email FROM cfa.account_members OFFSET 0) s
+              ORDER BY email DESC LIMIT 5) AS same_rows;
 ALTER SERVER cf_all OPTIONS (SET max_concurrency '1');
 
 SET client_min_messages = warning;

@@ -338,6 +338,9 @@ typedef struct CfScanPlan
 								 * the resource's time range */
 	List	   *before_exprs;	/* Integer indexes: its upper bounds */
 	int			limit_expr;		/* -1, or index of LIMIT count (a hint) */
+	bool		limit_per_account;	/* over several accounts, ORDER BY sent to
+									 * each: no account gives more rows than
+									 * LIMIT (+ OFFSET), PostgreSQL sorts */
 	int			offset_expr;	/* -1, or index of OFFSET */
 	bool		all_exact;		/* every qual was pushed exactly */
 	List	   *expr_labels;	/* String per fdw_expr: how EXPLAIN names an
@@ -396,7 +399,8 @@ extern List *cf_useful_pathkeys(PlannerInfo *root, RelOptInfo *baserel,
 								const char **order_value, const char **direction);
 extern bool cf_parameterizable_column(RelOptInfo *baserel, Var *var);
 extern void cf_plan_limit(PlannerInfo *root, RelOptInfo *baserel,
-						  CfScanPlan *plan, List *pathkeys, List **fdw_exprs);
+						  CfScanPlan *plan, List *pathkeys, bool sorted_per_account,
+						  List **fdw_exprs);
 extern List *cf_plan_to_list(CfScanPlan *plan);
 extern CfScanPlan *cf_plan_from_list(List *list);
 extern char *cf_plan_describe(CfScanPlan *plan, const char *account_id,

@@ -222,6 +222,23 @@ cfGetForeignPaths(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid)
 			order_private = list_make2(makeString(pstrdup(order_value)),
 									   makeString(pstrdup(direction)));
 	}
+	else if (plan->id_expr < 0 && !plan->resource->no_account &&
+			 root->parse->limitCount != NULL &&
+			 (plan->resource->parent == NULL ||
+			  (plan->parent_expr >= 0 && !plan->parent_is_array)))
+	{
+		/*
+		 * Over several accounts, under a LIMIT: the ORDER BY, when the API
+		 * sorts exactly as PostgreSQL does, is sent to each account, whose
+		 * first rows are then all that can be among the first of all
+		 * (cf_plan_limit); PostgreSQL sorts what they give.
+		 */
+		if (cf_useful_pathkeys(root, baserel, &order_value, &direction) != NIL &&
+			pathkeys_contained_in(root->sort_pathkeys, root->query_pathkeys))
+			order_private = list_make3(makeString(pstrdup(order_value)),
+									   makeString(pstrdup(direction)),
+									   makeBoolean(true));
+	}
 
 	if (pathkeys != NIL)
 		add_path(baserel, (Path *) make_path(root, baserel, &est, pathkeys,
@@ -371,6 +388,7 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	List	   *clauses = NIL;
 	CfScanPlan *plan;
 	ListCell   *lc;
+	bool		sorted_per_account = false;
 
 	if (IS_JOIN_REL(baserel))
 		return cf_join_plan(root, baserel, tlist, outer_plan);	/* join.c */
@@ -406,8 +424,9 @@ cfGetForeignPlan(PlannerInfo *root, RelOptInfo *baserel, Oid foreigntableid,
 	{
 		plan->order_value = strVal(linitial(best_path->fdw_private));
 		plan->direction = strVal(lsecond(best_path->fdw_private));
+		sorted_per_account = list_length(best_path->fdw_private) > 2;
 	}
-	cf_plan_limit(root, baserel, plan, best_path->path.pathkeys, &exprs);
+	cf_plan_limit(root, baserel, plan, best_path->path.pathkeys, sorted_per_account, &exprs);
 	cf_plan_label_exprs(root, baserel, plan, exprs);
 	plan->used_attnos = used_attnos(baserel, local_rinfos);
 

@@ -607,7 +607,7 @@ cf_limit_hint(bool count_isnull, int64 count, bool offset_isnull, int64 offset)
  */
 void
 cf_plan_limit(PlannerInfo *root, RelOptInfo *baserel, CfScanPlan *plan,
-			  List *pathkeys, List **fdw_exprs)
+			  List *pathkeys, bool sorted_per_account, List **fdw_exprs)
 {
 	Query	   *parse = root->parse;
 
@@ -622,7 +622,12 @@ cf_plan_limit(PlannerInfo *root, RelOptInfo *baserel, CfScanPlan *plan,
 		!IsA(linitial(parse->jointree->fromlist), RangeTblRef) ||
 		((RangeTblRef *) linitial(parse->jointree->fromlist))->rtindex != (int) baserel->relid)
 		return;
-	if (parse->sortClause &&
+	/*
+	 * ORDER BY delivered by the scan, or over several accounts sent to each
+	 * of them (each account's first rows are then the only ones of it that
+	 * can be among the first of all; PostgreSQL sorts them)
+	 */
+	if (parse->sortClause && !sorted_per_account &&
 		(pathkeys == NIL || !pathkeys_contained_in(root->sort_pathkeys, pathkeys)))
 		return;
 	/* a fan-out over parents or several parents: the hint would not fit */
@@ -633,6 +638,7 @@ cf_plan_limit(PlannerInfo *root, RelOptInfo *baserel, CfScanPlan *plan,
 		return;
 
 	plan->limit_expr = add_expr(fdw_exprs, (Expr *) parse->limitCount);
+	plan->limit_per_account = sorted_per_account && parse->sortClause != NIL;
 	if (parse->limitOffset)
 		plan->offset_expr = add_expr(fdw_exprs, (Expr *) parse->limitOffset);
 }
@@ -846,6 +852,7 @@ enum CfScanPrivateIndex
 	CfScanPrivateSinceExprs,	/* List of Integer: time range lower bounds */
 	CfScanPrivateBeforeExprs,	/* List of Integer: its upper bounds */
 	CfScanPrivateLimitExpr,		/* Integer: index of LIMIT count, -1 */
+	CfScanPrivateLimitPerAccount,	/* Boolean: LIMIT caps each account */
 	CfScanPrivateOffsetExpr,	/* Integer: index of OFFSET, -1 */
 	CfScanPrivateAllExact,		/* Boolean: every qual pushed exactly */
 	CfScanPrivateExprLabels,	/* List of String, one per fdw_expr */
@@ -917,6 +924,7 @@ cf_plan_to_list(CfScanPlan *plan)
 	fields[CfScanPrivateSinceExprs] = (Node *) plan->since_exprs;
 	fields[CfScanPrivateBeforeExprs] = (Node *) plan->before_exprs;
 	fields[CfScanPrivateLimitExpr] = (Node *) makeInteger(plan->limit_expr);
+	fields[CfScanPrivateLimitPerAccount] = (Node *) makeBoolean(plan->limit_per_account);
 	fields[CfScanPrivateOffsetExpr] = (Node *) makeInteger(plan->offset_expr);
 	fields[CfScanPrivateAllExact] = (Node *) makeBoolean(plan->all_exact);
 	fields[CfScanPrivateExprLabels] = (Node *) plan->expr_labels;
@@ -988,6 +996,7 @@ cf_plan_from_list(List *list)
 	plan->since_exprs = list_nth(list, CfScanPrivateSinceExprs);
 	plan->before_exprs = list_nth(list, CfScanPrivateBeforeExprs);
 	plan->limit_expr = intVal(list_nth(list, CfScanPrivateLimitExpr));
+	plan->limit_per_account = boolVal(list_nth(list, CfScanPrivateLimitPerAccount));
 	plan->offset_expr = intVal(list_nth(list, CfScanPrivateOffsetExpr));
 	plan->all_exact = boolVal(list_nth(list, CfScanPrivateAllExact));
 	plan->expr_labels = list_nth(list, CfScanPrivateExprLabels);

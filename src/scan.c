@@ -1635,6 +1635,10 @@ fetch_page(CfScanState *st, CfPager *pg)
 		cursor_advance(pg, doc, count, path_and_query);
 	else
 		pager_advance(pg, doc, count, path_and_query);
+	/* an account's rows past LIMIT cannot be among the first of all */
+	if (st->plan->limit_per_account && pg == &st->rows && pg->row_limit >= 0 &&
+		pg->seen >= pg->row_limit)
+		pg->done = true;
 	if (pg->next_page == 2)
 	{
 		note_page_one(st, pg);
@@ -1862,7 +1866,8 @@ account_page_one(CfScanState *st)
 	int			pos = st->account_pos;
 	int			i;
 
-	if (!st->multi || st->naccounts < 2 || st->limit_hint >= 0 || st->batch_size < 2 ||
+	if (!st->multi || st->naccounts < 2 ||
+		(st->limit_hint >= 0 && !st->plan->limit_per_account) || st->batch_size < 2 ||
 		st->rows.read_all || st->conn == NULL)
 		return;
 	if (pos < st->acct_ahead_first || pos >= st->acct_ahead_first + st->acct_ahead_n)
@@ -2587,6 +2592,12 @@ cfExplainForeignScan(ForeignScanState *node, ExplainState *es)
 											 plan->count_only ? plan->resource->per_page_min :
 											 cf_plan_per_page(plan, limit_hint)),
 							es);
+		if (plan->limit_per_account)
+			ExplainPropertyText("Cloudflare Limit",
+								limit_hint >= 0 ?
+								psprintf("the first " INT64_FORMAT " rows of each account, in the order sent",
+										 limit_hint) :
+								"LIMIT's rows of each account, in the order sent", es);
 		if (plan->count_only)
 			ExplainPropertyText("Pushed Aggregate",
 								plan->count_by_account ?
