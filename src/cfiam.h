@@ -607,6 +607,7 @@ extern char *cf_json_print(const cJSON *item);
 extern cJSON *cf_json_object(void);
 extern cJSON *cf_json_array(void);
 extern cJSON *cf_json_string(const char *value);
+extern cJSON *cf_json_copy(const cJSON *item);
 extern cJSON *cf_json_append(cJSON *array, cJSON *item);
 extern cJSON *cf_json_add(cJSON *object, const char *key, cJSON *item);
 extern cJSON *cf_json_add_string(cJSON *object, const char *key, const char *value);

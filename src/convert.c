@@ -362,6 +362,30 @@ cf_json_string(const char *value)
 	return node;
 }
 
+/*
+ * A palloc'd deep copy of a node (its key too), in the current memory
+ * context: a tree that must outlive its page (cJSON_Duplicate would malloc
+ * it, and nothing would free it).
+ */
+cJSON *
+cf_json_copy(const cJSON *item)
+{
+	cJSON	   *copy;
+	const cJSON *child;
+
+	check_stack_depth();
+	copy = new_node(item->type);
+	copy->valueint = item->valueint;
+	copy->valuedouble = item->valuedouble;
+	if (item->valuestring)
+		copy->valuestring = pstrdup(item->valuestring);
+	if (item->string)
+		copy->string = pstrdup(item->string);
+	for (child = item->child; child; child = child->next)
+		link_child(copy, cf_json_copy(child));
+	return copy;
+}
+
 /* Append item to an array; returns item. */
 cJSON *
 cf_json_append(cJSON *array, cJSON *item)

@@ -1823,9 +1823,9 @@ fill_ahead(CfScanState *st)
 						(errcode(CF_ERRCODE_API_PROTOCOL),
 						 errmsg("Cloudflare API returned a %s without a valid id",
 								res->parent->name)));
-			/* a join's group outlives its page: keep a copy */
+			/* a join's group outlives its page: keep a copy, with the batch */
 			if (st->join)
-				st->ahead_objects[n] = cJSON_Duplicate(parent, true);
+				st->ahead_objects[n] = cf_json_copy(parent);
 		}
 		strlcpy(st->ahead_ids[n++], id, CF_ID_LEN + 1);
 	}
